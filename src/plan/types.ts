@@ -1,0 +1,114 @@
+/**
+ * The boot plan's vocabulary. Services turn packets into ClientFacts, ask the
+ * plan, and turn its answer into packets. The plan is pure: same facts, same
+ * answer; no sockets, no clock, no file reads.
+ */
+import type { BootKind, HostConfig, IPv4, Mac, RplImage } from '../config/types.js';
+
+/** What a service knows about a client. Everything but `mac` is optional. */
+export interface ClientFacts {
+  mac: Mac;
+  /** DHCP option 93 (first entry), RFC 4578 / IANA processor architecture types. */
+  arch?: number;
+  /** DHCP option 60 as text, e.g. "PXEClient:Arch:00000:UNDI:002001". */
+  vendorClass?: string;
+  /** DHCP option 77, decoded (bare "iPXE" or RFC 3004 length-prefixed list). */
+  userClasses?: string[];
+  /** DHCP option 175 present (iPXE encapsulated options). */
+  ipxeOptions?: boolean;
+  /** Option 97 client UUID/GUID, hex. */
+  uuid?: string;
+  /** Interface the request came in on (packet socket), if known. */
+  iface?: string;
+  /** giaddr when relayed. */
+  relay?: IPv4;
+  /** Our own address as seen by the client (ingress interface address or bound address). */
+  serverAddress?: IPv4;
+  /** The client's current/assigned IP if known (from lease or ciaddr). */
+  ip?: IPv4;
+}
+
+export type Firmware =
+  | 'bios'
+  | 'uefi32'
+  | 'uefi64'
+  | 'arm32'
+  | 'arm64'
+  | 'uefi-http'
+  | 'unknown';
+
+export type Stage = 'pxe' | 'ipxe' | 'uefi-http' | 'plain';
+
+/** Values derived from one host entry; every output (DHCP options, script, iSCSI) uses these. */
+export interface DerivedHost {
+  host: HostConfig;
+  mac: Mac;
+  name: string;
+  hostname: string;
+  ip?: IPv4;
+  iscsi?: IscsiHandoff;
+}
+
+export interface IscsiHandoff {
+  portal: IPv4 | string;
+  port: number;
+  lun: number;
+  target: string;
+  initiator: string;
+  /** RFC 4173: iscsi:<portal>::<port>:<lun hex>:<target> */
+  rootPath: string;
+  /** Extra drives (sanhook --drive 0x81, ...), same form. */
+  extraRootPaths: string[];
+}
+
+/** The plan's answer for one DHCP request. */
+export interface DhcpAnswer {
+  stage: Stage;
+  firmware: Firmware;
+  /** Known host or undefined. */
+  host?: DerivedHost;
+  /** Fixed address for this client (static host), if any. */
+  fixedIp?: IPv4;
+  /** Whether to answer at all with boot info (PXE/iPXE); false = plain DHCP only. */
+  boot: boolean;
+  /** `file` field and option 67. '' = boot from root-path. */
+  bootfile?: string;
+  /** siaddr and option 66. */
+  nextServer?: IPv4;
+  /** Option 60 to echo: 'PXEClient' or 'HTTPClient'. */
+  vendorClass?: 'PXEClient' | 'HTTPClient';
+  /** Option 12. */
+  hostname?: string;
+  /** Option 17 (only when handoff is dhcp and mode is authoritative). */
+  rootPath?: string;
+  /** Option 203 iSCSI initiator IQN. */
+  initiatorIqn?: string;
+  /** Option 175.176 no-pxedhcp for iPXE. */
+  ipxeNoPxeDhcp: boolean;
+  /** Why: short human-readable trace of the decision (for logs and `lanboot check`). */
+  reason: string;
+}
+
+/** TFTP per-client quirks. */
+export interface TftpPolicy {
+  blksizeMax?: number;
+  refuseOptions: string[];
+}
+
+/** A file the plan generates per client (scripts by TFTP or HTTP). */
+export interface GeneratedFile {
+  contentType: string;
+  body: string | Buffer;
+  mac?: Mac;
+}
+
+export interface RplAnswer {
+  host: HostConfig;
+  image: RplImage;
+  frameSize: number;
+  blockSize: number;
+  pacingUs: number;
+  ackEvery: number;
+}
+
+export type { BootKind };
