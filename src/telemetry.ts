@@ -40,7 +40,7 @@ export class Telemetry extends EventEmitter {
 
   /** Record one boot step and log it as one structured line. */
   bootEvent(log: Logger | undefined, ev: Omit<BootEvent, 'time'> & { time?: number }, msg?: string): void {
-    const full: BootEvent = { time: Date.now(), ...ev };
+    const full = { time: Date.now(), ...ev } as BootEvent;
     if (log) {
       const { time: _t, svc: _s, ...fields } = full;
       log.info(fields, msg ?? full.event);

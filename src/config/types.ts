@@ -100,6 +100,8 @@ export interface BootConfig {
   script: string;
   /** Boot clients that are not in `hosts` (the generic script / chain still applies). */
   unknown_clients: boolean;
+  /** What a host entry without `boot:` gets. */
+  default: BootKind;
 }
 
 export interface IscsiConfig {
@@ -184,6 +186,10 @@ export interface RplImage {
   files: RplFile[];
   /** Transfer (execute) address sent with the final block. */
   execute: number;
+  /** Per-host overrides of the rpl section (rpld's HOST framesize/blocksize/pacing). */
+  frame_size?: number;
+  block_size?: number;
+  pacing_us?: number;
 }
 
 export interface RplFile {
@@ -216,7 +222,7 @@ export interface HostConfig {
   chain?: string;
   /** For boot: menu: the entries offered, first is default. */
   menu?: BootKind[];
-  /** For boot: rpl (or a host that also has an ISA RPL ROM). */
+  /** Served by RPL (an ISA ROM): the image, resolved from `rpl: true` to the rpl section's default. */
   rpl?: RplImage;
   /** Extra iSCSI drives for sanhook --drive 0x81.. (target templates). */
   drives?: string[];

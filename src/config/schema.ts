@@ -1,0 +1,273 @@
+/**
+ * The config schema: what may be written in lanboot.yaml, with defaults and a
+ * one-line description per key (the README's key reference is generated from
+ * these descriptions by `lanboot schema --markdown`).
+ *
+ * The schema validates the shape; `load.ts` resolves paths and derives values
+ * (netmask, lease file...). Templates are checked for known variables here so
+ * a typo is refused at load time with its position.
+ */
+import { z } from 'zod';
+import { TEMPLATE_VARS, templateVariables } from './template.js';
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+export const MAC_RE = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i;
+/** A host key: one MAC, or a MAC with /bits to match a prefix (rpld's ethernet = .../N). */
+export const MAC_KEY_RE = /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}(\/\d{1,2})?$/i;
+
+export const ipv4 = z.string().regex(IPV4_RE, 'expected an IPv4 address like 10.77.0.1');
+
+export const port = z.number().int().min(1).max(65535);
+
+/** "12h", "30m", "1d", "45s" or a plain number of seconds. */
+export const duration = z
+  .union([z.number().int().positive(), z.string()])
+  .transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const m = /^(\d+)\s*(s|m|h|d|w)?$/.exec(v.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration like 12h, 30m, 1d or 3600 (got "${v}")` });
+      return z.NEVER;
+    }
+    const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[(m[2] ?? 's') as 's'];
+    return Number(m[1]) * unit;
+  });
+
+/** A string that may contain {var} templates; unknown variables are refused. */
+export const template = z.string().superRefine((s, ctx) => {
+  try {
+    for (const v of templateVariables(s)) {
+      if (!TEMPLATE_VARS.includes(v as (typeof TEMPLATE_VARS)[number])) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown template variable {${v}}; valid: ${TEMPLATE_VARS.map((x) => `{${x}}`).join(' ')}`,
+        });
+      }
+    }
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+const cidr = z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/, 'expected a subnet in CIDR form like 10.77.0.0/24');
+const range = z
+  .string()
+  .regex(/^\s*\d+\.\d+\.\d+\.\d+\s*-\s*\d+\.\d+\.\d+\.\d+\s*$/, 'expected a range like 10.77.0.100-10.77.0.199');
+
+/** Integers written as 0x7C00 or 31744. YAML 1.2 reads 0x.. as a number already. */
+const address = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(/^0x[0-9a-f]+$/i, 'expected a number like 0x7C00')
+    .transform((s) => parseInt(s, 16)),
+]);
+
+const subnet = z
+  .object({
+    subnet: cidr.describe('The IPv4 subnet in CIDR form, e.g. 10.77.0.0/24.'),
+    range: range.optional().describe('Dynamic pool "first-last"; omit to serve static hosts only.'),
+    router: ipv4.optional().describe('Default gateway (option 3).'),
+    dns: z.array(ipv4).default([]).describe('DNS servers (option 6).'),
+    domain: z.string().optional().describe('Domain name (option 15).'),
+    lease: duration.default(43200).describe('Lease time: 12h, 30m, 3600 ... (option 51).'),
+    interface: z.string().optional().describe('Serve this subnet on this interface only (multi-homed servers).'),
+    options: z
+      .record(z.string().regex(/^\d+$/, 'expected an option code'), z.union([z.string(), z.number(), z.array(z.string())]))
+      .default({})
+      .describe('Extra options by code: text, IPv4 list, number or 0x-hex bytes.'),
+  })
+  .strict();
+
+const userClassRule = z
+  .object({
+    match: z.string().describe('User-class (option 77) string to match exactly.'),
+    ipxe: z.boolean().default(false).describe('Whether a client sending it is treated as iPXE (gets the script).'),
+    tag: z.string().optional().describe('Tag for per-host selection.'),
+  })
+  .strict();
+
+const dhcp = z
+  .object({
+    mode: z.enum(['authoritative', 'proxy']).default('authoritative').describe(
+      'authoritative: lease addresses; proxy: another server leases, lanboot only answers PXE clients.',
+    ),
+    address: ipv4.default('0.0.0.0').describe('Address of the UDP sockets (relayed and unicast traffic).'),
+    port: port.default(67).describe('DHCP server port.'),
+    proxy_port: port.default(4011).describe('PXE boot-server port used in proxy mode.'),
+    lease_file: z.string().optional().describe('Lease journal path (default <state_dir>/leases.journal).'),
+    subnets: z.array(subnet).default([]).describe('Subnets served; chosen by relay giaddr, ingress interface or address.'),
+    user_classes: z
+      .array(userClassRule)
+      .default([{ match: 'iPXE', ipxe: true }])
+      .describe('Option 77 rules like dnsmasq dhcp-userclass; the first match decides.'),
+    arp_probe: z.boolean().default(false).describe('ARP-probe an address never leased before offering it.'),
+    commit_delay_ms: z.number().int().min(0).max(100).default(2).describe(
+      'How long a lease write may wait to share one fsync with others (group commit).',
+    ),
+  })
+  .strict();
+
+const quirk = z
+  .object({
+    mac_prefix: z.string().optional().describe('Match clients whose MAC starts with this, e.g. 52:54:00.'),
+    arch: z.array(z.number().int()).optional().describe('Match option 93 architectures.'),
+    vendor_class: z.string().optional().describe('Match option 60 prefix.'),
+    blksize_max: z.number().int().min(8).max(65464).optional().describe('Cap blksize for these clients.'),
+    refuse_options: z.array(z.string()).optional().describe('Options never acknowledged for these clients.'),
+  })
+  .strict();
+
+const tftp = z
+  .object({
+    address: ipv4.default('0.0.0.0').describe('Listen address.'),
+    port: port.default(69).describe('Listen port.'),
+    root: z.string().default('/srv/tftp').describe('Directory served; nothing outside it is ever read.'),
+    blksize_max: z.number().int().min(8).max(65464).default(65464).describe('Largest blksize granted (also capped by MTU).'),
+    windowsize_max: z.number().int().min(1).max(65535).default(64).describe('Largest windowsize granted (RFC 7440).'),
+    timeout: z.number().min(0.05).max(255).default(1).describe('Initial retransmission timeout in seconds.'),
+    retries: z.number().int().min(1).max(50).default(6).describe('Retransmissions before a transfer is abandoned.'),
+    port_range: z.tuple([port, port]).optional().describe('Ephemeral ports for transfers, [first, last].'),
+    max_transfers: z.number().int().min(1).default(1000).describe('Concurrent transfers; more are refused with an error.'),
+    upload_dir: z.string().optional().describe('Accept uploads (WRQ) into this directory; refused when unset.'),
+    upload_overwrite: z.boolean().default(false).describe('Let uploads replace existing files.'),
+    quirks: z.array(quirk).default([]).describe('Per-client TFTP quirks by MAC prefix, arch or vendor class.'),
+  })
+  .strict();
+
+const http = z
+  .object({
+    address: ipv4.default('0.0.0.0').describe('Listen address.'),
+    port: port.default(80).describe('Listen port.'),
+    root: z.string().optional().describe('Static files (kernels, images); default: the TFTP root.'),
+  })
+  .strict();
+
+const admin = z
+  .object({
+    address: ipv4.default('127.0.0.1').describe('Status page and metrics address (loopback by default).'),
+    port: port.default(8067).describe('Status page port.'),
+  })
+  .strict();
+
+const rplFile = z
+  .object({
+    path: z.string().describe('Image file, relative to the TFTP root unless absolute.'),
+    offset: z.number().int().nonnegative().default(0).describe('Start this many bytes into the file.'),
+    length: z.number().int().positive().optional().describe('Send only this many bytes.'),
+    load: address.describe('Memory address of the first byte, e.g. 0x7C00.'),
+  })
+  .strict();
+
+export const rplImage = z
+  .object({
+    files: z.array(rplFile).min(1).describe('Files loaded, each at its own address.'),
+    execute: address.describe('Transfer (execute) address sent with the final block.'),
+    frame_size: z.number().int().min(128).max(1500).optional().describe('Per-host frame size (rpld framesize).'),
+    block_size: z.number().int().min(16).max(1468).optional().describe('Per-host block size (rpld blocksize).'),
+    pacing_us: z.number().int().min(0).max(1_000_000).optional().describe('Per-host pacing (rpld pacing).'),
+  })
+  .strict();
+
+/** Shorthand: `image: ipxe.pxe` = that file at 0x7C00, executed at 0x7C00. */
+const rplImageOrPath = z.union([
+  rplImage,
+  z.string().transform((path) => ({ files: [{ path, offset: 0, load: 0x7c00 }], execute: 0x7c00 })),
+]);
+
+const rpl = z
+  .object({
+    interfaces: z.array(z.string()).optional().describe('Interfaces to listen on (default: top-level interfaces).'),
+    sap: z.number().int().min(0).max(255).default(0xfc).describe('LLC SAP (rpld -s), 0xFC by default.'),
+    frame_size: z.number().int().min(128).max(1500).default(1500).describe('Largest frame used; the client may lower it.'),
+    block_size: z.number().int().min(16).max(1468).default(1440).describe('Largest data bytes per frame (multiple of 16).'),
+    pacing_us: z.number().int().min(0).max(1_000_000).default(200).describe('Microseconds between data frames.'),
+    ack_every: z.number().int().min(0).default(0).describe('Ask for an acknowledgement every N blocks (0 = never).'),
+    image: rplImageOrPath
+      .default({ files: [{ path: '/usr/lib/ipxe/ipxe.pxe', offset: 0, load: 0x7c00 }], execute: 0x7c00 })
+      .describe("Default image; Debian's ipxe.pxe loads and starts at 0x7C00."),
+    session_timeout: z.number().int().min(1).default(30).describe('Seconds of silence before a load is dropped.'),
+  })
+  .strict();
+
+const bootKind = z.enum(['script', 'iscsi', 'linux', 'menu', 'local', 'chain', 'rpl', 'none']);
+
+const boot = z
+  .object({
+    bios: z.string().default('undionly.kpxe').describe('Chain bootfile for BIOS PXE ROMs (arch 0), by TFTP.'),
+    uefi: z.string().default('snponly.efi').describe('Chain bootfile for x86-64 UEFI (arch 7 and 9).'),
+    uefi32: z.string().optional().describe('Chain bootfile for IA32 UEFI (arch 6); default: uefi.'),
+    arm32: z.string().optional().describe('Chain bootfile for ARM32 UEFI (arch 10).'),
+    arm64: z.string().optional().describe('Chain bootfile for ARM64 UEFI (arch 11).'),
+    http_boot: template.optional().describe('URL for UEFI HTTP boot clients (arch 15/16); default http://{http}/<uefi>.'),
+    script: template.optional().describe(
+      'Boot-script URL for iPXE; default http://{http}/boot/{mac}.ipxe (tftp://{tftp}/... without http).',
+    ),
+    unknown_clients: z.boolean().default(true).describe('Boot clients that have no host entry.'),
+    default: bootKind.default('script').describe('What a host without `boot:` gets.'),
+  })
+  .strict();
+
+const iscsi = z
+  .object({
+    portal: template.default('{server}').describe('Target portal address.'),
+    port: port.default(3260).describe('Target port.'),
+    lun: z.number().int().min(0).default(1).describe('LUN (tgt puts the first disk at 1).'),
+    target: template.describe('Target IQN template, e.g. iqn.2010-01.lan.example:{name}.'),
+    initiator: template.describe('Initiator IQN template, e.g. iqn.2010-01.lan.example:initiator:{name}.'),
+    handoff: z.enum(['dhcp', 'script']).default('script').describe(
+      'dhcp: option 17 root-path + empty filename; script: the iPXE script sanboots.',
+    ),
+  })
+  .strict();
+
+export const host = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, 'expected a hostname label (letters, digits, -)')
+      .optional()
+      .describe('Hostname (option 12); default derived from the MAC.'),
+    ip: ipv4.optional().describe('Fixed address (inside or outside the pool).'),
+    boot: bootKind.optional().describe('script | iscsi | linux | menu | local | chain | rpl | none.'),
+    ipxe: z.boolean().optional().describe('Force the iPXE stage decision for this host.'),
+    bootfile: z.string().optional().describe('Override the chain bootfile.'),
+    kernel: template.optional().describe('boot: linux — kernel URL or path.'),
+    initrd: template.optional().describe('boot: linux — initrd URL or path.'),
+    cmdline: template.optional().describe('boot: linux — kernel command line.'),
+    chain: template.optional().describe('boot: chain — URL chained from the script.'),
+    menu: z.array(bootKind).optional().describe('boot: menu — entries offered, first is the default.'),
+    rpl: z.union([z.literal(true), rplImageOrPath]).optional().describe('Serve this host by RPL: true = rpl.image.'),
+    drives: z.array(template).optional().describe('Extra iSCSI targets hooked as 0x81, 0x82...'),
+    reset: z.array(template).optional().describe('Reset-hook command as argv (never a shell).'),
+  })
+  .strict();
+
+export const root = z
+  .object({
+    server: ipv4.optional().describe('Address advertised as {server}; default: the ingress interface address.'),
+    interfaces: z.array(z.string()).default([]).describe('Interfaces for DHCP (and RPL) packet sockets; [] = UDP only.'),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    user: z.string().optional().describe('Drop to this user after binding (when started as root).'),
+    group: z.string().optional().describe('Drop to this group after binding.'),
+    state_dir: z.string().default('/var/lib/lanboot').describe('Directory for the lease journal.'),
+    dhcp: dhcp.nullable().optional().describe('DHCP server; omit to disable.'),
+    tftp: tftp.nullable().optional().describe('TFTP server; omit to disable.'),
+    http: http.nullable().optional().describe('HTTP server for scripts and files; omit to disable.'),
+    rpl: rpl.nullable().optional().describe('RPL responder; omit to disable.'),
+    admin: admin.nullable().optional().describe('Status page, JSON API and /metrics; omit to disable.'),
+    boot: boot.default(() => boot.parse({})).describe('What PXE ROMs, UEFI and iPXE are handed.'),
+    iscsi: iscsi.nullable().optional().describe('iSCSI handoff derived per host.'),
+    hosts: z
+      .record(z.string().regex(MAC_KEY_RE, 'expected a MAC like 52:54:00:77:00:10 (or a prefix like 52:54:00:00:00:00/24)'), host.nullable())
+      .default({})
+      .describe('Static hosts keyed by MAC, one line each.'),
+  })
+  .strict();
+
+export type RawConfig = z.output<typeof root>;
+export type RawHost = z.output<typeof host>;
+export { rpl as rplSchema, tftp as tftpSchema, dhcp as dhcpSchema, http as httpSchema, boot as bootSchema };
