@@ -126,6 +126,8 @@ function describeIssue(
   let message = issue.message;
   if (issue.code === 'invalid_type' && issue.message.includes('received undefined')) {
     message = `missing required key (expected ${issue.expected})`;
+  } else if (issue.code === 'invalid_key') {
+    message = issue.issues[0]?.message ?? message;
   } else if (issue.code === 'invalid_value' && 'values' in issue) {
     message = `expected one of: ${(issue.values as unknown[]).map(String).join(', ')}`;
   }

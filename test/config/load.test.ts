@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { expand, templateVariables } from '../../src/config/template.js';
+
+const BASE = `interfaces: [lan0]
+dhcp:
+  mode: authoritative
+  subnets:
+    - { subnet: 10.77.0.0/24, range: 10.77.0.100-10.77.0.199, router: 10.77.0.1, dns: [10.77.0.1], lease: 12h }
+boot:
+  script: http://{server}/boot/{mac}.ipxe
+iscsi:
+  portal: 10.77.0.1
+  target: iqn.2010-01.lan.example:{name}
+  initiator: iqn.2010-01.lan.example:initiator:{name}
+hosts:
+  52:54:00:77:00:10: { name: pc01, ip: 10.77.0.10, boot: iscsi }
+`;
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'lanboot.yaml');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message.split('\n');
+    throw e;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config loader', () => {
+  it('resolves the example from the issue with defaults and derived values', () => {
+    const c = parseConfig(BASE, '/etc/lanboot/lanboot.yaml');
+    expect(c.dhcp?.subnets[0]).toMatchObject({ network: '10.77.0.0', prefix: 24, netmask: '255.255.255.0', lease: 43200 });
+    expect(c.dhcp?.subnets[0]?.range).toEqual({ start: '10.77.0.100', end: '10.77.0.199' });
+    expect(c.dhcp?.lease_file).toBe('/var/lib/lanboot/leases.journal');
+    expect(c.dhcp?.user_classes).toEqual([{ match: 'iPXE', ipxe: true }]);
+    expect(c.boot).toMatchObject({ bios: 'undionly.kpxe', uefi: 'snponly.efi' });
+    expect(c.hosts).toEqual([
+      expect.objectContaining({ mac: '52:54:00:77:00:10', prefix_bits: 48, name: 'pc01', ip: '10.77.0.10', boot: 'iscsi', line: 13 }),
+    ]);
+    expect(c.iscsi).toMatchObject({ port: 3260, lun: 1, handoff: 'script', portal: '10.77.0.1' });
+  });
+
+  it('resolves relative paths against the config file directory', () => {
+    const c = parseConfig('state_dir: ./state\ntftp: { root: tftpboot }\n', '/opt/lb/conf/lanboot.yaml');
+    expect(c.state_dir).toBe('/opt/lb/conf/state');
+    expect(c.tftp?.root).toBe('/opt/lb/conf/tftpboot');
+    expect(c.boot.script).toBe('tftp://{tftp}/boot/{mac}.ipxe'); // no http section: scripts go by TFTP
+  });
+
+  it('names file:line:col, the key and a suggestion for an unknown key', () => {
+    const p = problems(BASE.replace('{ name: pc01,', '{ nmae: pc01,'));
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^lanboot\.yaml:13:24: hosts\.52:54:00:77:00:10\.nmae: unknown key "nmae"; did you mean "name"\?/);
+  });
+
+  it('lists valid values for an enum', () => {
+    const p = problems(BASE.replace('mode: authoritative', 'mode: authoritive'));
+    expect(p[0]).toBe('lanboot.yaml:3:9: dhcp.mode: expected one of: authoritative, proxy');
+  });
+
+  it('refuses bad durations, addresses and MACs at their position', () => {
+    expect(problems(BASE.replace('lease: 12h', 'lease: 12x'))[0]).toMatch(/^lanboot\.yaml:5:\d+: dhcp\.subnets\[0\]\.lease: expected a duration/);
+    expect(problems(BASE.replace('router: 10.77.0.1', 'router: 10.77.0.256'))[0]).toMatch(/:5:\d+: dhcp\.subnets\[0\]\.router: expected an IPv4 address/);
+    expect(problems(BASE.replace('52:54:00:77:00:10:', '52:54:00:77:00:1g:'))[0]).toMatch(/hosts\.52:54:00:77:00:1g: expected a MAC/);
+  });
+
+  it('refuses an unknown template variable', () => {
+    const p = problems(BASE.replace('{name}\n  initiator', '{hostname}\n  initiator'));
+    expect(p[0]).toMatch(/^lanboot\.yaml:10:11: iscsi\.target: unknown template variable \{hostname\}; valid: \{name\}/);
+  });
+
+  it('checks semantic rules: ranges inside the subnet, duplicate addresses, sections a host needs', () => {
+    expect(problems(BASE.replace('range: 10.77.0.100-10.77.0.199', 'range: 10.77.1.100-10.77.1.199'))[0]).toMatch(
+      /:5:\d+: dhcp\.subnets\[0\]\.range: range .* is not inside 10\.77\.0\.0\/24/,
+    );
+    const dup = BASE + '  52:54:00:77:00:11: { name: pc02, ip: 10.77.0.10 }\n';
+    expect(problems(dup)[0]).toMatch(/:14:\d+: hosts\.52:54:00:77:00:11\.ip: 10\.77\.0\.10 is already the address of 52:54:00:77:00:10/);
+    const noIscsi = BASE.replace(/iscsi:\n(  .*\n){3}/, '');
+    expect(problems(noIscsi)[0]).toMatch(/boot: iscsi needs an iscsi: section/);
+    expect(problems(BASE.replace('10.77.0.0/24,', '10.77.0.1/24,'))[0]).toMatch(/has host bits set; write 10\.77\.0\.0\/24/);
+  });
+
+  it('reports YAML syntax errors with a position', () => {
+    expect(problems('dhcp: { mode: proxy\n')[0]).toMatch(/^lanboot\.yaml:\d+:\d+: /);
+  });
+
+  it('accepts MAC prefixes for hosts (rpld ethernet masks)', () => {
+    const c = parseConfig('hosts:\n  52:54:00:00:00:00/24: { boot: local }\n', 'x.yaml');
+    expect(c.hosts[0]).toMatchObject({ mac: '52:54:00:00:00:00', prefix_bits: 24, boot: 'local' });
+  });
+});
+
+describe('templates', () => {
+  it('expands known variables and keeps escaped braces', () => {
+    expect(expand('iqn.x:{name}-{{lit}}', { name: 'pc01' })).toBe('iqn.x:pc01-{lit}');
+    expect(templateVariables('http://{server}/boot/{mac}.ipxe')).toEqual(['server', 'mac']);
+  });
+  it('refuses a variable without a value instead of writing an empty string', () => {
+    expect(() => expand('{ip}', { name: 'a' })).toThrow(/needs \{ip\}/);
+  });
+});
