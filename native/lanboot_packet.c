@@ -1,0 +1,375 @@
+/*
+ * lanboot_packet: AF_PACKET raw sockets for Node.js (N-API, C).
+ *
+ * Node has no link-layer sockets; RPL (802.3/LLC) and DHCP replies to
+ * clients without an address need them. This addon only moves frames:
+ * open/bind, classic BPF, multicast membership, send, and frames delivered
+ * through a libuv poll on the loop thread. Policy lives in src/io/packet.ts.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+
+#define RXBUF 65536      /* veth GRO can hand us frames larger than the MTU */
+#define MAX_PER_WAKE 4096 /* level-triggered poll fires again; keep the loop fair */
+
+typedef struct {
+  int fd, ifindex;
+  int in_cb, finalized, handle_closed, napi_released;
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref self, cb;
+  napi_async_context actx;
+  unsigned char *rx;
+} Sock;
+
+#define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
+
+/* Throw an Error whose code is the errno name (EPERM...) like Node's own. */
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  const char *name = uv_err_name(uv_translate_sys_error(err));
+  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name);
+  napi_value code, text, e, num;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &e);
+  napi_create_int32(env, -err, &num);
+  napi_set_named_property(env, e, "errno", num);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+static int get_ifname(napi_env env, napi_value v, char *out) {
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok || n == 0 || n >= IFNAMSIZ) return 0;
+  return napi_get_value_string_utf8(env, v, out, IFNAMSIZ, &n) == napi_ok;
+}
+
+/* Numeric argument in [lo, hi]; returns 0 if not a number or out of range. */
+static int get_num(napi_env env, napi_value v, int64_t lo, int64_t hi, int64_t *out) {
+  napi_valuetype t;
+  double d;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
+  napi_get_value_double(env, v, &d);
+  if (d != d || d < (double)lo || d > (double)hi || d != (double)(int64_t)d) return 0;
+  *out = (int64_t)d;
+  return 1;
+}
+
+/* SO_ATTACH_FILTER from [{code,jt,jf,k}]; kernel verifies the program. */
+static napi_value attach_filter(napi_env env, int fd, napi_value arr) {
+  uint32_t n = 0, i;
+  bool isarr = false;
+  napi_is_array(env, arr, &isarr);
+  if (!isarr) return throw_type(env, "filter must be an array of {code,jt,jf,k}");
+  napi_get_array_length(env, arr, &n);
+  if (n == 0 || n > BPF_MAXINSNS) return throw_type(env, "filter length must be 1..4096");
+  struct sock_filter *ins = calloc(n, sizeof *ins);
+  if (!ins) return throw_errno(env, "filter", ENOMEM);
+  for (i = 0; i < n; i++) {
+    napi_value el, f[4];
+    int64_t v[4];
+    static const char *names[4] = {"code", "jt", "jf", "k"};
+    static const int64_t hi[4] = {0xffff, 0xff, 0xff, 0xffffffffLL};
+    napi_valuetype t;
+    if (napi_get_element(env, arr, i, &el) != napi_ok || napi_typeof(env, el, &t) != napi_ok ||
+        t != napi_object) { free(ins); return throw_type(env, "filter element must be an object"); }
+    for (int j = 0; j < 4; j++) {
+      if (napi_get_named_property(env, el, names[j], &f[j]) != napi_ok ||
+          !get_num(env, f[j], j == 3 ? -0x80000000LL : 0, hi[j], &v[j])) {
+        free(ins);
+        return throw_type(env, "filter element needs integer code(u16) jt(u8) jf(u8) k(u32)");
+      }
+    }
+    ins[i] = (struct sock_filter){(uint16_t)v[0], (uint8_t)v[1], (uint8_t)v[2], (uint32_t)v[3]};
+  }
+  struct sock_fprog prog = {(unsigned short)n, ins};
+  int rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+  free(ins);
+  if (rc < 0) return throw_errno(env, "setsockopt(SO_ATTACH_FILTER)", errno);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  return undef;
+}
+
+/* Drop the JS references; deferred while a frame callback is on the stack. */
+static void release_napi(Sock *s) {
+  if (s->napi_released) return;
+  s->napi_released = 1;
+  napi_delete_reference(s->env, s->cb);
+  napi_reference_unref(s->env, s->self, NULL);
+  napi_async_destroy(s->env, s->actx);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  Sock *s = h->data;
+  s->handle_closed = 1;
+  if (s->finalized) { free(s->rx); free(s); }
+}
+
+static void sock_close(Sock *s) {
+  if (s->fd < 0) return;
+  uv_close((uv_handle_t *)&s->poll, on_poll_closed); /* removes fd from epoll first */
+  close(s->fd);
+  s->fd = -1;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  Sock *s = h->data;
+  napi_env env = s->env;
+  napi_handle_scope hs;
+  napi_callback_scope cs;
+  napi_value self, cb, argv[2], undef;
+  (void)events;
+  if (s->fd < 0 || status < 0) return;
+  napi_open_handle_scope(env, &hs);
+  napi_get_reference_value(env, s->self, &self);
+  napi_open_callback_scope(env, self, s->actx, &cs);
+  napi_get_undefined(env, &undef);
+  s->in_cb = 1;
+  for (int i = 0; i < MAX_PER_WAKE && s->fd >= 0; i++) {
+    struct sockaddr_ll from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(s->fd, s->rx, RXBUF, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+    if (n < 0) break; /* EAGAIN: drained; other errors are transient on packet sockets */
+    if (from.sll_pkttype == PACKET_OUTGOING || n > RXBUF) continue;
+    napi_handle_scope fs;
+    napi_open_handle_scope(env, &fs);
+    napi_create_buffer_copy(env, (size_t)n, s->rx, NULL, &argv[0]);
+    napi_create_uint32(env, from.sll_pkttype, &argv[1]);
+    napi_get_reference_value(env, s->cb, &cb);
+    napi_status st = napi_call_function(env, undef, cb, 2, argv, NULL);
+    napi_close_handle_scope(env, fs);
+    if (st == napi_pending_exception) { /* a listener threw: surface as uncaught */
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+      break;
+    }
+  }
+  s->in_cb = 0;
+  napi_close_callback_scope(env, cs);
+  napi_close_handle_scope(env, hs);
+  if (s->fd < 0) release_napi(s);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  Sock *s = data;
+  (void)env; (void)hint;
+  s->finalized = 1;
+  sock_close(s); /* only at env teardown: an open socket holds a strong ref */
+  if (s->handle_closed) { free(s->rx); free(s); }
+}
+
+static Sock *unwrap_open(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  Sock *s = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok ||
+      napi_unwrap(env, self, (void **)&s) != napi_ok || !s) {
+    throw_type(env, "not a packet socket");
+    return NULL;
+  }
+  if (s->fd < 0) { throw_errno(env, "socket is closed", EBADF); return NULL; }
+  return s;
+}
+
+/* new Socket(ifname, protocol, rcvbuf, filter|null, onFrame(buf, pktType)) */
+static napi_value sock_new(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], self;
+  char ifname[IFNAMSIZ];
+  int64_t proto, rcvbuf;
+  napi_valuetype t;
+  napi_value target;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  if (napi_get_new_target(env, info, &target) != napi_ok || !target) return throw_type(env, "Socket must be called with new");
+  if (argc < 5 || !get_ifname(env, argv[0], ifname)) return throw_type(env, "ifname must be a non-empty string shorter than 16");
+  if (!get_num(env, argv[1], 0, 0xffff, &proto)) return throw_type(env, "protocol must be an integer 0..65535");
+  if (!get_num(env, argv[2], 0, 0x7fffffff, &rcvbuf)) return throw_type(env, "rcvbuf must be a non-negative integer");
+  napi_typeof(env, argv[4], &t);
+  if (t != napi_function) return throw_type(env, "onFrame must be a function");
+  unsigned ifindex = if_nametoindex(ifname);
+  if (!ifindex) return throw_errno(env, ifname, errno);
+  /* Protocol 0 receives nothing until bind(), so the filter is in place before the first frame. */
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
+  if (rcvbuf > 0) {
+    int v = (int)rcvbuf;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) < 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) < 0) {
+      int e = errno; close(fd); return throw_errno(env, "setsockopt(SO_RCVBUF)", e);
+    }
+  }
+  int one = 1;
+#ifdef PACKET_IGNORE_OUTGOING
+  setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one); /* best effort, Linux >= 4.20 */
+#endif
+  (void)one;
+  napi_typeof(env, argv[3], &t);
+  if (t != napi_null && t != napi_undefined && !attach_filter(env, fd, argv[3])) { close(fd); return NULL; }
+  struct sockaddr_ll sll = {0};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons((uint16_t)proto);
+  sll.sll_ifindex = (int)ifindex;
+  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { int e = errno; close(fd); return throw_errno(env, "bind(AF_PACKET)", e); }
+  Sock *s = calloc(1, sizeof *s);
+  unsigned char *rx = malloc(RXBUF);
+  uv_loop_t *loop;
+  if (!s || !rx) { free(s); free(rx); close(fd); return throw_errno(env, "alloc", ENOMEM); }
+  s->fd = fd; s->ifindex = (int)ifindex; s->env = env; s->rx = rx;
+  napi_value name;
+  napi_create_string_utf8(env, "lanboot:packet", NAPI_AUTO_LENGTH, &name);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
+    free(s); free(rx); close(fd); return throw_errno(env, "uv_poll_init", EINVAL);
+  }
+  s->poll.data = s;
+  napi_wrap(env, self, s, finalize, NULL, &s->self);
+  napi_reference_ref(env, s->self, NULL); /* keep alive while open */
+  napi_create_reference(env, argv[4], 1, &s->cb);
+  napi_async_init(env, self, name, &s->actx);
+  uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  return self;
+}
+
+static napi_value sock_send(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Sock *s = unwrap_open(env, info, &argc, argv);
+  void *data; size_t len; bool isbuf = false;
+  if (!s) return NULL;
+  if (argc < 1 || napi_is_buffer(env, argv[0], &isbuf) != napi_ok || !isbuf) return throw_type(env, "frame must be a Buffer");
+  napi_get_buffer_info(env, argv[0], &data, &len);
+  if (len < 14) return throw_type(env, "frame shorter than an Ethernet header");
+  struct sockaddr_ll to = {0};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = s->ifindex;
+  to.sll_halen = 6;
+  memcpy(to.sll_addr, data, 6);
+  if (sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to) < 0) return throw_errno(env, "sendto", errno);
+  return NULL;
+}
+
+static napi_value sock_set_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Sock *s = unwrap_open(env, info, &argc, argv);
+  return s ? attach_filter(env, s->fd, argv[0]) : NULL;
+}
+
+/* membership(add: boolean, type: PACKET_MR_*, mac: Buffer|null) */
+static napi_value sock_membership(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  Sock *s = unwrap_open(env, info, &argc, argv);
+  bool add = false, isbuf = false;
+  int64_t type;
+  if (!s) return NULL;
+  if (argc < 3 || napi_get_value_bool(env, argv[0], &add) != napi_ok) return throw_type(env, "add must be a boolean");
+  if (!get_num(env, argv[1], 0, 3, &type)) return throw_type(env, "type must be a PACKET_MR_* value");
+  struct packet_mreq mr = {0};
+  mr.mr_ifindex = s->ifindex;
+  mr.mr_type = (unsigned short)type;
+  if (type == PACKET_MR_MULTICAST) {
+    void *mac; size_t len;
+    if (napi_is_buffer(env, argv[2], &isbuf) != napi_ok || !isbuf) return throw_type(env, "mac must be a Buffer");
+    napi_get_buffer_info(env, argv[2], &mac, &len);
+    if (len != 6) return throw_type(env, "mac must be 6 bytes");
+    mr.mr_alen = 6;
+    memcpy(mr.mr_address, mac, 6);
+  }
+  if (setsockopt(s->fd, SOL_PACKET, add ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, &mr, sizeof mr) < 0)
+    return throw_errno(env, "setsockopt(PACKET_MEMBERSHIP)", errno);
+  return NULL;
+}
+
+/* stats() -> {packets, drops}; the kernel resets its counters on every read. */
+static napi_value sock_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Sock *s = unwrap_open(env, info, &argc, NULL);
+  struct tpacket_stats st;
+  socklen_t l = sizeof st;
+  napi_value o, a, b;
+  if (!s) return NULL;
+  if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
+  CHECK(napi_create_object(env, &o));
+  napi_create_uint32(env, st.tp_packets, &a);
+  napi_create_uint32(env, st.tp_drops, &b);
+  napi_set_named_property(env, o, "packets", a);
+  napi_set_named_property(env, o, "drops", b);
+  return o;
+}
+
+/* close(): idempotent; no frame callback runs after it returns. */
+static napi_value sock_close_js(napi_env env, napi_callback_info info) {
+  napi_value self;
+  Sock *s = NULL;
+  CHECK(napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  if (napi_unwrap(env, self, (void **)&s) != napi_ok || !s) return throw_type(env, "not a packet socket");
+  if (s->fd < 0) return NULL;
+  sock_close(s);
+  if (!s->in_cb) release_napi(s);
+  return NULL;
+}
+
+/* ifInfo(ifname) -> {ifindex, mac: Buffer, mtu} via SIOCGIFINDEX/HWADDR/MTU */
+static napi_value if_info(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], o, v;
+  struct ifreq ifr;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  memset(&ifr, 0, sizeof ifr);
+  if (argc < 1 || !get_ifname(env, argv[0], ifr.ifr_name)) return throw_type(env, "ifname must be a non-empty string shorter than 16");
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int ifindex, mtu;
+  if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) { int e = errno; close(fd); return throw_errno(env, ifr.ifr_name, e); }
+  ifindex = ifr.ifr_ifindex;
+  if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) { int e = errno; close(fd); return throw_errno(env, "SIOCGIFMTU", e); }
+  mtu = ifr.ifr_mtu;
+  if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) { int e = errno; close(fd); return throw_errno(env, "SIOCGIFHWADDR", e); }
+  close(fd);
+  CHECK(napi_create_object(env, &o));
+  napi_create_int32(env, ifindex, &v);
+  napi_set_named_property(env, o, "ifindex", v);
+  napi_create_int32(env, mtu, &v);
+  napi_set_named_property(env, o, "mtu", v);
+  napi_create_buffer_copy(env, 6, ifr.ifr_hwaddr.sa_data, NULL, &v);
+  napi_set_named_property(env, o, "mac", v);
+  napi_create_uint32(env, ifr.ifr_hwaddr.sa_family, &v);
+  napi_set_named_property(env, o, "hwtype", v);
+  return o;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+    {"send", NULL, sock_send, NULL, NULL, NULL, napi_default, NULL},
+    {"setFilter", NULL, sock_set_filter, NULL, NULL, NULL, napi_default, NULL},
+    {"membership", NULL, sock_membership, NULL, NULL, NULL, napi_default, NULL},
+    {"stats", NULL, sock_stats, NULL, NULL, NULL, napi_default, NULL},
+    {"close", NULL, sock_close_js, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value cls, fn;
+  CHECK(napi_define_class(env, "Socket", NAPI_AUTO_LENGTH, sock_new, NULL, 5, methods, &cls));
+  CHECK(napi_set_named_property(env, exports, "Socket", cls));
+  CHECK(napi_create_function(env, "ifInfo", NAPI_AUTO_LENGTH, if_info, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "ifInfo", fn));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

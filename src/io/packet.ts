@@ -1,0 +1,286 @@
+/**
+ * Raw Ethernet frames in and out of one interface (AF_PACKET via native/).
+ *
+ * Services do not use PacketSocket directly: they depend on FrameLink, which
+ * tests satisfy with MemorySegment (no root, no namespaces needed).
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BpfInstruction } from './bpf.js';
+
+/** linux/if_ether.h protocol numbers for PacketSocket.open({protocol}). */
+export const ETH_P_ALL = 0x0003; // every frame, both directions
+export const ETH_P_802_2 = 0x0004; // 802.3 length-field frames (LLC): RPL
+export const ETH_P_IP = 0x0800;
+export const ETH_P_ARP = 0x0806;
+
+/** sll_pkttype: how the kernel classified a received frame's destination. */
+export const PACKET_HOST = 0;
+export const PACKET_BROADCAST = 1;
+export const PACKET_MULTICAST = 2;
+export const PACKET_OTHERHOST = 3;
+// PACKET_OUTGOING (4) is never delivered: our own sends are filtered out.
+
+const PACKET_MR_MULTICAST = 0;
+const PACKET_MR_PROMISC = 1;
+
+export const DEFAULT_RCVBUF = 4 * 1024 * 1024;
+
+export type FrameListener = (frame: Buffer, pktType: number) => void;
+
+/** The link a service talks through: a PacketSocket, or MemorySegment in tests. */
+export interface FrameLink {
+  /** Our MAC, lower-case aa:bb:cc:dd:ee:ff. */
+  readonly mac: string;
+  /** Send one complete Ethernet frame (header included, padded by the caller). */
+  send(frame: Buffer): void;
+  on(event: 'frame', listener: FrameListener): this;
+  off(event: 'frame', listener: FrameListener): this;
+  close(): void;
+}
+
+export interface PacketSocketOptions {
+  ifname: string;
+  /** Ethertype to bind, e.g. ETH_P_IP, ETH_P_802_2, ETH_P_ALL. */
+  protocol: number;
+  /** Classic BPF program (see bpf.ts), attached before the first frame can arrive. */
+  filter?: BpfInstruction[];
+  /** Multicast MACs to join, e.g. ['03:00:02:00:00:00'] for RPL FIND. */
+  multicast?: string[];
+  promiscuous?: boolean;
+  /** SO_RCVBUF(FORCE) bytes; default 4 MiB. The kernel doubles it for bookkeeping. */
+  rcvbuf?: number;
+}
+
+interface NativeSocket {
+  send(frame: Buffer): void;
+  setFilter(filter: BpfInstruction[]): void;
+  membership(add: boolean, type: number, mac: Buffer | null): void;
+  stats(): { packets: number; drops: number };
+  close(): void;
+}
+
+interface Addon {
+  Socket: new (
+    ifname: string,
+    protocol: number,
+    rcvbuf: number,
+    filter: BpfInstruction[] | null,
+    onFrame: FrameListener,
+  ) => NativeSocket;
+  ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer; hwtype: number };
+}
+
+let addon: Addon | undefined;
+
+/** Walk up from this file (src/io or dist/src/io) to the package root. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'lanboot') return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('lanboot package root not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+/** Loaded on first use so that importing this module never needs the build. */
+export function loadAddon(): Addon {
+  if (!addon) {
+    const root = packageRoot();
+    const file = join(root, 'native', 'build', 'Release', 'lanboot_packet.node');
+    if (!existsSync(file)) {
+      throw new Error(`${file} is missing: build it with "npx node-gyp rebuild --directory native" (npm ci does)`);
+    }
+    addon = createRequire(join(root, 'package.json'))(file) as Addon;
+  }
+  return addon;
+}
+
+function macToBuffer(mac: string): Buffer {
+  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(mac);
+  if (!m) throw new TypeError(`not a MAC address: ${JSON.stringify(mac)}`);
+  return Buffer.from(m.slice(1).join(''), 'hex');
+}
+
+function macToString(b: Buffer): string {
+  return [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** ifindex, MAC and MTU of an interface (ioctl SIOCGIFINDEX/HWADDR/MTU). */
+export function linkInfo(ifname: string): { ifindex: number; mac: string; mtu: number } {
+  const i = loadAddon().ifInfo(ifname);
+  return { ifindex: i.ifindex, mac: macToString(i.mac), mtu: i.mtu };
+}
+
+export class PacketSocket extends EventEmitter implements FrameLink {
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly mac: string;
+  readonly mtu: number;
+  readonly protocol: number;
+  #sock: NativeSocket | undefined;
+
+  private constructor(opts: PacketSocketOptions) {
+    super();
+    const { ifname, protocol } = opts;
+    const info = linkInfo(ifname);
+    this.ifname = ifname;
+    this.ifindex = info.ifindex;
+    this.mac = info.mac;
+    this.mtu = info.mtu;
+    this.protocol = protocol;
+    const groups = (opts.multicast ?? []).map(macToBuffer);
+    const sock = new (loadAddon().Socket)(
+      ifname,
+      protocol,
+      opts.rcvbuf ?? DEFAULT_RCVBUF,
+      opts.filter ?? null,
+      (frame, pktType) => this.emit('frame', frame, pktType),
+    );
+    try {
+      for (const g of groups) sock.membership(true, PACKET_MR_MULTICAST, g);
+      if (opts.promiscuous) sock.membership(true, PACKET_MR_PROMISC, null);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+    this.#sock = sock;
+  }
+
+  static open(opts: PacketSocketOptions): PacketSocket {
+    return new PacketSocket(opts);
+  }
+
+  get closed(): boolean {
+    return this.#sock === undefined;
+  }
+
+  send(frame: Buffer): void {
+    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
+    this.#sock.send(frame);
+  }
+
+  /** Replace the BPF program. */
+  setFilter(filter: BpfInstruction[]): void {
+    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
+    this.#sock.setFilter(filter);
+  }
+
+  joinMulticast(mac: string): void {
+    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
+    this.#sock.membership(true, PACKET_MR_MULTICAST, macToBuffer(mac));
+  }
+
+  leaveMulticast(mac: string): void {
+    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
+    this.#sock.membership(false, PACKET_MR_MULTICAST, macToBuffer(mac));
+  }
+
+  /**
+   * Frames the kernel queued for us and frames it dropped because our receive
+   * buffer was full, since the previous call (PACKET_STATISTICS resets on read).
+   */
+  stats(): { packets: number; drops: number } {
+    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
+    return this.#sock.stats();
+  }
+
+  /** Idempotent. No 'frame' is emitted after close() returns, even mid-burst. */
+  close(): void {
+    const s = this.#sock;
+    this.#sock = undefined;
+    s?.close();
+  }
+
+  override on(event: 'frame', listener: FrameListener): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override off(event: 'frame', listener: FrameListener): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.off(event, listener);
+  }
+}
+
+/**
+ * An in-memory Ethernet segment for tests: every attached link receives the
+ * frames the others send, classified like the kernel does (host, broadcast,
+ * multicast, other host); a link only sees other-host frames if promiscuous.
+ * Delivery is asynchronous (setImmediate), like a real socket.
+ */
+export class MemorySegment {
+  readonly links = new Set<MemoryLink>();
+
+  attach(mac: string, opts: { promiscuous?: boolean } = {}): MemoryLink {
+    const link = new MemoryLink(this, macToString(macToBuffer(mac)), opts.promiscuous ?? false);
+    this.links.add(link);
+    return link;
+  }
+
+  /** @internal */
+  deliver(from: MemoryLink, frame: Buffer): void {
+    const copy = Buffer.from(frame);
+    const dst = copy.length >= 6 ? macToString(copy) : '';
+    for (const l of this.links) {
+      if (l === from) continue;
+      const type =
+        dst === 'ff:ff:ff:ff:ff:ff' ? PACKET_BROADCAST
+        : copy[0] & 1 ? PACKET_MULTICAST
+        : dst === l.mac ? PACKET_HOST
+        : PACKET_OTHERHOST;
+      if (type === PACKET_OTHERHOST && !l.promiscuous) continue;
+      setImmediate(() => l.receive(copy, type));
+    }
+  }
+}
+
+export class MemoryLink extends EventEmitter implements FrameLink {
+  /** Every frame this link sent, for assertions. */
+  readonly sent: Buffer[] = [];
+  #closed = false;
+
+  constructor(
+    readonly segment: MemorySegment,
+    readonly mac: string,
+    readonly promiscuous: boolean,
+  ) {
+    super();
+  }
+
+  send(frame: Buffer): void {
+    if (this.#closed) throw new Error('memory link is closed');
+    if (!Buffer.isBuffer(frame) || frame.length < 14) throw new TypeError('frame must be a Buffer of >= 14 bytes');
+    this.sent.push(Buffer.from(frame));
+    this.segment.deliver(this, frame);
+  }
+
+  /** @internal */
+  receive(frame: Buffer, pktType: number): void {
+    if (!this.#closed) this.emit('frame', frame, pktType);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.segment.links.delete(this);
+  }
+
+  override on(event: 'frame', listener: FrameListener): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override off(event: 'frame', listener: FrameListener): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.off(event, listener);
+  }
+}
