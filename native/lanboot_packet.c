@@ -135,7 +135,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_env env = s->env;
   napi_handle_scope hs;
   napi_callback_scope cs;
-  napi_value self, cb, argv[2], undef;
+  napi_value self, cb, argv[4], undef;
   (void)events;
   if (s->fd < 0 || status < 0) return;
   napi_open_handle_scope(env, &hs);
@@ -145,16 +145,31 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   s->in_cb = 1;
   for (int i = 0; i < MAX_PER_WAKE && s->fd >= 0; i++) {
     struct sockaddr_ll from;
-    socklen_t fl = sizeof from;
-    ssize_t n = recvfrom(s->fd, s->rx, RXBUF, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))]; } ctl;
+    struct iovec iov = {s->rx, RXBUF};
+    struct msghdr msg = {&from, sizeof from, &iov, 1, ctl.buf, sizeof ctl.buf, 0};
+    ssize_t n = recvmsg(s->fd, &msg, MSG_TRUNC);
     if (n < 0) break; /* EAGAIN: drained; other errors are transient on packet sockets */
     if (from.sll_pkttype == PACKET_OUTGOING || n > RXBUF) continue;
+    /* tp_status tells JS whether the L4 checksum is still partial (veth, local
+     * senders) and whether a VLAN tag was stripped off the frame. */
+    uint32_t status = 0, vlan = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
+        struct tpacket_auxdata aux;
+        memcpy(&aux, CMSG_DATA(c), sizeof aux);
+        status = aux.tp_status;
+        vlan = aux.tp_vlan_tci;
+      }
+    }
     napi_handle_scope fs;
     napi_open_handle_scope(env, &fs);
     napi_create_buffer_copy(env, (size_t)n, s->rx, NULL, &argv[0]);
     napi_create_uint32(env, from.sll_pkttype, &argv[1]);
+    napi_create_uint32(env, status, &argv[2]);
+    napi_create_uint32(env, vlan, &argv[3]);
     napi_get_reference_value(env, s->cb, &cb);
-    napi_status st = napi_call_function(env, undef, cb, 2, argv, NULL);
+    napi_status st = napi_call_function(env, undef, cb, 4, argv, NULL);
     napi_close_handle_scope(env, fs);
     if (st == napi_pending_exception) { /* a listener threw: surface as uncaught */
       napi_value err;
@@ -189,7 +204,7 @@ static Sock *unwrap_open(napi_env env, napi_callback_info info, size_t *argc, na
   return s;
 }
 
-/* new Socket(ifname, protocol, rcvbuf, filter|null, onFrame(buf, pktType)) */
+/* new Socket(ifname, protocol, rcvbuf, filter|null, onFrame(buf, pktType, tpStatus, vlanTci)) */
 static napi_value sock_new(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5], self;
@@ -217,10 +232,12 @@ static napi_value sock_new(napi_env env, napi_callback_info info) {
     }
   }
   int one = 1;
+  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "setsockopt(PACKET_AUXDATA)", e);
+  }
 #ifdef PACKET_IGNORE_OUTGOING
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one); /* best effort, Linux >= 4.20 */
 #endif
-  (void)one;
   napi_typeof(env, argv[3], &t);
   if (t != napi_null && t != napi_undefined && !attach_filter(env, fd, argv[3])) { close(fd); return NULL; }
   struct sockaddr_ll sll = {0};

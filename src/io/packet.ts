@@ -24,12 +24,22 @@ export const PACKET_MULTICAST = 2;
 export const PACKET_OTHERHOST = 3;
 // PACKET_OUTGOING (4) is never delivered: our own sends are filtered out.
 
+/**
+ * tp_status bits passed as the third 'frame' argument (linux/if_packet.h).
+ * CSUMNOTREADY: the L4 checksum was never filled in (offload on veth or a
+ * local sender), so do not verify it; CSUM_VALID: the NIC already checked it.
+ */
+export const TP_STATUS_CSUMNOTREADY = 1 << 3;
+export const TP_STATUS_VLAN_VALID = 1 << 4;
+export const TP_STATUS_CSUM_VALID = 1 << 7;
+
 const PACKET_MR_MULTICAST = 0;
 const PACKET_MR_PROMISC = 1;
 
 export const DEFAULT_RCVBUF = 4 * 1024 * 1024;
 
-export type FrameListener = (frame: Buffer, pktType: number) => void;
+/** pktType: PACKET_HOST..OTHERHOST; status: TP_STATUS_* bits (0 from MemoryLink). */
+export type FrameListener = (frame: Buffer, pktType: number, status: number) => void;
 
 /** The link a service talks through: a PacketSocket, or MemorySegment in tests. */
 export interface FrameLink {
@@ -69,7 +79,7 @@ interface Addon {
     protocol: number,
     rcvbuf: number,
     filter: BpfInstruction[] | null,
-    onFrame: FrameListener,
+    onFrame: (frame: Buffer, pktType: number, status: number, vlanTci: number) => void,
   ) => NativeSocket;
   ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer; hwtype: number };
 }
@@ -123,6 +133,8 @@ export class PacketSocket extends EventEmitter implements FrameLink {
   readonly mac: string;
   readonly mtu: number;
   readonly protocol: number;
+  /** Frames dropped because they carried a VLAN id (their tag is stripped before we see them). */
+  vlanDropped = 0;
   #sock: NativeSocket | undefined;
 
   private constructor(opts: PacketSocketOptions) {
@@ -140,7 +152,12 @@ export class PacketSocket extends EventEmitter implements FrameLink {
       protocol,
       opts.rcvbuf ?? DEFAULT_RCVBUF,
       opts.filter ?? null,
-      (frame, pktType) => this.emit('frame', frame, pktType),
+      (frame, pktType, status, vlanTci) => {
+        // A frame from VLAN n arrives untagged on the parent; answering it untagged
+        // would reach the wrong network. Serve VLANs by opening the VLAN interface.
+        if (status & TP_STATUS_VLAN_VALID && (vlanTci & 0xfff) !== 0) this.vlanDropped++;
+        else this.emit('frame', frame, pktType, status);
+      },
     );
     try {
       for (const g of groups) sock.membership(true, PACKET_MR_MULTICAST, g);
@@ -264,7 +281,7 @@ export class MemoryLink extends EventEmitter implements FrameLink {
 
   /** @internal */
   receive(frame: Buffer, pktType: number): void {
-    if (!this.#closed) this.emit('frame', frame, pktType);
+    if (!this.#closed) this.emit('frame', frame, pktType, 0);
   }
 
   close(): void {
