@@ -75,3 +75,33 @@ export class Bench {
     return this.wire.sentBy(SERVER_MAC);
   }
 }
+
+// ---------------------------------------------------------------- raw frames for hand-driven clients
+function mk(dst: string, src: string, sap: number, cmd: number, vectors: Buffer): Buffer {
+  const m = (s: string) => Buffer.from(s.split(':').map((x) => parseInt(x, 16)));
+  const pdu = Buffer.alloc(4 + vectors.length);
+  pdu.writeUInt16BE(pdu.length, 0);
+  pdu.writeUInt16BE(cmd, 2);
+  vectors.copy(pdu, 4);
+  const h = Buffer.alloc(17);
+  m(dst).copy(h, 0);
+  m(src).copy(h, 6);
+  h.writeUInt16BE(3 + pdu.length, 12);
+  h[14] = sap;
+  h[15] = sap;
+  h[16] = 3;
+  const f = Buffer.concat([h, pdu]);
+  return f.length < 60 ? Buffer.concat([f, Buffer.alloc(60 - f.length)]) : f;
+}
+export function findFrame(src: string): Buffer {
+  return mk('03:00:02:00:00:00', src, 0xfc, 1, Buffer.from('0008400300000001', 'hex'));
+}
+export function sfrFrame(src: string, dst: string, seq: number): Buffer {
+  const v = Buffer.from('0008401100000000', 'hex');
+  v.writeUInt32BE(seq, 4);
+  return mk(dst, src, 0xfc, 0x10, v);
+}
+export function alertFrame(src: string, dst: string): Buffer {
+  return mk(dst, src, 0xfc, 0x30, Buffer.from('0008400100000000', 'hex'));
+}
+
