@@ -302,6 +302,7 @@ export class RplResponder {
 
     const old = this.sessions.get(mac);
     if (old && (old.state === 'loading' || old.state === 'await-ack')) this.finishLog(old, 'restarted');
+    else if (old && old.state === 'sent') this.finishLog(old, 'ok'); // finished, the machine booted again
     this.sessions.delete(mac);
     this.makeRoom();
     const s: Session = {
