@@ -1,0 +1,135 @@
+/**
+ * `lanboot install-service [--print] [--prefix DIR] [--init systemd|procd]`:
+ * writes the systemd unit or the OpenWrt procd script from services/, with the
+ * command line pointing at this installation, or prints it for review.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type InitSystem = 'systemd' | 'procd';
+
+export interface InstallOptions {
+  /** Print the file(s) instead of installing. */
+  print: boolean;
+  /** Root to install under (packaging, tests); default '/'. System changes (useradd) only happen without a prefix. */
+  prefix?: string;
+  /** Default: procd on OpenWrt, else systemd. */
+  init?: InitSystem;
+  /** Config path written into the command line; default /etc/lanboot/lanboot.yaml. */
+  config?: string;
+  /** Command that starts the CLI; default: this node binary + this CLI's path. */
+  command?: string[];
+  /** Where --print writes; default process.stdout. */
+  out?: { write(s: string): unknown };
+}
+
+export interface InstallResult {
+  init: InitSystem;
+  /** Files written (or that would be, with print). */
+  files: Array<{ path: string; mode: number; content: string }>;
+  /** What the operator still has to run. */
+  next: string[];
+  /** Whether the `lanboot` system user was created now. */
+  userCreated: boolean;
+}
+
+const SERVICE_DIRS = [
+  new URL('../../services/', import.meta.url), // src/admin -> services
+  new URL('../../../services/', import.meta.url), // dist/src/admin -> services
+];
+
+function template(name: string): string {
+  for (const d of SERVICE_DIRS) {
+    const p = fileURLToPath(new URL(name, d));
+    if (existsSync(p)) return readFileSync(p, 'utf8');
+  }
+  throw new Error(`services/${name} not found next to the lanboot installation`);
+}
+
+export function detectInit(root = '/'): InitSystem {
+  return existsSync(join(root, 'etc/openwrt_release')) || existsSync(join(root, 'sbin/procd')) ? 'procd' : 'systemd';
+}
+
+/** The CLI as installed: node + dist/src/cli.js (the package bin). */
+function defaultCommand(): string[] {
+  const cli = resolve(fileURLToPath(new URL('../cli.js', import.meta.url)));
+  return [process.execPath, cli];
+}
+
+function shellQuote(a: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/** systemd ExecStart quoting: plain words, or double quotes with \" and \\ escaped. */
+function unitQuote(a: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `"${a.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+export function renderUnit(init: InitSystem, command: string[], config: string): string {
+  if (init === 'systemd') {
+    const line = [...command, 'start', '--config', config].map(unitQuote).join(' ');
+    return template('lanboot.service').replace(/^ExecStart=.*$/m, () => `ExecStart=${line}`);
+  }
+  const [prog, ...rest] = command;
+  let s = template('lanboot.init')
+    .replace(/^PROG=.*$/m, () => `PROG=${shellQuote(prog!)}`)
+    .replace(/^CONFIG=.*$/m, () => `CONFIG=${shellQuote(config)}`);
+  if (rest.length)
+    s = s.replace('procd_set_param command "$PROG" start', () => `procd_set_param command "$PROG" ${rest.map(shellQuote).join(' ')} start`);
+  return s;
+}
+
+function userExists(name: string): boolean {
+  try {
+    return readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .some((l) => l.startsWith(name + ':'));
+  } catch {
+    return false;
+  }
+}
+
+export async function installService(opts: InstallOptions): Promise<InstallResult> {
+  const root = opts.prefix ?? '/';
+  const init = opts.init ?? detectInit(root);
+  const config = opts.config ?? '/etc/lanboot/lanboot.yaml';
+  const command = opts.command ?? defaultCommand();
+  const content = renderUnit(init, command, config);
+  const rel = init === 'systemd' ? 'etc/systemd/system/lanboot.service' : 'etc/init.d/lanboot';
+  const file = { path: join(root, rel), mode: init === 'systemd' ? 0o644 : 0o755, content };
+  const res: InstallResult = { init, files: [file], next: [], userCreated: false };
+
+  if (init === 'systemd') {
+    if (!userExists('lanboot')) res.next.push('useradd --system --no-create-home --shell /usr/sbin/nologin lanboot');
+    res.next.push('systemctl daemon-reload', 'systemctl enable --now lanboot', 'systemctl reload lanboot   # after editing the config');
+  } else {
+    res.next.push('set `user: lanboot` in the config (and add the user) so lanboot drops root after binding');
+    res.next.push('/etc/init.d/lanboot enable', '/etc/init.d/lanboot start', '/etc/init.d/lanboot reload   # after editing the config');
+  }
+  if (!existsSync(join(root, config.replace(/^\/+/, '')))) res.next.unshift(`write the config: ${config} (lanboot check --config ${config})`);
+
+  if (opts.print) {
+    const out = opts.out ?? process.stdout;
+    out.write(`# --- ${file.path}\n${content}`);
+    return res;
+  }
+
+  mkdirSync(dirname(file.path), { recursive: true });
+  writeFileSync(file.path, content, { mode: file.mode });
+  chmodSync(file.path, file.mode);
+  // The dedicated user, on a real install only (never under a packaging prefix).
+  if (init === 'systemd' && opts.prefix === undefined && !userExists('lanboot')) {
+    try {
+      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/var/lib/lanboot', '--shell', '/usr/sbin/nologin', 'lanboot'], {
+        stdio: 'ignore',
+      });
+      res.userCreated = true;
+      res.next = res.next.filter((n) => !n.startsWith('useradd'));
+    } catch {
+      /* left in `next` for the operator */
+    }
+  }
+  return res;
+}
