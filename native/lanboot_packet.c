@@ -50,6 +50,12 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   return NULL;
 }
 
+static void set_u32(napi_env env, napi_value obj, const char *name, uint32_t v) {
+  napi_value x;
+  napi_create_uint32(env, v, &x);
+  napi_set_named_property(env, obj, name, x);
+}
+
 static napi_value throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
   return NULL;
@@ -165,9 +171,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_handle_scope fs;
     napi_open_handle_scope(env, &fs);
     napi_create_buffer_copy(env, (size_t)n, s->rx, NULL, &argv[0]);
-    napi_create_uint32(env, from.sll_pkttype, &argv[1]);
-    napi_create_uint32(env, status, &argv[2]);
-    napi_create_uint32(env, vlan, &argv[3]);
+    uint32_t nums[3] = {from.sll_pkttype, status, vlan};
+    for (int k = 0; k < 3; k++) napi_create_uint32(env, nums[k], &argv[k + 1]);
     napi_get_reference_value(env, s->cb, &cb);
     napi_status st = napi_call_function(env, undef, cb, 4, argv, NULL);
     napi_close_handle_scope(env, fs);
@@ -186,9 +191,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
 
 static void finalize(napi_env env, void *data, void *hint) {
   Sock *s = data;
-  (void)env; (void)hint;
+  (void)hint;
   s->finalized = 1;
   sock_close(s); /* only at env teardown: an open socket holds a strong ref */
+  napi_delete_reference(env, s->self); /* napi_wrap's reference is ours to delete */
   if (s->handle_closed) { free(s->rx); free(s); }
 }
 
@@ -222,29 +228,22 @@ static napi_value sock_new(napi_env env, napi_callback_info info) {
   unsigned ifindex = if_nametoindex(ifname);
   if (!ifindex) return throw_errno(env, ifname, errno);
   /* Protocol 0 receives nothing until bind(), so the filter is in place before the first frame. */
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "socket(AF_PACKET)", errno);
-  if (rcvbuf > 0) {
-    int v = (int)rcvbuf;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) < 0 &&
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) < 0) {
-      int e = errno; close(fd); return throw_errno(env, "setsockopt(SO_RCVBUF)", e);
-    }
-  }
-  int one = 1;
-  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) {
-    int e = errno; close(fd); return throw_errno(env, "setsockopt(PACKET_AUXDATA)", e);
-  }
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), v = (int)rcvbuf, one = 1;
+  const char *what = "socket(AF_PACKET)";
+  if (fd < 0) return throw_errno(env, what, errno);
+  what = "setsockopt(SO_RCVBUF)";
+  if (v > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) < 0) goto fail;
+  what = "setsockopt(PACKET_AUXDATA)";
+  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) goto fail;
 #ifdef PACKET_IGNORE_OUTGOING
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one); /* best effort, Linux >= 4.20 */
 #endif
   napi_typeof(env, argv[3], &t);
   if (t != napi_null && t != napi_undefined && !attach_filter(env, fd, argv[3])) { close(fd); return NULL; }
-  struct sockaddr_ll sll = {0};
-  sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons((uint16_t)proto);
-  sll.sll_ifindex = (int)ifindex;
-  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { int e = errno; close(fd); return throw_errno(env, "bind(AF_PACKET)", e); }
+  struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons((uint16_t)proto), .sll_ifindex = (int)ifindex};
+  what = "bind(AF_PACKET)";
+  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) goto fail;
   Sock *s = calloc(1, sizeof *s);
   unsigned char *rx = malloc(RXBUF);
   uv_loop_t *loop;
@@ -262,6 +261,10 @@ static napi_value sock_new(napi_env env, napi_callback_info info) {
   napi_async_init(env, self, name, &s->actx);
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return self;
+fail:;
+  int e = errno;
+  close(fd);
+  return throw_errno(env, what, e);
 }
 
 static napi_value sock_send(napi_env env, napi_callback_info info) {
@@ -273,10 +276,7 @@ static napi_value sock_send(napi_env env, napi_callback_info info) {
   if (argc < 1 || napi_is_buffer(env, argv[0], &isbuf) != napi_ok || !isbuf) return throw_type(env, "frame must be a Buffer");
   napi_get_buffer_info(env, argv[0], &data, &len);
   if (len < 14) return throw_type(env, "frame shorter than an Ethernet header");
-  struct sockaddr_ll to = {0};
-  to.sll_family = AF_PACKET;
-  to.sll_ifindex = s->ifindex;
-  to.sll_halen = 6;
+  struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_ifindex = s->ifindex, .sll_halen = 6};
   memcpy(to.sll_addr, data, 6);
   if (sendto(s->fd, data, len, 0, (struct sockaddr *)&to, sizeof to) < 0) return throw_errno(env, "sendto", errno);
   return NULL;
@@ -299,9 +299,7 @@ static napi_value sock_membership(napi_env env, napi_callback_info info) {
   if (!s) return NULL;
   if (argc < 3 || napi_get_value_bool(env, argv[0], &add) != napi_ok) return throw_type(env, "add must be a boolean");
   if (!get_num(env, argv[1], 0, 3, &type)) return throw_type(env, "type must be a PACKET_MR_* value");
-  struct packet_mreq mr = {0};
-  mr.mr_ifindex = s->ifindex;
-  mr.mr_type = (unsigned short)type;
+  struct packet_mreq mr = {.mr_ifindex = s->ifindex, .mr_type = (unsigned short)type};
   if (type == PACKET_MR_MULTICAST) {
     void *mac; size_t len;
     if (napi_is_buffer(env, argv[2], &isbuf) != napi_ok || !isbuf) return throw_type(env, "mac must be a Buffer");
@@ -321,14 +319,12 @@ static napi_value sock_stats(napi_env env, napi_callback_info info) {
   Sock *s = unwrap_open(env, info, &argc, NULL);
   struct tpacket_stats st;
   socklen_t l = sizeof st;
-  napi_value o, a, b;
+  napi_value o;
   if (!s) return NULL;
   if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
   CHECK(napi_create_object(env, &o));
-  napi_create_uint32(env, st.tp_packets, &a);
-  napi_create_uint32(env, st.tp_drops, &b);
-  napi_set_named_property(env, o, "packets", a);
-  napi_set_named_property(env, o, "drops", b);
+  set_u32(env, o, "packets", st.tp_packets);
+  set_u32(env, o, "drops", st.tp_drops);
   return o;
 }
 
@@ -344,7 +340,7 @@ static napi_value sock_close_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ifInfo(ifname) -> {ifindex, mac: Buffer, mtu} via SIOCGIFINDEX/HWADDR/MTU */
+/* ifInfo(ifname) -> {ifindex, mtu, mac: Buffer} via SIOCGIFINDEX/MTU/HWADDR */
 static napi_value if_info(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], o, v;
@@ -352,24 +348,21 @@ static napi_value if_info(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   memset(&ifr, 0, sizeof ifr);
   if (argc < 1 || !get_ifname(env, argv[0], ifr.ifr_name)) return throw_type(env, "ifname must be a non-empty string shorter than 16");
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ifindex, mtu, e = 0;
+  const char *what = ifr.ifr_name;
   if (fd < 0) return throw_errno(env, "socket", errno);
-  int ifindex, mtu;
-  if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) { int e = errno; close(fd); return throw_errno(env, ifr.ifr_name, e); }
+  if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0) e = errno;
   ifindex = ifr.ifr_ifindex;
-  if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) { int e = errno; close(fd); return throw_errno(env, "SIOCGIFMTU", e); }
+  if (!e && ioctl(fd, SIOCGIFMTU, &ifr) < 0) { e = errno; what = "SIOCGIFMTU"; }
   mtu = ifr.ifr_mtu;
-  if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) { int e = errno; close(fd); return throw_errno(env, "SIOCGIFHWADDR", e); }
+  if (!e && ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) { e = errno; what = "SIOCGIFHWADDR"; }
   close(fd);
+  if (e) return throw_errno(env, what, e);
   CHECK(napi_create_object(env, &o));
-  napi_create_int32(env, ifindex, &v);
-  napi_set_named_property(env, o, "ifindex", v);
-  napi_create_int32(env, mtu, &v);
-  napi_set_named_property(env, o, "mtu", v);
+  set_u32(env, o, "ifindex", (uint32_t)ifindex);
+  set_u32(env, o, "mtu", (uint32_t)mtu);
   napi_create_buffer_copy(env, 6, ifr.ifr_hwaddr.sa_data, NULL, &v);
   napi_set_named_property(env, o, "mac", v);
-  napi_create_uint32(env, ifr.ifr_hwaddr.sa_family, &v);
-  napi_set_named_property(env, o, "hwtype", v);
   return o;
 }
 
