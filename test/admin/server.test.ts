@@ -201,3 +201,15 @@ describe('AdminServer', () => {
     await expect(fetch(base + '/healthz')).rejects.toThrow();
   });
 });
+
+describe('admin client', () => {
+  it('fetches leases from a running instance and says clearly when none answers', async () => {
+    const { fetchLeases, AdminUnreachable } = await import('../../src/admin/client.js');
+    const leases: LeaseView[] = [{ mac: MAC, ip: '10.0.0.5', state: 'bound', expires: Date.now() + 1000 }];
+    await start({ leases: () => leases });
+    const port = server!.address()!.port;
+    expect((await fetchLeases({ address: '0.0.0.0', port })).map((l) => l.ip)).toEqual(['10.0.0.5']);
+    await server!.stop();
+    await expect(fetchLeases({ address: '127.0.0.1', port })).rejects.toBeInstanceOf(AdminUnreachable);
+  });
+});
