@@ -198,3 +198,45 @@ describe('importDnsmasq', () => {
     expect(warnedAt(r.warnings, 3, /boot loop/)).toBe(true);
   });
 });
+
+describe('importDnsmasq robustness', () => {
+  it('old syntax: bare network-id in dhcp-range and dhcp-option, net:# negation', () => {
+    const conf = [
+      'dhcp-range=lan,192.168.1.100,192.168.1.200,255.255.255.0,12h',
+      'dhcp-option=lan,3,192.168.1.1',
+      'dhcp-option=vendor:PXEClient,6,2b',
+      'dhcp-match=gpxe,175',
+      'dhcp-boot=net:#gpxe,undionly.kpxe',
+      'dhcp-boot=net:gpxe,http://192.168.1.1/boot.ipxe',
+    ].join('\n');
+    const r = importDnsmasq(conf, 'old.conf');
+    const cfg = parse(r.yaml);
+    expect(cfg.dhcp.subnets).toEqual([{ subnet: '192.168.1.0/24', range: '192.168.1.100-192.168.1.200', lease: '12h', router: '192.168.1.1' }]);
+    expect(cfg.boot).toEqual({ bios: 'undionly.kpxe', script: 'http://192.168.1.1/boot.ipxe' });
+    expect(r.warnings.filter((w) => w.line > 0 && w.line !== 5)).toEqual([]);
+  });
+
+  it('never throws and always emits parseable YAML on mangled input', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const lines = ['ipxe-chainload.conf', 'ltsp.conf', 'netbootxyz-proxy.conf', 'odds.conf'].flatMap((f) =>
+      readFileSync(fixture(f), 'utf8').split('\n'),
+    );
+    const junk = ['=', ',,,', 'dhcp-range=', 'dhcp-host=,,', 'tag-if=set:', 'dhcp-boot=tag:', '"', 'dhcp-match=set:x', 'pxe-service=,', '\u0000'];
+    for (let i = 0; i < 300; i++) {
+      const n = 1 + rnd(30);
+      const conf: string[] = [];
+      for (let j = 0; j < n; j++) {
+        let l = rnd(5) === 0 ? junk[rnd(junk.length)]! : lines[rnd(lines.length)]!;
+        if (rnd(4) === 0) l = l.slice(0, rnd(l.length + 1));
+        conf.push(l);
+      }
+      const r = importDnsmasq(conf.join('\n'), 'fuzz.conf');
+      expect(() => parse(r.yaml)).not.toThrow();
+      for (const w of r.warnings) expect(w.line).toBeLessThanOrEqual(n);
+    }
+  });
+});

@@ -319,7 +319,13 @@ export function importDnsmasq(text: string, file: string): ImportResult {
         break;
 
       case 'dhcp-range': {
-        const { conds, sets, rest } = takeTags(args, true);
+        const { conds, sets, rest: r0 } = takeTags(args, true);
+        let rest = r0;
+        // Old syntax: a bare network-id before the start address sets that tag.
+        if (rest.length > 1 && /^[a-z_][\w.-]*$/i.test(rest[0]!) && IPV4.test(rest[1]!)) {
+          sets.push(rest[0]!);
+          rest = rest.slice(1);
+        }
         const start = rest[0] ?? '';
         if (start.includes(':') || /^constructor:/i.test(start)) {
           warn(warnings, line, 'IPv6 range: lanboot serves DHCPv4 only; not carried over');
@@ -517,6 +523,13 @@ export function importDnsmasq(text: string, file: string): ImportResult {
       case 'dhcp-option-force': {
         const { conds, rest } = takeTags(args);
         let r = rest;
+        // Old syntax: bare words before the option are tags to match.
+        while (r.length > 1 && /^[a-z_][\w.-]*$/i.test(r[0]!) && !/^\d+$/.test(r[0]!)) {
+          conds.push({ name: r[0]!, neg: false });
+          r = r.slice(1);
+        }
+        // PXE discovery control (43.6) etc.: lanboot builds option 43 for PXE clients itself.
+        if (r[0] && /^vendor:PXEClient$/i.test(r[0])) break;
         if (r[0] && /^(encap|vi-encap|vendor):/i.test(r[0])) {
           const m = /^encap:(\d+)$/i.exec(r[0]);
           if (m && m[1] === '175') {
