@@ -78,11 +78,18 @@ export function nsExec(
   });
 }
 
-async function must(ns: string | null, cmd: string, args: string[]): Promise<string> {
-  const r = await nsExec(ns, cmd, args);
+/** Like nsExec, but rejects unless the command exits 0; resolves to stdout. */
+export async function nsExecOk(
+  ns: string | null,
+  cmd: string,
+  args: string[] = [],
+  opts?: Parameters<typeof nsExec>[3],
+): Promise<string> {
+  const r = await nsExec(ns, cmd, args, opts);
   if (r.code !== 0) throw new Error(`${ns ? `[${ns}] ` : ''}${cmd} ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
   return r.stdout;
 }
+const must = nsExecOk;
 
 function quiet(cmd: string, args: string[]): void {
   try {
@@ -136,12 +143,7 @@ export class NetnsScope {
 
   constructor() {
     scopes.add(this);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.once('exit', () => {
-        for (const s of scopes) s.cleanupSync();
-      });
-    }
+    if (!exitHookInstalled) installExitHooks();
   }
 
   /** A new namespace with lo up; name is prefix + 6 hex chars. */
@@ -224,6 +226,28 @@ export class NetnsScope {
     for (const l of this.rootLinks) quiet('ip', ['link', 'del', l]);
     this.rootLinks.clear();
     scopes.delete(this);
+  }
+}
+
+/**
+ * Last-resort cleanup: on process exit, and on SIGINT/SIGTERM (after which the
+ * signal is re-raised if nobody else handles it, so the process still dies).
+ */
+function installExitHooks(): void {
+  exitHookInstalled = true;
+  const all = (): void => {
+    for (const s of [...scopes]) s.cleanupSync();
+  };
+  process.once('exit', all);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    const onSignal = (): void => {
+      all();
+      if (process.listenerCount(sig) === 1) {
+        process.off(sig, onSignal);
+        process.kill(process.pid, sig);
+      }
+    };
+    process.on(sig, onSignal);
   }
 }
 
