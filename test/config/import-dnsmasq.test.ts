@@ -46,6 +46,7 @@ describe('importDnsmasq', () => {
       ],
     });
     expect(cfg.tftp).toEqual({ root: '/srv/netboot' });
+    expect(cfg.admin).toEqual({ address: '127.0.0.1', port: 8067 }); // the status page, loopback only
     // iPXE's own ${...} survives as literal text through lanboot's {template} syntax.
     expect(cfg.boot).toEqual({ bios: 'undionly.kpxe', uefi: 'snponly.efi', script: 'http://10.20.0.5/boot.php?mac=${{net0/mac}}' });
     expect(cfg.hosts).toEqual({

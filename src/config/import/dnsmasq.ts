@@ -891,6 +891,8 @@ export function importDnsmasq(text: string, file: string): ImportResult {
   }
   if (tftpOut) out.tftp = tftpOut;
   out.boot = boot;
+  // The status page replaces watching dnsmasq's log: on, loopback only.
+  out.admin = { address: '127.0.0.1', port: 8067 };
   out.hosts = Object.fromEntries(hostsOut);
 
   warnings.sort((a, b) => a.line - b.line);
