@@ -9,11 +9,14 @@
  * skip keys we do not know.
  */
 
-export const RPL_GROUP_MAC = '03:00:02:00:00:00';
+import * as eth from './ethernet.js';
+import { LLC_UI, MAX_8023_LENGTH, MIN_FRAME_LENGTH, RPL_MULTICAST_MAC } from './ethernet.js';
+
+export const RPL_GROUP_MAC = RPL_MULTICAST_MAC;
 export const SAP_RPL = 0xfc;
 /** IBM's "IMPL" SAP; the NT server took SEND.FILE.REQUEST on it. */
 export const SAP_LOAD = 0xf8;
-export const LLC_UI = 0x03;
+export { LLC_UI };
 
 export const CMD_FIND = 0x0001;
 export const CMD_FOUND = 0x0002;
@@ -45,8 +48,6 @@ export const FLAG_ACK_REQUEST = 0x10;
 export const RPL_HEADER_LENGTH = 17;
 /** Fixed part of a FILE.DATA.RESPONSE PDU (§4.4). */
 export const FDR_FIXED_LENGTH = 29;
-const MIN_FRAME = 60;
-const MAX_8023_LENGTH = 1500;
 
 export type RplDecodeReason =
   | 'short_frame'
@@ -147,23 +148,11 @@ export interface RplFrame {
 // ---------------------------------------------------------------- helpers
 
 export function macToString(b: Buffer, off = 0): string {
-  let s = '';
-  for (let i = 0; i < 6; i++) {
-    const v = b[off + i]!;
-    s += (i ? ':' : '') + (v < 16 ? '0' : '') + v.toString(16);
-  }
-  return s;
+  return eth.formatMac(b, off);
 }
 
 export function macToBuffer(mac: string): Buffer {
-  const parts = mac.split(/[:-]/);
-  if (parts.length !== 6) throw new TypeError(`bad MAC address: ${mac}`);
-  const b = Buffer.alloc(6);
-  parts.forEach((p, i) => {
-    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) throw new TypeError(`bad MAC address: ${mac}`);
-    b[i] = parseInt(p, 16);
-  });
-  return b;
+  return eth.parseMac(mac);
 }
 
 interface RawVector {
@@ -373,20 +362,17 @@ export function decodePdu(pdu: Buffer): RplPdu {
  */
 export function decode(frame: Buffer): RplFrame {
   if (frame.length < RPL_HEADER_LENGTH + 4) throw new RplDecodeError('short_frame', `frame of ${frame.length} bytes`);
-  const len = frame.readUInt16BE(12);
-  if (len > MAX_8023_LENGTH) throw new RplDecodeError('not_8023', `type/length 0x${len.toString(16)} is not an 802.3 length`);
-  if (len < 3 + 4) throw new RplDecodeError('bad_program_length', `802.3 length ${len} too short for LLC + PDU`);
-  if (14 + len > frame.length) throw new RplDecodeError('truncated', `802.3 length ${len} runs past the ${frame.length}-byte frame`);
-  const control = frame[16]!;
-  if (control !== LLC_UI) throw new RplDecodeError('not_ui', `LLC control 0x${control.toString(16)} is not UI`);
-  return {
-    dst: macToString(frame, 0),
-    src: macToString(frame, 6),
-    dsap: frame[14]!,
-    ssap: frame[15]!,
-    control,
-    pdu: decodePdu(frame.subarray(17, 14 + len)),
-  };
+  let f: eth.Frame;
+  try {
+    f = eth.decode(frame);
+  } catch (e) {
+    const r = e instanceof eth.FrameError ? e.reason : '';
+    const reason: RplDecodeReason = r === 'type-length' ? 'not_8023' : r === 'truncated' ? 'truncated' : 'bad_program_length';
+    throw new RplDecodeError(reason, (e as Error).message);
+  }
+  if (f.kind !== 'llc') throw new RplDecodeError('not_8023', `type/length 0x${frame.readUInt16BE(12).toString(16)} is an EtherType, not an 802.3 length`);
+  if (f.control !== LLC_UI) throw new RplDecodeError('not_ui', `LLC control 0x${f.control.toString(16)} is not UI`);
+  return { dst: f.dst, src: f.src, dsap: f.dsap, ssap: f.ssap, control: f.control, pdu: decodePdu(f.payload) };
 }
 
 // ---------------------------------------------------------------- encode
@@ -421,7 +407,7 @@ export function pduLength(p: RplPdu): number {
 
 /** Bytes encode() returns: header + LLC + PDU, padded to 60. */
 export function encodingLength(f: RplFrame): number {
-  return Math.max(MIN_FRAME, RPL_HEADER_LENGTH + pduLength(f.pdu));
+  return Math.max(MIN_FRAME_LENGTH, RPL_HEADER_LENGTH + pduLength(f.pdu));
 }
 
 class Writer {
@@ -539,17 +525,6 @@ export function encodePdu(p: RplPdu, buf?: Buffer, offset = 0): Buffer {
 }
 
 /** Encode a whole frame: 802.3 header, LLC UI, PDU, zero padding to 60 bytes. */
-export function encode(f: RplFrame, buf?: Buffer, offset = 0): Buffer {
-  const pdu = pduLength(f.pdu);
-  const total = Math.max(MIN_FRAME, RPL_HEADER_LENGTH + pdu);
-  const b = buf ?? Buffer.alloc(offset + total);
-  if (buf) b.fill(0, offset, offset + total);
-  macToBuffer(f.dst).copy(b, offset);
-  macToBuffer(f.src).copy(b, offset + 6);
-  b.writeUInt16BE(3 + pdu, offset + 12);
-  b[offset + 14] = f.dsap;
-  b[offset + 15] = f.ssap;
-  b[offset + 16] = f.control ?? LLC_UI;
-  encodePdu(f.pdu, b, offset + 17);
-  return buf ? b.subarray(offset, offset + total) : b;
+export function encode(f: RplFrame): Buffer {
+  return eth.encode({ kind: 'llc', dst: f.dst, src: f.src, dsap: f.dsap, ssap: f.ssap, control: f.control ?? LLC_UI, payload: encodePdu(f.pdu) });
 }
