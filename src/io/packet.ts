@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BpfInstruction } from './bpf.js';
+import { formatMac, normalizeMac, parseMac } from '../codec/ethernet.js';
 
 /** linux/if_ether.h protocol numbers for PacketSocket.open({protocol}). */
 export const ETH_P_ALL = 0x0003; // every frame, both directions
@@ -111,20 +112,10 @@ export function loadAddon(): Addon {
   return addon;
 }
 
-function macToBuffer(mac: string): Buffer {
-  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(mac);
-  if (!m) throw new TypeError(`not a MAC address: ${JSON.stringify(mac)}`);
-  return Buffer.from(m.slice(1).join(''), 'hex');
-}
-
-function macToString(b: Buffer): string {
-  return [...b.subarray(0, 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
 /** ifindex, MAC and MTU of an interface (ioctl SIOCGIFINDEX/HWADDR/MTU). */
 export function linkInfo(ifname: string): { ifindex: number; mac: string; mtu: number } {
   const i = loadAddon().ifInfo(ifname);
-  return { ifindex: i.ifindex, mac: macToString(i.mac), mtu: i.mtu };
+  return { ifindex: i.ifindex, mac: formatMac(i.mac), mtu: i.mtu };
 }
 
 export class PacketSocket extends EventEmitter implements FrameLink {
@@ -146,7 +137,7 @@ export class PacketSocket extends EventEmitter implements FrameLink {
     this.mac = info.mac;
     this.mtu = info.mtu;
     this.protocol = protocol;
-    const groups = (opts.multicast ?? []).map(macToBuffer);
+    const groups = (opts.multicast ?? []).map((m) => parseMac(m));
     const sock = new (loadAddon().Socket)(
       ifname,
       protocol,
@@ -190,12 +181,12 @@ export class PacketSocket extends EventEmitter implements FrameLink {
 
   joinMulticast(mac: string): void {
     if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
-    this.#sock.membership(true, PACKET_MR_MULTICAST, macToBuffer(mac));
+    this.#sock.membership(true, PACKET_MR_MULTICAST, parseMac(mac));
   }
 
   leaveMulticast(mac: string): void {
     if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
-    this.#sock.membership(false, PACKET_MR_MULTICAST, macToBuffer(mac));
+    this.#sock.membership(false, PACKET_MR_MULTICAST, parseMac(mac));
   }
 
   /**
@@ -237,7 +228,7 @@ export class MemorySegment {
   readonly links = new Set<MemoryLink>();
 
   attach(mac: string, opts: { promiscuous?: boolean } = {}): MemoryLink {
-    const link = new MemoryLink(this, macToString(macToBuffer(mac)), opts.promiscuous ?? false);
+    const link = new MemoryLink(this, normalizeMac(mac), opts.promiscuous ?? false);
     this.links.add(link);
     return link;
   }
@@ -245,7 +236,7 @@ export class MemorySegment {
   /** @internal */
   deliver(from: MemoryLink, frame: Buffer): void {
     const copy = Buffer.from(frame);
-    const dst = copy.length >= 6 ? macToString(copy) : '';
+    const dst = formatMac(copy);
     for (const l of this.links) {
       if (l === from) continue;
       const type =
