@@ -212,7 +212,7 @@ function resolveConfig(
     const prefix = Number(bitsS);
     if (prefix > 32) fail(['dhcp', 'subnets', i, 'subnet'], `prefix /${prefix} is larger than 32`);
     const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    const network = ipToInt(net) & mask;
+    const network = (ipToInt(net) & mask) >>> 0;
     if (network !== ipToInt(net)) {
       fail(['dhcp', 'subnets', i, 'subnet'], `${s.subnet} has host bits set; write ${intToIp(network)}/${prefix}`);
     }
