@@ -14,13 +14,16 @@ const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) 
 const warnedAt = (w: { line: number; message: string }[], line: number, re: RegExp) =>
   w.some((x) => x.line === line && re.test(x.message));
 
-/** The lead's schema, when present: the imported YAML must load as it is. */
-async function schemaCheck(cfg: unknown): Promise<void> {
+/** The imported YAML must load as it is: schema, then the loader's semantic checks. */
+async function schemaCheck(cfg: unknown, yamlText?: string): Promise<void> {
   const p = fileURLToPath(new URL('../../src/config/schema.ts', import.meta.url));
   if (!existsSync(p)) return;
   const { root } = await import('../../src/config/schema.js');
   const res = root.safeParse(cfg);
   expect(res.success ? [] : res.error.issues).toEqual([]);
+  if (yamlText === undefined || !existsSync(fileURLToPath(new URL('../../src/config/load.ts', import.meta.url)))) return;
+  const { parseConfig } = await import('../../src/config/load.js');
+  expect(() => parseConfig(yamlText, 'imported.yaml')).not.toThrow();
 }
 
 describe('dnsmasq reader', () => {
@@ -36,7 +39,7 @@ describe('dnsmasq reader', () => {
 
 describe('importDnsmasq', () => {
   it('iPXE chainloading shape: PXE ROMs get the chain file per arch, iPXE gets the script', async () => {
-    const { cfg, warnings } = run('ipxe-chainload.conf');
+    const { cfg, warnings, yaml } = run('ipxe-chainload.conf');
     expect(warnings).toEqual([]);
     expect(cfg.interfaces).toEqual(['lan0']);
     expect(cfg.dhcp).toEqual({
@@ -54,7 +57,7 @@ describe('importDnsmasq', () => {
       '52:54:00:aa:00:02': { ip: '10.20.0.12' },
       '52:54:00:aa:00:03': { name: 'gamma' },
     });
-    await schemaCheck(cfg);
+    await schemaCheck(cfg, yaml);
   });
 
   it('hosts are written one line each (flow maps)', () => {
@@ -63,7 +66,7 @@ describe('importDnsmasq', () => {
   });
 
   it('LTSP shape: evaluates tag-if over iPXE feature tags, drops the proxy range and its pxe-services with reasons', async () => {
-    const { cfg, warnings, text } = run('ltsp.conf');
+    const { cfg, warnings, text, yaml } = run('ltsp.conf');
     expect(cfg.dhcp.mode).toBe('authoritative');
     expect(cfg.dhcp.subnets).toEqual([
       { subnet: '192.168.67.0/24', range: '192.168.67.20-192.168.67.250', lease: '12h', dns: ['9.9.9.9'] },
@@ -82,11 +85,11 @@ describe('importDnsmasq', () => {
     // The dhcp-boot lines all survived: no warning names them.
     for (const l of ['tag:!ipxe,tag:X86PC', 'tag:!ipxe,tag:X86-64_EFI', 'dhcp-boot=tag:ipxe'])
       expect(warnings.filter((w) => w.line === lineOf(text, l))).toEqual([]);
-    await schemaCheck(cfg);
+    await schemaCheck(cfg, yaml);
   });
 
   it('netboot.xyz proxy shape: option-60 and arch tags fill every firmware slot, next-server becomes server', async () => {
-    const { cfg, warnings, text } = run('netbootxyz-proxy.conf');
+    const { cfg, warnings, text, yaml } = run('netbootxyz-proxy.conf');
     expect(cfg.server).toBe('192.168.8.2');
     expect(cfg.interfaces).toEqual(['eth0']);
     expect(cfg.dhcp).toEqual({
@@ -107,7 +110,7 @@ describe('importDnsmasq', () => {
       script: 'http://192.168.8.2/menu.ipxe',
     });
     expect(warnings).toEqual([{ line: lineOf(text, 'pxe-prompt'), message: expect.stringMatching(/PXE ROM menu/) }]);
-    await schemaCheck(cfg);
+    await schemaCheck(cfg, yaml);
   });
 
   it('odd lines: each one it cannot carry over is reported at its line; the rest still converts', async () => {
@@ -154,7 +157,7 @@ describe('importDnsmasq', () => {
     });
     // The operator sees the reasons in the file too.
     expect(yaml).toContain(`#   ${lineOf(text, 'tftp-secure')}: tftp-secure`);
-    await schemaCheck(cfg);
+    await schemaCheck(cfg, yaml);
   });
 
   it('dnsmasq precedence: a tagged dhcp-boot beats an untagged one wherever it sits; the last tagged match wins', () => {
