@@ -178,6 +178,19 @@ describe('importDnsmasq', () => {
     expect(warnedAt(r.warnings, 6, /first\.efi.*not carried over/)).toBe(true);
   });
 
+  it('the iPXE howto shape: untagged script URL last, tag:!ipxe chain file (with a trailing comment)', () => {
+    const conf = [
+      'dhcp-range=10.0.0.10,10.0.0.20,255.255.255.0',
+      'dhcp-match=set:ipxe,175 # option 175 means iPXE',
+      'dhcp-boot=tag:!ipxe,undionly.kpxe',
+      'dhcp-boot=http://boot.example/real_boot_script.php',
+    ].join('\n');
+    const r = importDnsmasq(conf, 'howto.conf');
+    expect(parse(r.yaml).boot).toEqual({ bios: 'undionly.kpxe', script: 'http://boot.example/real_boot_script.php' });
+    // UEFI firmware would get the BIOS-only undionly.kpxe from dnsmasq; lanboot says so.
+    expect(warnedAt(r.warnings, 3, /UEFI/)).toBe(true);
+  });
+
   it('a per-host tag that changes the iPXE stage becomes boot: chain', () => {
     const conf = [
       'interface=lan0',
