@@ -135,6 +135,8 @@ describe('installService', () => {
     expect(statSync(unitPath).mode & 0o777).toBe(0o644);
     expect(readFileSync(unitPath, 'utf8')).toMatch(/^ExecStart=\/usr\/bin\/lanboot start --config \/etc\/lanboot\/lanboot\.yaml$/m);
     expect(r1.userCreated).toBe(false); // never touches the system under a prefix
+    // No CAP_NET_ADMIN in the unit: the receive-buffer cap is raised instead.
+    expect(readFileSync(join(sysd, 'etc/sysctl.d/60-lanboot.conf'), 'utf8')).toMatch(/^net\.core\.rmem_max = 4194304$/m);
 
     const owrt = join(tmp, 'root-openwrt');
     execFileSync('mkdir', ['-p', join(owrt, 'etc')]);
