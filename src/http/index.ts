@@ -1,0 +1,2 @@
+export { HttpServer, type HttpClient, type HttpHooks, type HttpServerOptions } from './server.js';
+export { parseRange, type ByteRange } from './range.js';
