@@ -30,6 +30,7 @@ typedef struct {
   napi_env env;
   napi_ref self, cb;
   napi_async_context actx;
+  napi_async_cleanup_hook_handle teardown;
   unsigned char *rx;
 } Sock;
 
@@ -126,6 +127,7 @@ static void release_napi(Sock *s) {
 static void on_poll_closed(uv_handle_t *h) {
   Sock *s = h->data;
   s->handle_closed = 1;
+  napi_remove_async_cleanup_hook(s->teardown); /* lets env teardown (and addon unload) proceed */
   if (s->finalized) { free(s->rx); free(s); }
 }
 
@@ -134,6 +136,14 @@ static void sock_close(Sock *s) {
   uv_close((uv_handle_t *)&s->poll, on_poll_closed); /* removes fd from epoll first */
   close(s->fd);
   s->fd = -1;
+}
+
+/* Worker exit with the socket open: close it before Node unloads this addon,
+ * or libuv would later call on_poll_closed in unmapped code. */
+static void on_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
+  Sock *s = arg;
+  (void)handle;
+  sock_close(s); /* on_poll_closed removes the hook; already closing: it will too */
 }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
@@ -259,6 +269,7 @@ static napi_value sock_new(napi_env env, napi_callback_info info) {
   napi_reference_ref(env, s->self, NULL); /* keep alive while open */
   napi_create_reference(env, argv[4], 1, &s->cb);
   napi_async_init(env, self, name, &s->actx);
+  napi_add_async_cleanup_hook(env, on_teardown, s, &s->teardown);
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   return self;
 fail:;

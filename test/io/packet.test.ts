@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsScope, type VethPair } from '../helpers/netns.js';
 import {
@@ -350,6 +352,42 @@ describe('PacketSocket over a veth pair (root namespace <-> test namespace)', ()
       watcher.close();
       s.close();
     }
+  });
+
+  it('a worker thread exiting with sockets open, closing, or closed mid-callback does not crash the process', async () => {
+    const addonPath = fileURLToPath(new URL('../../native/build/Release/lanboot_packet.node', import.meta.url));
+    const modes = ['open', 'close-then-exit', 'close-in-callback', 'terminate'];
+    const codes = await Promise.all(
+      modes.map(
+        (mode) =>
+          new Promise<number>((resolve, reject) => {
+            const w = new Worker(
+              `
+              const { parentPort } = require('node:worker_threads');
+              const a = require(${JSON.stringify(addonPath)});
+              const ifname = ${JSON.stringify(link.a)}, mode = ${JSON.stringify(mode)};
+              const socks = [0, 1, 2].map(() => new a.Socket(ifname, 0x88b5, 1 << 20, null, () => {}));
+              if (mode === 'open') process.exit(3);
+              if (mode === 'close-then-exit') { socks.forEach((s) => s.close()); process.exit(4); }
+              if (mode === 'terminate') parentPort.postMessage('ready');
+              if (mode === 'close-in-callback') {
+                const s = new a.Socket(ifname, 0x88b6, 0, null, () => { s.close(); process.exit(5); });
+                parentPort.postMessage('send');
+              }
+              setInterval(() => {}, 1000);
+              `,
+              { eval: true },
+            );
+            w.on('message', (m) => {
+              if (m === 'ready') void w.terminate();
+              if (m === 'send') peer.send(encodeEth({ kind: 'ethernet', dst: link.macA, src: link.macB, ethertype: 0x88b6, payload: Buffer.from('w') })).catch(reject);
+            });
+            w.on('error', reject);
+            w.on('exit', resolve);
+          }),
+      ),
+    );
+    expect(codes).toEqual([3, 4, 5, 1]);
   });
 
   it('opening and closing many sockets leaks no file descriptor', () => {
