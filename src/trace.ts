@@ -1,0 +1,29 @@
+/**
+ * `lanboot trace MAC`: one machine's boot, in order, across services. Works on
+ * the JSON log lines every service writes (each client event carries `mac`).
+ */
+const SKIP = new Set(['level', 'time', 'svc', 'event', 'mac', 'msg', 'pid', 'hostname']);
+
+export function traceLines(log: string, mac: string): string[] {
+  const want = mac.toLowerCase().replace(/-/g, ':');
+  const out: { t: number; line: string }[] = [];
+  for (const raw of log.split('\n')) {
+    if (!raw.startsWith('{')) continue;
+    let ev: Record<string, unknown>;
+    try {
+      ev = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (typeof ev.mac !== 'string' || ev.mac.toLowerCase() !== want) continue;
+    const t = typeof ev.time === 'number' ? ev.time : Date.parse(String(ev.time));
+    const when = Number.isFinite(t) ? new Date(t).toISOString().slice(11, 23) : '?';
+    const details = Object.entries(ev)
+      .filter(([k]) => !SKIP.has(k))
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    out.push({ t, line: `${when}  ${String(ev.svc ?? '-').padEnd(4)}  ${String(ev.event ?? ev.msg ?? '').padEnd(16)} ${details}` });
+  }
+  // Stable sort by time: services log from one process, but a merged journal may interleave.
+  return out.sort((a, b) => (a.t || 0) - (b.t || 0)).map((x) => x.line);
+}
