@@ -141,6 +141,12 @@ export interface TftpConfig {
   upload_overwrite: boolean;
   /** Per-client quirks selected by MAC prefix / arch / vendor class. */
   quirks: TftpQuirkRule[];
+  /** Memory budget (bytes) of the shared file cache; default 32 MiB. */
+  cache_bytes?: number;
+  /** Files up to this size (bytes) are cached in memory, bigger ones share a descriptor; default 16 MiB. */
+  cache_file_max?: number;
+  /** Largest upload accepted (bytes); default 4 GiB. */
+  upload_max?: number;
 }
 
 export interface TftpQuirkRule {
