@@ -82,7 +82,7 @@ interface Addon {
     filter: BpfInstruction[] | null,
     onFrame: (frame: Buffer, pktType: number, status: number, vlanTci: number) => void,
   ) => NativeSocket;
-  ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer; hwtype: number };
+  ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer };
 }
 
 let addon: Addon | undefined;
@@ -168,25 +168,26 @@ export class PacketSocket extends EventEmitter implements FrameLink {
     return this.#sock === undefined;
   }
 
-  send(frame: Buffer): void {
+  #open(): NativeSocket {
     if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
-    this.#sock.send(frame);
+    return this.#sock;
+  }
+
+  send(frame: Buffer): void {
+    this.#open().send(frame);
   }
 
   /** Replace the BPF program. */
   setFilter(filter: BpfInstruction[]): void {
-    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
-    this.#sock.setFilter(filter);
+    this.#open().setFilter(filter);
   }
 
   joinMulticast(mac: string): void {
-    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
-    this.#sock.membership(true, PACKET_MR_MULTICAST, parseMac(mac));
+    this.#open().membership(true, PACKET_MR_MULTICAST, parseMac(mac));
   }
 
   leaveMulticast(mac: string): void {
-    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
-    this.#sock.membership(false, PACKET_MR_MULTICAST, parseMac(mac));
+    this.#open().membership(false, PACKET_MR_MULTICAST, parseMac(mac));
   }
 
   /**
@@ -194,8 +195,7 @@ export class PacketSocket extends EventEmitter implements FrameLink {
    * buffer was full, since the previous call (PACKET_STATISTICS resets on read).
    */
   stats(): { packets: number; drops: number } {
-    if (!this.#sock) throw new Error(`packet socket on ${this.ifname} is closed`);
-    return this.#sock.stats();
+    return this.#open().stats();
   }
 
   /** Idempotent. No 'frame' is emitted after close() returns, even mid-burst. */

@@ -170,6 +170,34 @@ describe('PacketSocket over a veth pair (root namespace <-> test namespace)', ()
     expect(promisc()).toBe(false);
   });
 
+  it('drops frames that arrived with a VLAN tag instead of presenting them as untagged', async () => {
+    // 802.1Q: TPID 0x8100, TCI (VLAN 10), then the inner EtherType and payload.
+    const inner = exp(link.macA, link.macB, 'vlan 10');
+    const tagged = Buffer.concat([inner.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 0x0a]), inner.subarray(12)]);
+    const all = PacketSocket.open({ ifname: link.a, protocol: ETH_P_ALL });
+    const bound = PacketSocket.open({ ifname: link.a, protocol: ETH_EXP });
+    const gotAll = collect(all);
+    const gotBound = collect(bound);
+    try {
+      await peer.send(tagged);
+      await peer.send(exp(link.macA, link.macB, 'untagged'));
+      await until(() => gotAll.some((g) => tagOf(g.frame) === 'untagged') && gotBound.length >= 1, 5000, 'untagged frame');
+      await settle();
+      // The kernel strips the tag before any packet socket sees the frame: a tap
+      // (ETH_P_ALL) learns of it from tp_status and PacketSocket drops the frame;
+      // a protocol-bound socket only gets it as PACKET_OTHERHOST, tag gone.
+      expect(gotAll.filter((g) => g.frame.readUInt16BE(12) === ETH_EXP).map((g) => tagOf(g.frame))).toEqual(['untagged']);
+      expect(all.vlanDropped).toBe(1);
+      expect(gotBound.map((g) => [tagOf(g.frame), g.pktType])).toEqual([
+        ['vlan 10', PACKET_OTHERHOST],
+        ['untagged', PACKET_HOST],
+      ]);
+    } finally {
+      all.close();
+      bound.close();
+    }
+  });
+
   it('udpDstPort() passes only unfragmented UDP to the given ports, IP options included', async () => {
     const s = PacketSocket.open({ ifname: link.a, protocol: ETH_P_ALL, filter: udpDstPort([67, 4011]) });
     const got = collect(s);
