@@ -37,7 +37,7 @@ export interface Negotiated {
 }
 
 function intValue(v: string): number | undefined {
-  if (!/^[0-9]{1,12}$/.test(v)) return undefined;
+  if (!/^[0-9]{1,20}$/.test(v)) return undefined;
   return Number(v);
 }
 

@@ -161,7 +161,7 @@ export class TftpServer {
       this.transfers.delete(key);
     }
     this.telemetry.count('lanboot_tftp_requests_total', { op: p.op });
-    if (this.transfers.size + this.pending >= this.config.max_transfers) {
+    if (this.transfers.size >= this.config.max_transfers) {
       this.telemetry.count('lanboot_tftp_refused_total', { reason: 'busy' });
       this.sock?.send(errorPacket(ERR_UNDEFINED, 'Server busy: too many transfers, retry later'), rinfo.port, rinfo.address);
       const now = Date.now();

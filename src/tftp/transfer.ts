@@ -536,7 +536,7 @@ export class WriteTransfer extends Transfer {
     }
     this.sinceAck++;
     if (data.length < this.B) {
-      this.sendAck();
+      // The final ACK goes out once the file is in place: ACK = stored.
       this.complete();
       return;
     }
@@ -565,7 +565,6 @@ export class WriteTransfer extends Transfer {
 
   private complete(): void {
     this.state = 'dally';
-    this.finalAck = Buffer.from([0, OP_ACK, (this.received >>> 8) & 0xff, this.received & 0xff]);
     this.committing = true;
     if (this.pendingWrites === 0) this.commitNow();
   }
@@ -578,6 +577,9 @@ export class WriteTransfer extends Transfer {
       if (err) return this.finish('io-error', err.message);
       t.commit().then(
         () => {
+          if (this.closed) return;
+          this.finalAck = Buffer.from([0, OP_ACK, (this.received >>> 8) & 0xff, this.received & 0xff]);
+          this.sock.send(this.finalAck, this.peer.port, this.peer.address);
           // RFC 1350 dally: stay a little to re-ACK a repeated final DATA.
           const dally = Math.min(Math.max(2 * this.rto.rto, 200), 2000);
           setTimeout(() => this.finish('ok'), dally).unref();
