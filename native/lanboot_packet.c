@@ -324,7 +324,7 @@ static napi_value sock_membership(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* stats() -> {packets, drops}; the kernel resets its counters on every read. */
+/* stats() -> {packets, drops, rcvbuf}; the kernel resets the counters on every read. */
 static napi_value sock_stats(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   Sock *s = unwrap_open(env, info, &argc, NULL);
@@ -333,9 +333,13 @@ static napi_value sock_stats(napi_env env, napi_callback_info info) {
   napi_value o;
   if (!s) return NULL;
   if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &st, &l) < 0) return throw_errno(env, "getsockopt(PACKET_STATISTICS)", errno);
+  int rb = 0;
+  l = sizeof rb;
+  getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rb, &l);
   CHECK(napi_create_object(env, &o));
   set_u32(env, o, "packets", st.tp_packets);
   set_u32(env, o, "drops", st.tp_drops);
+  set_u32(env, o, "rcvbuf", (uint32_t)rb);
   return o;
 }
 

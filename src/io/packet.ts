@@ -53,6 +53,15 @@ export interface FrameLink {
   close(): void;
 }
 
+export interface PacketStats {
+  /** Frames the kernel queued for us since the previous stats() call (PACKET_STATISTICS). */
+  packets: number;
+  /** Of those, frames dropped because the receive buffer was full. */
+  drops: number;
+  /** Effective receive buffer in bytes (the kernel reports double the requested size). */
+  rcvbuf: number;
+}
+
 export interface PacketSocketOptions {
   ifname: string;
   /** Ethertype to bind, e.g. ETH_P_IP, ETH_P_802_2, ETH_P_ALL. */
@@ -70,7 +79,7 @@ interface NativeSocket {
   send(frame: Buffer): void;
   setFilter(filter: BpfInstruction[]): void;
   membership(add: boolean, type: number, mac: Buffer | null): void;
-  stats(): { packets: number; drops: number };
+  stats(): PacketStats;
   close(): void;
 }
 
@@ -190,11 +199,8 @@ export class PacketSocket extends EventEmitter implements FrameLink {
     this.#open().membership(false, PACKET_MR_MULTICAST, parseMac(mac));
   }
 
-  /**
-   * Frames the kernel queued for us and frames it dropped because our receive
-   * buffer was full, since the previous call (PACKET_STATISTICS resets on read).
-   */
-  stats(): { packets: number; drops: number } {
+  /** See PacketStats; the counters reset on every call. */
+  stats(): PacketStats {
     return this.#open().stats();
   }
 

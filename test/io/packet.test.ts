@@ -322,7 +322,9 @@ describe('PacketSocket over a veth pair (root namespace <-> test namespace)', ()
       await until(() => seen.size >= N, 20_000, `${N} echoes (got ${seen.size})`);
       expect([...seen.keys()].sort((a, b) => a - b)).toEqual([...Array(N).keys()]);
       expect([...seen.values()].every((c) => c === 1)).toBe(true);
-      expect(s.stats().drops).toBe(0);
+      const mine = s.stats();
+      expect(mine.drops).toBe(0);
+      expect(mine.rcvbuf).toBeGreaterThanOrEqual(2 * 4 * 1024 * 1024); // SO_RCVBUFFORCE took the 4 MiB
       const st = await echo.stats();
       expect(st.received).toBe(N);
       expect(st.stats.drops).toBe(0);
