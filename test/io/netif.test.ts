@@ -12,7 +12,7 @@ describe('interfaceInfo', () => {
     const ns = await net.createNetns();
     // 198.18.0.0/15 is reserved for benchmarking: no real network uses it.
     link = await net.addVethPair(null, ns, { addrA: `198.18.${third}.1/27`, mtu: 1400, macA: '02:4c:42:00:00:01' });
-    await net.exec(null, 'ip', ['addr', 'add', `198.19.${third}.1/16`, 'dev', link.a]);
+    await net.exec(null, 'ip', ['addr', 'add', `198.19.${third}.1/28`, 'dev', link.a]);
   });
   afterAll(() => net.cleanup());
 
@@ -21,7 +21,7 @@ describe('interfaceInfo', () => {
     expect(info).toMatchObject({ ifname: link.a, mac: '02:4c:42:00:00:01', mtu: 1400, up: true, loopback: false });
     expect(info.ipv4).toEqual([
       { address: `198.18.${third}.1`, prefix: 27, netmask: '255.255.255.224' },
-      { address: `198.19.${third}.1`, prefix: 16, netmask: '255.255.0.0' },
+      { address: `198.19.${third}.1`, prefix: 28, netmask: '255.255.255.240' },
     ]);
     // Same facts as the ioctls the packet addon uses.
     expect(linkInfo(link.a)).toEqual({ ifindex: info.ifindex, mac: info.mac, mtu: 1400 });
