@@ -105,7 +105,10 @@ async function main(): Promise<void> {
   });
   const events: any[] = [];
   let ready!: () => void;
-  const readyP = new Promise<void>((r) => (ready = r));
+  const readyP = new Promise<void>((r, reject) => {
+    ready = r;
+    server.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
+  });
   createInterface({ input: server.stdout! }).on('line', (l) => {
     const o = JSON.parse(l);
     if (o.ready) ready();

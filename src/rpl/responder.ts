@@ -72,6 +72,23 @@ export interface RplHooks {
 
 type State = 'found' | 'loading' | 'await-ack' | 'sent' | 'done';
 
+/** One load in progress, for the status page (same shape as admin's RplLoadView; times in ms since the epoch). */
+export interface RplLoadInfo {
+  mac: string;
+  iface?: string;
+  file?: string;
+  /** Image bytes sent in order so far (up to the highest block sent). */
+  bytes: number;
+  size: number;
+  started: number;
+  frameSize?: number;
+  blockSize?: number;
+  /** found | loading | await-ack | sent | done */
+  state: string;
+  frames: number;
+  rerequests: number;
+}
+
 interface Block {
   data: Buffer;
   locate: number;
@@ -106,6 +123,8 @@ interface Session {
   finished: number;
   frames: number;
   rerequests: number;
+  /** Image bytes in blocks 0..highest. */
+  bytesSent: number;
   logged: boolean;
 }
 
@@ -204,6 +223,25 @@ export class RplResponder {
     this.pumpTimer = undefined;
     this.houseTimer?.cancel();
     this.houseTimer = undefined;
+  }
+
+  /** Loads in progress or just finished (status page). */
+  loadViews(): RplLoadInfo[] {
+    const now = this.clock.now();
+    const wall = Date.now();
+    return [...this.sessions.values()].map((s) => ({
+      mac: s.mac,
+      iface: s.iface,
+      file: s.imageLabel,
+      bytes: s.bytesSent,
+      size: s.imageBytes,
+      started: Math.round(wall - (now - s.started)),
+      frameSize: s.maxFrame,
+      blockSize: s.blockSize,
+      state: s.state,
+      frames: s.frames,
+      rerequests: s.rerequests,
+    }));
   }
 
   /** Number of live sessions (status, tests). */
@@ -332,6 +370,7 @@ export class RplResponder {
       finished: 0,
       frames: 0,
       rerequests: 0,
+      bytesSent: 0,
       logged: false,
     };
     this.sessions.set(mac, s);
@@ -391,6 +430,7 @@ export class RplResponder {
       s.started = now;
       s.frames = 0;
       s.rerequests = 0;
+      s.bytesSent = 0;
       s.logged = false;
       s.ackResent = false;
       this.tm.bootEvent(this.log, {
@@ -490,7 +530,10 @@ export class RplResponder {
     });
     s.frames++;
     s.lastActivity = now;
-    if (seq > s.highest) s.highest = seq;
+    if (seq > s.highest) {
+      s.highest = seq;
+      s.bytesSent += b.data.length;
+    }
     s.next = seq + 1;
     if (last) {
       s.state = 'sent';

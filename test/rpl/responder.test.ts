@@ -304,6 +304,22 @@ describe('RPL responder (in memory, fake clock)', () => {
     expect(b.logs.lines.some((l) => l.event === 'rpl.image_warning' && /reported free memory/.test(l.warning))).toBe(true);
   });
 
+  it('loadViews() shows a load in progress and its progress', () => {
+    const { root } = tempImages({ 'img.bin': 50_000 });
+    const b = new Bench(root);
+    b.answers.set(A, answer(A, { files: [{ path: 'img.bin', offset: 0, load: 0x2000 }], execute: 0x2000 }, { pacingUs: 1000 }));
+    const sim = b.client({ mac: A });
+    sim.start();
+    b.clock.advance(10.5);
+    const [v] = b.responder.loadViews();
+    expect(v).toMatchObject({ mac: A, iface: 'veth-test', file: 'img.bin', size: 50_000, frameSize: 1500, blockSize: 1440, state: 'loading' });
+    expect(v!.bytes).toBeGreaterThan(0);
+    expect(v!.bytes).toBeLessThan(50_000);
+    expect(Math.abs(v!.started - Date.now())).toBeLessThan(5000);
+    b.run([sim]);
+    expect(b.responder.loadViews()[0]).toMatchObject({ bytes: 50_000, frames: 35 });
+  });
+
   it('tshark decodes every frame it sends as RPL, without malformed or expert warnings', () => {
     const { root } = tempImages({ 'img.bin': 7000, 'tiny.bin': Buffer.from([0xeb, 0xfe]) });
     const b = new Bench(root);
