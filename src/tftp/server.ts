@@ -108,6 +108,12 @@ export class TftpServer {
     this.realRoot = realDir(this.config.root);
     if (this.config.upload_dir) this.realUpload = realDir(this.config.upload_dir);
     this.sock = await openUdp(this.config.address, this.config.port);
+    try {
+      // A boot storm is hundreds of RRQs at once; don't let the kernel drop them.
+      this.sock.setRecvBufferSize(1 << 20);
+    } catch {
+      /* capped by net.core.rmem_max */
+    }
     this.sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     this.sock.on('error', (err) => this.log.error({ event: 'tftp.socket_error', err: err.message }, 'tftp socket error'));
     const a = this.sock.address();

@@ -35,7 +35,11 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-export async function startServer(cfg: Partial<TftpConfig> & { root: string }, hooks?: Partial<TftpHooks>): Promise<Started> {
+export async function startServer(
+  cfg: Partial<TftpConfig> & { root: string },
+  hooks?: Partial<TftpHooks>,
+  level = 'debug',
+): Promise<Started> {
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -43,7 +47,7 @@ export async function startServer(cfg: Partial<TftpConfig> & { root: string }, h
       cb();
     },
   });
-  const log = pino({ level: 'debug', base: { svc: 'tftp' } }, sink);
+  const log = pino({ level, base: { svc: 'tftp' } }, sink);
   const telemetry = new Telemetry();
   const server = new TftpServer(
     {
