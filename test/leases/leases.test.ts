@@ -1,0 +1,181 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, appendFileSync, statSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Journal, encodeFrame, parseFrames } from '../../src/leases/journal.js';
+import { LeaseStore, type LeaseRecord } from '../../src/leases/store.js';
+import type { SubnetConfig } from '../../src/config/types.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lb-leases-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const subnet: SubnetConfig = {
+  subnet: '10.77.0.0/24', network: '10.77.0.0', prefix: 24, netmask: '255.255.255.0',
+  range: { start: '10.77.0.100', end: '10.77.0.103' }, router: '10.77.0.1', dns: [], lease: 3600, options: {},
+};
+
+describe('Journal', () => {
+  it('commits survive reopen; concurrent commits share fsyncs (group commit)', async () => {
+    const j = new Journal<{ n: number }>(join(dir, 'j'));
+    await j.open();
+    await Promise.all(Array.from({ length: 200 }, (_, n) => j.commit([{ n }])));
+    expect(j.commits).toBe(200);
+    expect(j.syncs).toBeLessThan(200);
+    await j.close();
+    const j2 = new Journal<{ n: number }>(join(dir, 'j'));
+    const r = await j2.open();
+    expect(r.records.map((x) => x.n).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, n) => n));
+    expect(r.truncatedBytes).toBe(0);
+    await j2.close();
+  });
+
+  it('a torn tail is detected, truncated, and the next append lands on a frame boundary', async () => {
+    const p = join(dir, 'j');
+    writeFileSync(p, Buffer.concat([encodeFrame({ n: 1 }), encodeFrame({ n: 2 })]));
+    const third = encodeFrame({ n: 3 });
+    appendFileSync(p, third.subarray(0, third.length - 3)); // kill -9 mid-write
+    const j = new Journal<{ n: number }>(p);
+    const r = await j.open();
+    expect(r.records).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(r.truncatedBytes).toBe(third.length - 3);
+    await j.commit([{ n: 4 }]);
+    await j.close();
+    expect(parseFrames(readFileSync(p)).records).toEqual([{ n: 1 }, { n: 2 }, { n: 4 }]);
+  });
+
+  it('a corrupt frame (CRC mismatch) ends the valid prefix', () => {
+    const a = encodeFrame({ n: 1 });
+    const b = encodeFrame({ n: 2 });
+    b[b.length - 2] ^= 0xff;
+    expect(parseFrames(Buffer.concat([a, b, encodeFrame({ n: 3 })])).records).toEqual([{ n: 1 }]);
+  });
+
+  it('compaction replaces the file atomically and keeps commits made during it', async () => {
+    const p = join(dir, 'j');
+    const j = new Journal<{ n: number }>(p);
+    await j.open();
+    // The "state" a snapshot summarizes: the highest n committed.
+    let max = -1;
+    const commit = (n: number) => {
+      max = Math.max(max, n);
+      return j.commit([{ n }]);
+    };
+    for (let n = 0; n < 50; n++) await commit(n);
+    const during = commit(99);
+    const c = j.compact(() => [{ n: max }]);
+    const after = commit(100);
+    await Promise.all([during, c, after]);
+    await j.close();
+    const recs = parseFrames<{ n: number }>(readFileSync(p)).records.map((r) => r.n);
+    expect(Math.max(...recs)).toBe(100);
+    expect(recs.length).toBeLessThan(4);
+    expect(readdirSync(dir)).toEqual(['j']); // no temp file left
+  });
+});
+
+describe('LeaseStore', () => {
+  let clock = 1_000_000;
+  const now = () => clock;
+  const open = async (extra: Partial<ConstructorParameters<typeof LeaseStore>[0]> = {}) => {
+    const s = new LeaseStore({ file: join(dir, 'leases'), subnets: [subnet], now, ...extra });
+    await s.open();
+    return s;
+  };
+
+  it('allocates from the range, keeps a client on its address, survives restart', async () => {
+    const s = await open();
+    const pool = s.pools[0]!;
+    const a = s.allocate(pool, 'k1', 'm1')!;
+    expect(a).toEqual({ ip: '10.77.0.100', fresh: true });
+    s.offer('k1', 'm1', a.ip);
+    expect(s.allocate(pool, 'k2', 'm2')!.ip).toBe('10.77.0.101'); // held offer is skipped
+    await s.bind('k1', 'm1', a.ip, 60);
+    expect(s.allocate(pool, 'k1', 'm1')).toEqual({ ip: '10.77.0.100', fresh: false });
+    await s.close();
+    const s2 = await open();
+    expect(s2.leaseOf('k1')?.ip).toBe('10.77.0.100');
+    expect(s2.available(s2.pools[0]!, '10.77.0.100', 'k2', 'm2')).toBe(false);
+    await s2.close();
+  });
+
+  it('never gives a static host address to another client; static outside the pool works', async () => {
+    const s = await open({ reserved: [{ ip: '10.77.0.100', mac: 'aa:aa:aa:aa:aa:aa' }, { ip: '10.77.0.10', mac: 'bb:bb:bb:bb:bb:bb' }] });
+    const pool = s.pools[0]!;
+    expect(s.allocate(pool, 'k1', 'm1')!.ip).toBe('10.77.0.101');
+    expect(s.allocate(pool, 'k1', 'm1', { requested: '10.77.0.100' })!.ip).not.toBe('10.77.0.100');
+    expect(s.allocate(pool, 'ks', 'aa:aa:aa:aa:aa:aa', { fixed: '10.77.0.100' })!.ip).toBe('10.77.0.100');
+    expect(s.allocate(pool, 'kb', 'bb:bb:bb:bb:bb:bb', { fixed: '10.77.0.10' })!.ip).toBe('10.77.0.10');
+    expect(s.available(pool, '10.77.0.10', 'k1', 'm1')).toBe(false);
+    await s.close();
+  });
+
+  it('honours a requested address when free; pool exhaustion returns null; expiry frees', async () => {
+    const s = await open();
+    const pool = s.pools[0]!;
+    expect(s.allocate(pool, 'k1', 'm1', { requested: '10.77.0.102' })!.ip).toBe('10.77.0.102');
+    for (let i = 0; i < 4; i++) await s.bind('k' + i, 'm' + i, s.allocate(pool, 'k' + i, 'm' + i)!.ip, 10);
+    expect(s.allocate(pool, 'k9', 'm9')).toBeNull();
+    clock += 11_000;
+    const a = s.allocate(pool, 'k9', 'm9')!;
+    expect(a.fresh).toBe(false);
+    expect(a.ip).toMatch(/^10\.77\.0\.10[0-3]$/);
+    await s.close();
+  });
+
+  it('DECLINE quarantines the address, persistently, for the hold time', async () => {
+    const s = await open({ declineHoldMs: 5000 });
+    const pool = s.pools[0]!;
+    await s.bind('k1', 'm1', '10.77.0.100', 60);
+    await s.decline('k1', '10.77.0.100');
+    expect(s.leaseOf('k1')).toBeUndefined();
+    expect(s.allocate(pool, 'k1', 'm1')!.ip).not.toBe('10.77.0.100');
+    await s.close();
+    const s2 = await open({ declineHoldMs: 5000 });
+    expect(s2.available(s2.pools[0]!, '10.77.0.100', 'k2', 'm2')).toBe(false);
+    clock += 6000;
+    expect(s2.available(s2.pools[0]!, '10.77.0.100', 'k2', 'm2')).toBe(true);
+    await s2.close();
+  });
+
+  it('RELEASE frees the address but keeps affinity; others cannot release it', async () => {
+    const s = await open();
+    const pool = s.pools[0]!;
+    await s.bind('k1', 'm1', '10.77.0.101', 60);
+    expect(await s.release('k2', '10.77.0.101')).toBe(false);
+    expect(s.leaseOf('k1')?.ip).toBe('10.77.0.101');
+    expect(await s.release('k1', '10.77.0.101')).toBe(true);
+    expect(s.leaseOf('k1')).toBeUndefined();
+    expect(s.allocate(pool, 'k1', 'm1')!.ip).toBe('10.77.0.101');
+    await s.close();
+  });
+
+  it('a client that moves holds one lease: its old address is freed in the journal', async () => {
+    const s = await open();
+    await s.bind('k1', 'm1', '10.77.0.100', 60);
+    await s.bind('k1', 'm1', '10.77.0.102', 60);
+    await s.close();
+    const s2 = await open();
+    expect(s2.leaseOf('k1')?.ip).toBe('10.77.0.102');
+    expect(s2.leaseAt('10.77.0.100')).toBeUndefined();
+    await s2.close();
+  });
+
+  it('compaction keeps the live state and drops history', async () => {
+    const s = await open({ compactSlack: 20 });
+    for (let i = 0; i < 100; i++) await s.bind('k1', 'm1', i % 2 ? '10.77.0.100' : '10.77.0.101', 60);
+    await s.compact();
+    const size = statSync(join(dir, 'leases')).size;
+    await s.close();
+    const recs = parseFrames<LeaseRecord>(readFileSync(join(dir, 'leases'))).records;
+    expect(recs.length).toBeLessThanOrEqual(2);
+    expect(size).toBeLessThan(300);
+    const s2 = await open();
+    expect(s2.leaseOf('k1')?.ip).toBe('10.77.0.100');
+    await s2.close();
+  });
+});
