@@ -58,7 +58,7 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const pacings = arg('pacing', '0,50,100,200,300,400,500,700,1000').split(',').map(Number);
+  const pacings = arg('pacing', '0,200,500,700,1000,1500').split(',').map(Number);
   const reps = Number(arg('reps', '3'));
   const rcvbuf = Number(arg('rcvbuf', '12288'));
   const romUs = Number(arg('rom-us', '300'));
