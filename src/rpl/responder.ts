@@ -34,6 +34,8 @@ import { FileImageStore, imageWarnings, type ImageSource } from './images.js';
 export interface RplLink {
   /** Our MAC on this interface (source of every frame we send). */
   mac: string;
+  /** Interface MTU (802.3 payload limit), if known. */
+  mtu?: number;
   send(frame: Buffer): void;
   on(event: 'frame', fn: (frame: Buffer) => void): unknown;
   off?(event: 'frame', fn: (frame: Buffer) => void): unknown;
@@ -307,17 +309,22 @@ export class RplResponder {
     }
     const now = this.clock.now();
     const answer = this.plan.rpl(mac);
-    this.tm.bootEvent(undefined, { svc: 'rpl', event: 'rpl.find', mac, stage: 'rpl', iface, known: !!answer });
     if (!answer) {
       this.tm.count('lanboot_rpl_unknown_clients_total');
       const last = this.unknownLogged.get(mac);
       if (last === undefined || now - last >= UNKNOWN_LOG_MS) {
+        // Once per MAC per minute: the ROM repeats FIND every second or so.
         if (this.unknownLogged.size >= MAX_UNKNOWN_TRACKED) this.pruneUnknown(now, true);
         this.unknownLogged.set(mac, now);
-        this.log.info({ event: 'rpl.unknown', mac, iface }, 'rpl: FIND from an unknown client, not answered (add it to hosts: to boot it)');
+        this.tm.bootEvent(
+          this.log,
+          { svc: 'rpl', event: 'rpl.unknown', mac, stage: 'rpl', iface },
+          'rpl: FIND from an unknown client, not answered (add it to hosts: to boot it)',
+        );
       }
       return;
     }
+    this.tm.bootEvent(undefined, { svc: 'rpl', event: 'rpl.find', mac, stage: 'rpl', iface, client_max_frame: p.maxFrame });
 
     // The session copies the answer now: a config reload does not change a load in flight.
     const files: Buffer[] = [];
@@ -330,7 +337,9 @@ export class RplResponder {
     }
     const clientMax = p.maxFrame;
     if (clientMax !== undefined && clientMax < 64) return this.drop('frame_too_small', { mac, max_frame: clientMax });
-    const maxFrame = Math.min(clientMax ?? answer.frameSize, answer.frameSize, MAX_FRAME);
+    // A link MTU below 1500 (the 802.3 payload) also caps the frame.
+    const mtu = link.mtu && link.mtu > 0 ? link.mtu : MAX_FRAME;
+    const maxFrame = Math.min(clientMax ?? answer.frameSize, answer.frameSize, MAX_FRAME, mtu);
     const memoryKiB = p.loaderInfo?.memoryKiB;
     const warnings = imageWarnings(answer.image, files.map((b) => b.length), memoryKiB);
     for (const w of warnings) {

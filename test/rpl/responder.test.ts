@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { Bench, answer, tempImages, SERVER_MAC } from './harness.js';
 import type { SimResult } from './sim.js';
 import { writePcap } from './pcap.js';
+import { Wire } from './wire.js';
+import { RplClientSim } from './sim.js';
 
 const A = '02:52:50:4c:00:02';
 const B = '02:52:50:4c:00:03';
@@ -318,6 +320,33 @@ describe('RPL responder (in memory, fake clock)', () => {
     expect(Math.abs(v!.started - Date.now())).toBeLessThan(5000);
     b.run([sim]);
     expect(b.responder.loadViews()[0]).toMatchObject({ bytes: 50_000, frames: 35 });
+  });
+
+  it('serves several interfaces at once, answering each client on its own link', () => {
+    const { root, data } = tempImages({ 'img.bin': 20_000 });
+    const b = new Bench(root);
+    const wire2 = new Wire(b.clock);
+    const port2 = wire2.port('02:52:50:4c:00:99');
+    (port2 as unknown as { mtu: number }).mtu = 1000; // a smaller MTU caps the frame size
+    b.responder.attach(port2, 'veth-two');
+    b.answers.set(A, answer(A, { files: [{ path: 'img.bin', offset: 0, load: 0x2000 }], execute: 0x2000 }));
+    b.answers.set(B, answer(B, { files: [{ path: 'img.bin', offset: 0, load: 0x2000 }], execute: 0x2000 }));
+    const sa = b.client({ mac: A });
+    const sb = new RplClientSim(wire2.port(B), b.clock, { mac: B });
+    sa.start();
+    sb.start();
+    b.run([sa, sb]);
+    expectImage(sa.result, [{ load: 0x2000, data: data['img.bin']! }], 0x2000);
+    expectImage(sb.result, [{ load: 0x2000, data: data['img.bin']! }], 0x2000);
+    expect(sa.result.serverMac).toBe(SERVER_MAC);
+    expect(sb.result.serverMac).toBe('02:52:50:4c:00:99');
+    expect(sb.result.agreedMaxFrame).toBe(1000);
+    expect(wire2.sentBy(SERVER_MAC)).toHaveLength(0); // nothing crossed over
+    const loads = b.events.filter((e) => e.event === 'rpl.found').map((e) => [e.mac, e.iface]);
+    expect(loads).toEqual([
+      [A, 'veth-test'],
+      [B, 'veth-two'],
+    ]);
   });
 
   it('tshark decodes every frame it sends as RPL, without malformed or expert warnings', () => {
