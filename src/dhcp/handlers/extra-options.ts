@@ -1,0 +1,40 @@
+import { DHCPNAK } from '../../codec/dhcp.js';
+import { str, u8, u16, u32 } from '../../codec/dhcp-options.js';
+import type { ReplyHandler } from '../types.js';
+
+/** RFC 2132 options whose value is an integer of a fixed width. */
+const U8 = new Set([19, 20, 23, 27, 29, 30, 31, 34, 36, 39, 46]);
+const U16 = new Set([13, 22, 26, 57]);
+const IPV4_LIST = /^\d{1,3}(\.\d{1,3}){3}(\s*,\s*\d{1,3}(\.\d{1,3}){3})*$/;
+
+/**
+ * A subnet's `options:` value as bytes: 0x-hex verbatim, IPv4 list, a number
+ * (width by option code, u32 otherwise), else text.
+ */
+export function optionValue(code: number, v: string): Buffer {
+  const t = v.trim();
+  if (/^0x([0-9a-f]{2})*$/i.test(t)) return Buffer.from(t.slice(2), 'hex');
+  if (IPV4_LIST.test(t)) {
+    return Buffer.concat(
+      t.split(',').map((a) => Buffer.from(a.trim().split('.').map((x) => Number(x) & 255))),
+    );
+  }
+  if (/^\d+$/.test(t)) {
+    const n = Number(t);
+    return U8.has(code) ? u8(n) : U16.has(code) ? u16(n) : u32(n);
+  }
+  return str(v);
+}
+
+/** Operator-configured extra options; they override what earlier handlers set. */
+export const extraOptions: ReplyHandler = {
+  name: 'extra-options',
+  apply(ctx) {
+    if (ctx.replyType === DHCPNAK || !ctx.subnet || ctx.proxy) return;
+    for (const [k, v] of Object.entries(ctx.subnet.options ?? {})) {
+      const code = Number(k);
+      if (!Number.isInteger(code) || code < 1 || code > 254) continue;
+      ctx.reply.options.set(code, optionValue(code, String(v)));
+    }
+  },
+};

@@ -1,0 +1,39 @@
+import { DHCPNAK } from '../../codec/dhcp.js';
+import { OPT, PXE_SUB, encodeSuboptions, str } from '../../codec/dhcp-options.js';
+import type { ReplyHandler } from '../types.js';
+
+/** `file` holds 128 bytes with its NUL; longer names (URLs) go in option 67 only. */
+const FILE_FIELD_MAX = 127;
+
+/**
+ * Boot information from the plan's answer: the bootfile in BOTH the `file`
+ * field and option 67, next-server in BOTH siaddr and option 66 (ROMs read
+ * one or the other), option 60 echoed (PXEClient / HTTPClient, which UEFI
+ * HTTP boot requires), and for PXE ROMs option 43 with discovery control 8
+ * ("no boot-server discovery, use the bootfile"), without which some ROMs
+ * ignore a proxyDHCP offer. The UUID (97) is echoed to PXE clients.
+ */
+export const pxe: ReplyHandler = {
+  name: 'pxe',
+  apply(ctx) {
+    const a = ctx.answer;
+    if (ctx.replyType === DHCPNAK || !a.boot) return;
+    const o = ctx.reply.options;
+    if (a.vendorClass) o.set(OPT.VENDOR_CLASS, str(a.vendorClass));
+    if (a.nextServer) {
+      ctx.reply.siaddr = a.nextServer;
+      o.set(OPT.TFTP_SERVER, str(a.nextServer));
+    }
+    if (a.bootfile !== undefined) {
+      const b = Buffer.from(a.bootfile, 'latin1');
+      ctx.reply.file = b.length <= FILE_FIELD_MAX ? a.bootfile : '';
+      if (b.length > 0) o.set(OPT.BOOTFILE, b);
+    }
+    if (a.vendorClass === 'PXEClient' && a.stage !== 'ipxe') {
+      o.set(OPT.VENDOR_SPECIFIC, encodeSuboptions([[PXE_SUB.DISCOVERY_CONTROL, Buffer.from([8])]], true));
+    }
+    const uuid = ctx.req.options.get(OPT.UUID);
+    if (a.vendorClass === 'PXEClient' && uuid) o.set(OPT.UUID, Buffer.from(uuid));
+  },
+};
+

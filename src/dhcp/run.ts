@@ -1,0 +1,150 @@
+/**
+ * Wiring for the app: lease store + service + transport, started together.
+ *   const dhcp = await startDhcp(config, { plan: () => currentPlan, log, telemetry });
+ *   dhcp.listening, dhcp.leaseViews(), dhcp.reload(next), await dhcp.stop()
+ */
+import { join } from 'node:path';
+import type { Config } from '../config/types.js';
+import type { Telemetry } from '../telemetry.js';
+import type { Logger } from '../log.js';
+import { LeaseStore } from '../leases/store.js';
+import { DhcpTransport } from '../io/dhcp-transport.js';
+import type { FrameLink } from '../io/packet.js';
+import { DhcpService, type DhcpPlan } from './service.js';
+
+export interface DhcpHooks {
+  plan: () => DhcpPlan;
+  log: Logger;
+  telemetry: Telemetry;
+  /** Tests: FrameLinks instead of packet sockets. */
+  openLink?: (ifname: string, protocol: number, ports: number[]) => FrameLink;
+  /** Benchmarks only: skip fsync (never in production). */
+  noSync?: boolean;
+}
+
+export interface LeaseViewLike {
+  mac: string;
+  ip: string;
+  hostname?: string;
+  state: string;
+  expires?: number;
+  subnet?: string;
+}
+
+export interface DhcpRunning {
+  service: DhcpService;
+  leases?: LeaseStore;
+  transport: DhcpTransport;
+  listening: Array<{ address: string; port?: number; detail?: string }>;
+  macFor(ip: string): string | undefined;
+  ipFor(mac: string): string | undefined;
+  leaseViews(): LeaseViewLike[];
+  poolViews(): Array<{ subnet: string; size: number; used: number }>;
+  reload(next: Config): void;
+  stop(): Promise<void>;
+}
+
+/** Compaction check period; compaction also runs when the journal outgrows the state. */
+const COMPACT_EVERY_MS = 10 * 60_000;
+
+export function reservationsOf(config: Config): Array<{ ip: string; mac: string }> {
+  return config.hosts.filter((h) => h.ip && h.prefix_bits === 48).map((h) => ({ ip: h.ip!, mac: h.mac }));
+}
+
+export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpRunning> {
+  const dc = config.dhcp;
+  if (!dc) throw new Error('dhcp is not enabled in the config');
+  let leases: LeaseStore | undefined;
+  if (dc.mode === 'authoritative') {
+    leases = new LeaseStore({
+      file: dc.lease_file || join(config.state_dir, 'leases.journal'),
+      subnets: dc.subnets,
+      reserved: reservationsOf(config),
+      commitDelayMs: dc.commit_delay_ms,
+      noSync: hooks.noSync,
+    });
+    const r = await leases.open();
+    hooks.log.info({ event: 'dhcp.journal', records: r.records, truncated_bytes: r.truncatedBytes, file: leases.journal.path }, 'lease journal loaded');
+  }
+  let transport: DhcpTransport | undefined;
+  const service = new DhcpService({
+    config: dc,
+    plan: hooks.plan,
+    leases,
+    telemetry: hooks.telemetry,
+    log: hooks.log,
+    server: config.server,
+    probe: (ip, ingress) => transport!.probe(ip, ingress),
+  });
+  transport = new DhcpTransport({
+    config: dc,
+    interfaces: config.interfaces,
+    handler: (buf, ingress) => service.handleBuffer(buf, ingress),
+    telemetry: hooks.telemetry,
+    log: hooks.log,
+    openLink: hooks.openLink,
+  });
+  let listening: Array<{ address: string; port?: number; detail?: string }>;
+  try {
+    listening = await transport.start();
+  } catch (e) {
+    await leases?.close();
+    throw e;
+  }
+  const timer = leases
+    ? setInterval(() => {
+        leases!.compact().catch((e) => hooks.log.warn({ event: 'dhcp.compact_error', err: (e as Error).message }, 'compaction failed'));
+      }, COMPACT_EVERY_MS)
+    : undefined;
+  timer?.unref();
+  if (leases) {
+    const store = leases;
+    hooks.telemetry.gauge('lanboot_dhcp_pool_addresses', () =>
+      store.pools.map((p) => ({ labels: { subnet: p.subnet.subnet }, value: store.usage(p).size })),
+    );
+    hooks.telemetry.gauge('lanboot_dhcp_pool_bound', () =>
+      store.pools.map((p) => ({ labels: { subnet: p.subnet.subnet }, value: store.usage(p).bound })),
+    );
+    hooks.telemetry.gauge('lanboot_dhcp_journal_fsyncs', () => store.journal.syncs);
+    hooks.telemetry.gauge('lanboot_dhcp_journal_commits', () => store.journal.commits);
+  }
+
+  const subnetOf = (ip: string): string | undefined => leases?.pools.find((p) => leases!.inSubnet(p, ip))?.subnet.subnet;
+  return {
+    service,
+    leases,
+    transport,
+    listening,
+    macFor: (ip) => leases?.leaseAt(ip)?.mac,
+    ipFor: (mac) => {
+      const m = mac.toLowerCase();
+      let best: { ip: string; expires: number } | undefined;
+      for (const l of leases?.all() ?? []) {
+        if (l.mac === m && l.state === 'bound' && (!best || l.expires > best.expires)) best = l;
+      }
+      return best && best.expires > Date.now() ? best.ip : undefined;
+    },
+    leaseViews: () => {
+      const now = Date.now();
+      return (leases?.all() ?? [])
+        .filter((l) => l.state !== 'declined' || l.expires > now)
+        .map((l) => ({
+          mac: l.mac,
+          ip: l.ip,
+          hostname: l.hostname,
+          state: l.state === 'bound' && l.expires <= now ? 'expired' : l.state === 'free' ? 'released' : l.state,
+          expires: l.expires,
+          subnet: subnetOf(l.ip),
+        }));
+    },
+    poolViews: () => (leases ? leases.pools.map((p) => ({ subnet: p.subnet.subnet, size: leases!.usage(p).size, used: leases!.usage(p).bound })) : []),
+    reload: (next) => {
+      if (next.dhcp) service.setConfig(next.dhcp, next.server);
+    },
+    stop: async () => {
+      if (timer) clearInterval(timer);
+      await transport!.stop();
+      await leases?.close();
+    },
+  };
+}

@@ -1,0 +1,478 @@
+/**
+ * The DHCP server's state machine (RFC 2131 §4.3), authoritative and
+ * proxyDHCP modes. It never touches a socket: the transport hands in
+ * (bytes or message, ingress) and sends the Reply this returns, if any.
+ * Policy (what a client boots) comes from the boot plan; replies are built by
+ * the ordered handler chain in ./handlers.
+ */
+import {
+  decode, replyTo, messageType, chaddrToMac, ipToInt, DhcpDecodeError, MESSAGE_TYPE_NAMES,
+  BOOTREQUEST, DHCPDISCOVER, DHCPOFFER, DHCPREQUEST, DHCPDECLINE, DHCPACK, DHCPNAK, DHCPRELEASE, DHCPINFORM,
+  DEFAULT_MAX_MESSAGE, FLAG_BROADCAST, type DhcpMessage,
+} from '../codec/dhcp.js';
+import {
+  OPT, clientKey, readClientArch, readIp, readIpxeOptions, readString, readU16, readUserClasses, readUuid,
+} from '../codec/dhcp-options.js';
+import type { DhcpConfig, SubnetConfig } from '../config/types.js';
+import type { ClientFacts, DhcpAnswer } from '../plan/types.js';
+import type { LeaseStore, Pool } from '../leases/store.js';
+import type { Telemetry } from '../telemetry.js';
+import type { Logger } from '../log.js';
+import { defaultHandlers } from './handlers/index.js';
+import type { Destination, Ingress, Reply, ReplyContext, ReplyHandler } from './types.js';
+
+export type { Ingress, Reply, Destination } from './types.js';
+
+/** Anything with the boot plan's dhcp() (tests pass a BootPlan; the app passes a getter for reloads). */
+export interface DhcpPlan {
+  dhcp(facts: ClientFacts): DhcpAnswer;
+}
+
+export interface DhcpServiceOptions {
+  config: DhcpConfig;
+  /** The boot plan, or a getter returning the current one (config reloads swap it). */
+  plan: DhcpPlan | (() => DhcpPlan);
+  /** Required in authoritative mode; unused in proxy mode. */
+  leases?: LeaseStore;
+  telemetry: Telemetry;
+  log: Logger;
+  /** Top-level `server:` (advertised address), if configured. */
+  server?: string;
+  /**
+   * Optional ARP probe before offering an address never leased before:
+   * resolves true when something answers for `ip` (address in use).
+   */
+  probe?: (ip: string, ingress: Ingress) => Promise<boolean>;
+  /** Reply chain; default ./handlers. */
+  handlers?: readonly ReplyHandler[];
+}
+
+const ZERO = '0.0.0.0';
+const M = 'lanboot_dhcp_';
+
+export class DhcpService {
+  config: DhcpConfig;
+  private planOf: () => DhcpPlan;
+  private readonly leases?: LeaseStore;
+  private readonly telemetry: Telemetry;
+  private readonly log: Logger;
+  private server?: string;
+  private readonly probe?: (ip: string, ingress: Ingress) => Promise<boolean>;
+  private readonly handlers: readonly ReplyHandler[];
+
+  constructor(opts: DhcpServiceOptions) {
+    this.config = opts.config;
+    const p = opts.plan;
+    this.planOf = typeof p === 'function' ? p : () => p;
+    this.leases = opts.leases;
+    this.telemetry = opts.telemetry;
+    this.log = opts.log;
+    this.server = opts.server;
+    this.probe = opts.probe;
+    this.handlers = opts.handlers ?? defaultHandlers;
+    if (this.config.mode === 'authoritative' && !this.leases) throw new Error('authoritative DHCP needs a lease store');
+  }
+
+  /** New config section (reload); pools and the journal stay as they are. */
+  setConfig(config: DhcpConfig, server?: string): void {
+    this.config = config;
+    this.server = server;
+  }
+
+  private drop(reason: string, detail?: Record<string, unknown>): null {
+    this.telemetry.count(M + 'dropped_total', { reason });
+    this.log.debug({ event: 'dhcp.drop', reason, ...detail }, 'dropped');
+    return null;
+  }
+
+  /** Decode and handle one datagram. Never throws; malformed input is dropped and counted. */
+  async handleBuffer(buf: Buffer, ingress: Ingress): Promise<Reply | null> {
+    let msg: DhcpMessage;
+    try {
+      msg = decode(buf);
+    } catch (e) {
+      if (e instanceof DhcpDecodeError) return this.drop('malformed_' + e.reason, { src: ingress.srcAddress, error: e.message });
+      return this.drop('malformed', { src: ingress.srcAddress });
+    }
+    return this.handle(msg, ingress);
+  }
+
+  /** Handle one decoded request. Never throws. */
+  async handle(msg: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+    try {
+      return await this.dispatch(msg, ingress);
+    } catch (e) {
+      if (e instanceof DhcpDecodeError) return this.drop('bad_option', { error: e.message });
+      this.log.warn({ event: 'dhcp.error', err: (e as Error).message, stack: (e as Error).stack }, 'request failed');
+      return this.drop('internal');
+    }
+  }
+
+  private async dispatch(req: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+    if (req.op !== BOOTREQUEST) return this.drop('not_request');
+    if (req.hlen === 0) return this.drop('no_chaddr');
+    const type = messageType(req);
+    if (type === undefined) return this.drop('bootp');
+    const typeName = MESSAGE_TYPE_NAMES[type];
+    if (!typeName || type === DHCPOFFER || type === DHCPACK || type === DHCPNAK) return this.drop('bad_message_type');
+    this.telemetry.count(M + 'requests_total', { type: typeName.toLowerCase() });
+
+    const mac = chaddrToMac(req);
+    const key = clientKey(req.options, req.htype, req.chaddr.subarray(0, req.hlen).toString('hex'));
+    if (this.config.mode === 'proxy') return this.proxy(req, type, ingress, mac, key);
+
+    const subnet = this.selectSubnet(req, ingress);
+    if (!subnet) return this.drop('no_subnet', { mac, giaddr: req.giaddr, iface: ingress.iface });
+    const serverId = this.serverIdFor(ingress, subnet);
+    if (!serverId) return this.drop('no_server_address', { mac });
+    const pool = this.leases!.poolFor(subnet)!;
+
+    switch (type) {
+      case DHCPDISCOVER:
+        return this.discover(req, ingress, mac, key, subnet, pool, serverId);
+      case DHCPREQUEST:
+        return this.request(req, ingress, mac, key, subnet, pool, serverId);
+      case DHCPDECLINE:
+        return this.decline(req, mac, key, serverId);
+      case DHCPRELEASE:
+        return this.release(req, mac, key, serverId);
+      case DHCPINFORM:
+        return this.inform(req, ingress, mac, key, subnet, serverId);
+      default:
+        return this.drop('bad_message_type');
+    }
+  }
+
+  // ------------------------------------------------------------ selection
+
+  private inSubnet(s: SubnetConfig, ip: string | undefined): boolean {
+    if (!ip || ip === ZERO) return false;
+    let n: number;
+    try {
+      n = ipToInt(ip);
+    } catch {
+      return false;
+    }
+    const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
+    return ((n & mask) >>> 0) === ((ipToInt(s.network) & mask) >>> 0);
+  }
+
+  /**
+   * RFC 2131 §4.3.1: relayed -> the subnet of giaddr; else the ingress
+   * interface (a subnet bound to it by name, else one holding one of its
+   * addresses); else the address the datagram arrived on; a unicast renewal
+   * arriving on a wildcard socket -> the subnet of ciaddr.
+   */
+  selectSubnet(req: DhcpMessage, ingress: Ingress): SubnetConfig | undefined {
+    const subnets = this.config.subnets;
+    if (req.giaddr !== ZERO) return subnets.find((s) => this.inSubnet(s, req.giaddr));
+    if (ingress.iface) {
+      const named = subnets.filter((s) => s.interface === ingress.iface);
+      if (named.length === 1) return named[0];
+      const addrs = ingress.addresses ?? (ingress.localAddress ? [ingress.localAddress] : []);
+      const cands = named.length ? named : subnets.filter((s) => !s.interface || s.interface === ingress.iface);
+      for (const a of addrs) {
+        const s = cands.find((x) => this.inSubnet(x, a));
+        if (s) return s;
+      }
+      if (named.length) return named[0];
+      return undefined;
+    }
+    const byLocal = subnets.find((s) => this.inSubnet(s, ingress.localAddress));
+    if (byLocal) return byLocal;
+    const byCi = subnets.find((s) => this.inSubnet(s, req.ciaddr));
+    if (byCi) return byCi;
+    // A dgram-only setup (loopback demo, a server behind relays only) with one subnet.
+    return subnets.length === 1 && req.giaddr === ZERO && !ingress.iface ? subnets[0] : undefined;
+  }
+
+  private serverIdFor(ingress: Ingress, subnet?: SubnetConfig): string | undefined {
+    const local = ingress.localAddress && ingress.localAddress !== ZERO ? ingress.localAddress : undefined;
+    if (local) return local;
+    if (this.server) return this.server;
+    if (subnet?.router && this.config.address === subnet.router) return subnet.router;
+    return this.config.address !== ZERO ? this.config.address : undefined;
+  }
+
+  private ours(serverId: string, claimed: string): boolean {
+    return claimed === serverId || claimed === this.server || claimed === this.config.address;
+  }
+
+  // ------------------------------------------------------------ facts & plan
+
+  private facts(req: DhcpMessage, ingress: Ingress, mac: string, serverAddress: string | undefined, ip?: string): ClientFacts {
+    const o = req.options;
+    const f: ClientFacts = { mac };
+    // Each option is read on its own: one malformed option must not hide the others.
+    const safe = <T>(fn: () => T): T | undefined => {
+      try {
+        return fn();
+      } catch {
+        this.telemetry.count(M + 'bad_options_total');
+        return undefined;
+      }
+    };
+    const arch = safe(() => readClientArch(o));
+    if (arch && arch.length) f.arch = arch[0];
+    const vc = readString(o, OPT.VENDOR_CLASS);
+    if (vc !== undefined) f.vendorClass = vc;
+    const uc = readUserClasses(o);
+    if (uc && uc.length) f.userClasses = uc;
+    if (o.has(OPT.IPXE)) {
+      f.ipxeOptions = true;
+      safe(() => readIpxeOptions(o)); // validated for the count; presence is what matters
+    }
+    const uuid = safe(() => readUuid(o));
+    if (uuid) f.uuid = uuid;
+    if (ingress.iface) f.iface = ingress.iface;
+    if (req.giaddr !== ZERO) f.relay = req.giaddr;
+    const sa = this.server ?? serverAddress;
+    if (sa) f.serverAddress = sa;
+    if (ip) f.ip = ip;
+    else if (req.ciaddr !== ZERO) f.ip = req.ciaddr;
+    return f;
+  }
+
+  private ask(facts: ClientFacts): DhcpAnswer {
+    return this.planOf().dhcp(facts);
+  }
+
+  // ------------------------------------------------------------ replies
+
+  private maxLength(req: DhcpMessage): number {
+    let m: number | undefined;
+    try {
+      m = readU16(req.options, OPT.MAX_MESSAGE_SIZE);
+    } catch {
+      m = undefined;
+    }
+    // Option 57 counts the whole IP datagram in some clients' reading; stay safe.
+    if (m === undefined || m < 576) return DEFAULT_MAX_MESSAGE;
+    return Math.min(m, 1500) - 28;
+  }
+
+  /** RFC 2131 §4.1 reply addressing. */
+  private destination(req: DhcpMessage, replyType: number, yiaddr: string | undefined, ingress: Ingress): Destination {
+    if (req.giaddr !== ZERO) return { kind: 'relay', address: req.giaddr, port: this.config.port };
+    if (replyType === DHCPNAK) return { kind: 'broadcast', port: 68 };
+    if (req.ciaddr !== ZERO) return { kind: 'unicast', address: req.ciaddr, port: 68 };
+    if (req.flags & FLAG_BROADCAST || !yiaddr) return { kind: 'broadcast', port: 68 };
+    if (ingress.via !== 'packet') return { kind: 'broadcast', port: 68 };
+    return { kind: 'link', address: yiaddr, mac: chaddrToMac(req), port: 68 };
+  }
+
+  private build(ctx: ReplyContext, ingress: Ingress, to?: Destination): Reply {
+    for (const h of this.handlers) h.apply(ctx);
+    if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // §4.3.2: relay broadcasts the NAK
+    const dest = to ?? this.destination(ctx.req, ctx.replyType, ctx.yiaddr, ingress);
+    this.telemetry.count(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[ctx.replyType]!.toLowerCase() });
+    return { message: ctx.reply, to: dest, iface: ingress.iface, from: ctx.serverId, maxLength: this.maxLength(ctx.req) };
+  }
+
+  private context(
+    req: DhcpMessage, requestType: number, replyType: number, mac: string, key: string, facts: ClientFacts,
+    answer: DhcpAnswer, subnet: SubnetConfig | undefined, serverId: string, proxy: boolean,
+  ): ReplyContext {
+    return { req, reply: replyTo(req), requestType, replyType, mac, key, facts, answer, subnet, config: this.config, serverId, proxy };
+  }
+
+  private nak(req: DhcpMessage, ingress: Ingress, mac: string, key: string, serverId: string, why: string): Reply {
+    const facts: ClientFacts = { mac };
+    const answer: DhcpAnswer = { stage: 'plain', firmware: 'unknown', boot: false, ipxeNoPxeDhcp: false, reason: why };
+    const ctx = this.context(req, DHCPREQUEST, DHCPNAK, mac, key, facts, answer, undefined, serverId, false);
+    ctx.message = why;
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.nak', mac, requested: readIpSafe(req, OPT.REQUESTED_IP) ?? req.ciaddr, reason: why });
+    return this.build(ctx, ingress);
+  }
+
+  // ------------------------------------------------------------ messages
+
+  private leaseSecondsFor(subnet: SubnetConfig): number {
+    return subnet.lease;
+  }
+
+  /** The fixed address of a static host, if it belongs to this subnet. */
+  private fixedIn(answer: DhcpAnswer, subnet: SubnetConfig): string | undefined {
+    return answer.fixedIp && this.inSubnet(subnet, answer.fixedIp) ? answer.fixedIp : undefined;
+  }
+
+  private async discover(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
+    const store = this.leases!;
+    const facts0 = this.facts(req, ingress, mac, serverId);
+    let answer = this.ask(facts0);
+    const fixed = this.fixedIn(answer, subnet);
+    const requested = readIpSafe(req, OPT.REQUESTED_IP);
+    let alloc = store.allocate(pool, key, mac, { fixed, requested });
+    // Probe addresses never leased before; a reply means someone squats on it.
+    for (let tries = 0; alloc && alloc.fresh && this.probe && this.config.arp_probe && tries < 3; tries++) {
+      let inUse = false;
+      try {
+        inUse = await this.probe(alloc.ip, ingress);
+      } catch {
+        inUse = false;
+      }
+      if (!inUse) break;
+      this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
+      this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, 'address answers ARP; quarantined');
+      await store.conflict(alloc.ip);
+      if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
+      alloc = store.allocate(pool, key, mac, { requested });
+    }
+    if (!alloc) return this.drop(subnet.range || fixed ? 'pool_exhausted' : 'no_address', { mac, subnet: subnet.subnet });
+    store.offer(key, mac, alloc.ip);
+    // Ask again with the address known, so templates using {ip} expand.
+    if (!fixed) answer = this.ask({ ...facts0, ip: alloc.ip });
+    const ctx = this.context(req, DHCPDISCOVER, DHCPOFFER, mac, key, facts0, answer, subnet, serverId, false);
+    ctx.yiaddr = alloc.ip;
+    ctx.leaseSeconds = this.leaseSecondsFor(subnet);
+    this.telemetry.bootEvent(this.log, {
+      svc: 'dhcp', event: 'dhcp.offer', mac, ip: alloc.ip, stage: answer.stage, firmware: answer.firmware,
+      bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
+    });
+    return this.build(ctx, ingress);
+  }
+
+  private async request(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
+    const store = this.leases!;
+    const sid = readIpSafe(req, OPT.SERVER_ID);
+    const requested = readIpSafe(req, OPT.REQUESTED_IP);
+    let ip: string;
+    let state: 'selecting' | 'init-reboot' | 'renewing' | 'rebinding';
+    if (sid !== undefined) {
+      // SELECTING: the client chose a server.
+      state = 'selecting';
+      if (!this.ours(serverId, sid)) {
+        store.dropOffer(key);
+        this.telemetry.count(M + 'other_server_total');
+        this.log.debug({ event: 'dhcp.other_server', mac, server: sid }, 'client chose another server');
+        return null;
+      }
+      if (!requested) return this.drop('no_requested_ip', { mac });
+      ip = requested;
+    } else if (requested !== undefined && req.ciaddr === ZERO) {
+      state = 'init-reboot';
+      ip = requested;
+    } else if (req.ciaddr !== ZERO) {
+      state = ingress.broadcast ? 'rebinding' : 'renewing';
+      ip = req.ciaddr;
+    } else {
+      return this.drop('request_without_address', { mac });
+    }
+
+    if (!this.inSubnet(subnet, ip)) {
+      // Wrong network (moved client): authoritative -> NAK so it restarts at once.
+      if (state === 'rebinding' && req.giaddr === ZERO && !this.config.subnets.some((s) => this.inSubnet(s, ip))) {
+        return this.drop('rebinding_foreign', { mac, ip });
+      }
+      return this.nak(req, ingress, mac, key, serverId, `${ip} is not on this network (${subnet.subnet})`);
+    }
+    const facts0 = this.facts(req, ingress, mac, serverId, ip);
+    const answer = this.ask(facts0);
+    const fixed = this.fixedIn(answer, subnet);
+    if (fixed && fixed !== ip) return this.nak(req, ingress, mac, key, serverId, `${mac} has the fixed address ${fixed}`);
+    const mine = store.leaseOf(key);
+    const allowed =
+      (mine && mine.ip === ip) ||
+      ((fixed === ip || store.inRange(pool, ipToInt(ip))) && store.available(pool, ip, key, mac));
+    if (!allowed) return this.nak(req, ingress, mac, key, serverId, `${ip} is not available`);
+
+    const seconds = this.leaseSecondsFor(subnet);
+    const hostnameOpt = readString(req.options, OPT.HOSTNAME);
+    try {
+      await store.bind(key, mac, ip, seconds, answer.hostname ?? hostnameOpt);
+    } catch (e) {
+      // Not on disk = not promised: no ACK (the client retries).
+      this.log.error({ event: 'dhcp.journal_error', mac, ip, err: (e as Error).message }, 'lease journal write failed');
+      return this.drop('journal_error', { mac });
+    }
+    const ctx = this.context(req, DHCPREQUEST, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
+    ctx.yiaddr = ip;
+    ctx.leaseSeconds = seconds;
+    this.telemetry.bootEvent(this.log, {
+      svc: 'dhcp', event: 'dhcp.ack', mac, ip, state, stage: answer.stage, firmware: answer.firmware,
+      bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
+    });
+    return this.build(ctx, ingress);
+  }
+
+  private async decline(req: DhcpMessage, mac: string, key: string, serverId: string): Promise<null> {
+    const sid = readIpSafe(req, OPT.SERVER_ID);
+    if (sid !== undefined && !this.ours(serverId, sid)) return this.drop('other_server', { mac });
+    const ip = readIpSafe(req, OPT.REQUESTED_IP);
+    if (!ip) return this.drop('decline_without_address', { mac });
+    await this.leases!.decline(key, ip);
+    this.telemetry.count(M + 'conflicts_total', { source: 'decline' });
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.decline', mac, ip });
+    return null;
+  }
+
+  private async release(req: DhcpMessage, mac: string, key: string, serverId: string): Promise<null> {
+    const sid = readIpSafe(req, OPT.SERVER_ID);
+    if (sid !== undefined && !this.ours(serverId, sid)) return this.drop('other_server', { mac });
+    const ok = await this.leases!.release(key, req.ciaddr);
+    if (!ok) return this.drop('release_unknown', { mac, ip: req.ciaddr });
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.release', mac, ip: req.ciaddr });
+    return null;
+  }
+
+  private inform(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, serverId: string): Reply | null {
+    const facts0 = this.facts(req, ingress, mac, serverId);
+    const answer = this.ask(facts0);
+    const ctx = this.context(req, DHCPINFORM, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.inform', mac, ip: req.ciaddr, stage: answer.stage });
+    // §4.3.5: reply to ciaddr (the client has an address); relayed -> relay.
+    const to: Destination | undefined =
+      req.giaddr === ZERO && req.ciaddr !== ZERO ? { kind: 'unicast', address: req.ciaddr, port: 68 } : undefined;
+    return this.build(ctx, ingress, to);
+  }
+
+  // ------------------------------------------------------------ proxyDHCP
+
+  /**
+   * proxyDHCP (PXE spec §2.2.3, as dnsmasq and pixiecore do it): answer PXE
+   * clients only, never with an address; on port 67 a DISCOVER gets an OFFER
+   * with boot information, on the proxy port (4011) a REQUEST gets an ACK.
+   * Nothing is written to disk: the answer leaves at once (iPXE waits 2 s).
+   */
+  private proxy(req: DhcpMessage, type: number, ingress: Ingress, mac: string, key: string): Reply | null {
+    const vc = readString(req.options, OPT.VENDOR_CLASS);
+    if (!vc || !vc.startsWith('PXEClient')) return this.drop('proxy_not_pxe', { mac });
+    const onProxyPort = ingress.localPort === this.config.proxy_port && this.config.proxy_port !== this.config.port;
+    let replyType: number;
+    if (!onProxyPort && type === DHCPDISCOVER) replyType = DHCPOFFER;
+    else if (onProxyPort && (type === DHCPREQUEST || type === DHCPINFORM)) replyType = DHCPACK;
+    else if (!onProxyPort && type === DHCPREQUEST) {
+      // Broadcast REQUEST to the real server; only answer if it names us.
+      const sid = readIpSafe(req, OPT.SERVER_ID);
+      const serverId0 = this.serverIdFor(ingress);
+      if (!sid || !serverId0 || !this.ours(serverId0, sid)) return this.drop('proxy_not_ours', { mac });
+      replyType = DHCPACK;
+    } else return this.drop('proxy_ignored', { mac, type });
+    const serverId = this.serverIdFor(ingress);
+    if (!serverId) return this.drop('no_server_address', { mac });
+    const subnet = this.selectSubnet(req, ingress);
+    const facts0 = this.facts(req, ingress, mac, serverId);
+    const answer = this.ask(facts0);
+    if (!answer.boot) return this.drop('proxy_no_boot', { mac, reason: answer.reason });
+    const ctx = this.context(req, type, replyType, mac, key, facts0, answer, subnet, serverId, true);
+    // proxyDHCP never offers an address: PXE ROMs ignore offers with one from a proxy.
+    const to: Destination | undefined = onProxyPort
+      ? { kind: 'unicast', address: req.ciaddr !== ZERO ? req.ciaddr : ingress.srcAddress, port: ingress.srcPort }
+      : req.giaddr !== ZERO
+        ? { kind: 'relay', address: req.giaddr, port: this.config.port }
+        : { kind: 'broadcast', port: 68 };
+    this.telemetry.bootEvent(this.log, {
+      svc: 'dhcp', event: replyType === DHCPOFFER ? 'dhcp.proxy_offer' : 'dhcp.proxy_ack', mac, stage: answer.stage,
+      firmware: answer.firmware, bootfile: answer.bootfile, reason: answer.reason,
+    });
+    return this.build(ctx, ingress, to);
+  }
+}
+
+function readIpSafe(req: DhcpMessage, code: number): string | undefined {
+  try {
+    return readIp(req.options, code);
+  } catch {
+    return undefined;
+  }
+}

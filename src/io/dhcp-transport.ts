@@ -1,0 +1,323 @@
+/**
+ * DHCP sockets, as ISC dhcpd does it on Linux:
+ *  - one AF_PACKET socket per configured interface (BPF: UDP to the server
+ *    port, and the proxy port in proxy mode). It knows the ingress interface,
+ *    and replies are built as whole Ethernet/IPv4/UDP frames: unicast to chaddr
+ *    for a client without an address (it cannot answer ARP yet), or broadcast,
+ *    leaving by the interface the request came in on (no default route needed);
+ *  - a dgram socket on dhcp.address:dhcp.port for relayed and unicast traffic
+ *    (renewals) and for sending to relays / clients with an address;
+ *  - in proxy mode, a dgram socket on dhcp.address:proxy_port (4011).
+ *
+ * Double delivery: a datagram on a covered interface reaches both the packet
+ * socket and the wildcard dgram socket. The dgram path drops every datagram
+ * whose source is 0.0.0.0 or on-link on a covered interface: those are always
+ * also seen by that interface's packet socket, which knows more (the
+ * interface). Deterministic, no timing window. Traffic from elsewhere (a relay
+ * behind a router, loopback) is handled by the dgram socket alone.
+ */
+import dgram from 'node:dgram';
+import { openUdp, type UdpSocket } from './udp.js';
+import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from './packet.js';
+import { udpDstPort } from './bpf.js';
+import { interfaceInfo, listInterfaces, type InterfaceInfo } from './netif.js';
+import { decodeUdpFrame, encodeUdpFrame, IPV4_BROADCAST } from '../codec/ipv4.js';
+import { BROADCAST_MAC, encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP, parseMac, formatMac } from '../codec/ethernet.js';
+import { encode as encodeDhcp, ipToInt } from '../codec/dhcp.js';
+import type { DhcpConfig } from '../config/types.js';
+import type { Ingress, Reply } from '../dhcp/types.js';
+import type { Telemetry } from '../telemetry.js';
+import type { Logger } from '../log.js';
+
+export type DhcpHandler = (buf: Buffer, ingress: Ingress) => Promise<Reply | null>;
+
+export interface DhcpTransportOptions {
+  config: DhcpConfig;
+  /** Interfaces to open packet sockets on ([] = dgram only). */
+  interfaces: string[];
+  handler: DhcpHandler;
+  telemetry: Telemetry;
+  log: Logger;
+  /** For tests: open a FrameLink instead of a PacketSocket. */
+  openLink?: (ifname: string, protocol: number, ports: number[]) => FrameLink;
+  /** ms to wait for an ARP reply when probing (default 250). */
+  arpTimeoutMs?: number;
+}
+
+interface Link {
+  ifname: string;
+  link: FrameLink;
+  info: InterfaceInfo;
+  infoAt: number;
+  arp?: FrameLink;
+}
+
+const ZERO = '0.0.0.0';
+const M = 'lanboot_dhcp_';
+const INFO_TTL_MS = 5000;
+
+function inPrefix(ip: string, net: string, prefix: number): boolean {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(net) & mask) >>> 0);
+}
+
+export class DhcpTransport {
+  private readonly links = new Map<string, Link>();
+  private main?: UdpSocket;
+  private proxySock?: UdpSocket;
+  private localCache: { at: number; list: InterfaceInfo[] } = { at: 0, list: [] };
+  private readonly arpWaiters = new Map<string, Set<(mac: string) => void>>();
+  private stopped = false;
+
+  constructor(private readonly opts: DhcpTransportOptions) {}
+
+  async start(): Promise<Array<{ address: string; port?: number; detail?: string }>> {
+    const c = this.opts.config;
+    const ports = c.mode === 'proxy' && c.proxy_port !== c.port ? [c.port, c.proxy_port] : [c.port];
+    const out: Array<{ address: string; port?: number; detail?: string }> = [];
+    try {
+      for (const ifname of this.opts.interfaces) {
+        const link = this.opts.openLink
+          ? this.opts.openLink(ifname, ETH_P_IP, ports)
+          : PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports) });
+        const l: Link = { ifname, link, info: interfaceInfo(ifname), infoAt: Date.now() };
+        link.on('frame', (frame, _pktType, status) => this.onFrame(l, frame, status));
+        if (c.arp_probe) {
+          l.arp = this.opts.openLink ? this.opts.openLink(ifname, ETH_P_ARP, []) : PacketSocket.open({ ifname, protocol: ETH_P_ARP, rcvbuf: 256 * 1024 });
+          l.arp.on('frame', (frame) => this.onArp(frame));
+        }
+        this.links.set(ifname, l);
+        out.push({ address: ifname, port: c.port, detail: `packet socket${ports.length > 1 ? ` (ports ${ports.join(', ')})` : ''}` });
+      }
+      this.main = await openUdp(c.address, c.port);
+      this.main.setBroadcast(true);
+      this.main.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.port));
+      this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+      out.push({ address: c.address, port: c.port, detail: 'udp' });
+      if (c.mode === 'proxy' && c.proxy_port !== c.port) {
+        this.proxySock = await openUdp(c.address, c.proxy_port);
+        this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
+        this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+        out.push({ address: c.address, port: c.proxy_port, detail: 'udp, proxyDHCP' });
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const l of this.links.values()) {
+      l.link.close();
+      l.arp?.close();
+    }
+    this.links.clear();
+    const close = (s?: UdpSocket) => new Promise<void>((r) => (s ? s.close(() => r()) : r()));
+    await Promise.all([close(this.main), close(this.proxySock)]).catch(() => undefined);
+    this.main = this.proxySock = undefined;
+  }
+
+  // ------------------------------------------------------------ receive
+
+  private info(l: Link): InterfaceInfo {
+    const now = Date.now();
+    if (now - l.infoAt > INFO_TTL_MS) {
+      try {
+        l.info = interfaceInfo(l.ifname);
+      } catch {
+        /* interface gone: keep the last view until the socket errors */
+      }
+      l.infoAt = now;
+    }
+    return l.info;
+  }
+
+  private onFrame(l: Link, frame: Buffer, status: number): void {
+    if (this.stopped) return;
+    let d: ReturnType<typeof decodeUdpFrame>;
+    try {
+      d = decodeUdpFrame(frame, { verifyChecksum: (status & TP_STATUS_CSUMNOTREADY) === 0 });
+    } catch (e) {
+      this.opts.telemetry.count(M + 'dropped_total', { reason: 'bad_frame' });
+      this.opts.log.debug({ event: 'dhcp.drop', reason: 'bad_frame', iface: l.ifname, err: (e as Error).message }, 'dropped');
+      return;
+    }
+    const info = this.info(l);
+    // Never answer ourselves (a relay on this host sending to us, our own broadcasts looped back).
+    if (d.srcMac === info.mac) return;
+    const addresses = info.ipv4.map((a) => a.address);
+    const ingress: Ingress = {
+      via: 'packet',
+      iface: l.ifname,
+      localAddress: addresses[0],
+      addresses,
+      localPort: d.udp.dstPort,
+      srcAddress: d.ip.src,
+      srcPort: d.udp.srcPort,
+      broadcast: d.ip.dst === IPV4_BROADCAST || d.dstMac === BROADCAST_MAC,
+    };
+    // A unicast to one of several interface addresses says which one the client talks to.
+    if (!ingress.broadcast && addresses.includes(d.ip.dst)) ingress.localAddress = d.ip.dst;
+    else if (d.ip.dst !== IPV4_BROADCAST && !addresses.includes(d.ip.dst) && d.dstMac !== BROADCAST_MAC) {
+      // Unicast to an address that is not ours (promiscuous copies, or another server's clients).
+      return;
+    }
+    this.dispatch(Buffer.from(d.udp.payload), ingress);
+  }
+
+  private locals(): InterfaceInfo[] {
+    const now = Date.now();
+    if (now - this.localCache.at > INFO_TTL_MS) this.localCache = { at: now, list: listInterfaces() };
+    return this.localCache.list;
+  }
+
+  private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo, localPort: number): void {
+    if (this.stopped) return;
+    const src = rinfo.address;
+    if (this.links.size > 0) {
+      if (src === ZERO) return;
+      for (const l of this.links.values()) {
+        for (const a of this.info(l).ipv4) if (inPrefix(src, a.address, a.prefix)) return; // the packet socket has it
+      }
+    }
+    const c = this.opts.config;
+    let localAddress = c.address !== ZERO ? c.address : undefined;
+    if (!localAddress && src !== ZERO) {
+      // Our address facing the sender: the local address on its subnet (relays are on-link).
+      for (const i of this.locals()) {
+        const a = i.ipv4.find((x) => inPrefix(src, x.address, x.prefix));
+        if (a) {
+          localAddress = a.address;
+          break;
+        }
+      }
+    }
+    this.dispatch(buf, { via: 'udp', localAddress, localPort, srcAddress: src, srcPort: rinfo.port });
+  }
+
+  private dispatch(buf: Buffer, ingress: Ingress): void {
+    this.opts
+      .handler(buf, ingress)
+      .then((reply) => {
+        if (reply && !this.stopped) this.send(reply, ingress);
+      })
+      .catch((e) => {
+        this.opts.telemetry.count(M + 'dropped_total', { reason: 'internal' });
+        this.opts.log.warn({ event: 'dhcp.error', err: (e as Error).message }, 'handler failed');
+      });
+  }
+
+  // ------------------------------------------------------------ send
+
+  send(reply: Reply, ingress: Ingress): void {
+    let payload: Buffer;
+    try {
+      payload = encodeDhcp(reply.message, { maxLength: reply.maxLength });
+    } catch (e) {
+      this.opts.telemetry.count(M + 'dropped_total', { reason: 'encode' });
+      this.opts.log.warn({ event: 'dhcp.encode_error', err: (e as Error).message }, 'reply does not encode');
+      return;
+    }
+    const c = this.opts.config;
+    const to = reply.to;
+    const l = ingress.via === 'packet' && ingress.iface ? this.links.get(ingress.iface) : undefined;
+    const srcPort = ingress.localPort === c.proxy_port && c.mode === 'proxy' ? c.proxy_port : c.port;
+    try {
+      if (l && (to.kind === 'link' || to.kind === 'broadcast')) {
+        const info = this.info(l);
+        const from = reply.from && info.ipv4.some((a) => a.address === reply.from) ? reply.from : (info.ipv4[0]?.address ?? ZERO);
+        const frame = encodeUdpFrame({
+          srcMac: info.mac,
+          dstMac: to.kind === 'link' ? to.mac : BROADCAST_MAC,
+          src: from,
+          dst: to.kind === 'link' ? to.address : IPV4_BROADCAST,
+          srcPort: c.port,
+          dstPort: to.port,
+          ttl: 64,
+          payload,
+        });
+        l.link.send(frame);
+        return;
+      }
+      const sock = srcPort === c.proxy_port && this.proxySock ? this.proxySock : this.main;
+      if (!sock) return;
+      let address: string;
+      let port = to.port;
+      if (to.kind === 'broadcast' || to.kind === 'link') {
+        // No packet socket: a client with a source address gets it back by
+        // unicast; else limited broadcast (leaves by the default route).
+        if (ingress.srcAddress !== ZERO) {
+          address = ingress.srcAddress;
+          port = ingress.srcPort;
+        } else address = IPV4_BROADCAST;
+      } else address = to.address;
+      sock.send(payload, port, address, (err) => {
+        if (err) {
+          this.opts.telemetry.count(M + 'send_errors_total', { code: (err as NodeJS.ErrnoException).code ?? 'error' });
+          this.opts.log.debug({ event: 'dhcp.send_error', to: address, err: err.message }, 'send failed');
+        }
+      });
+    } catch (e) {
+      this.opts.telemetry.count(M + 'send_errors_total', { code: 'exception' });
+      this.opts.log.warn({ event: 'dhcp.send_error', err: (e as Error).message }, 'send failed');
+    }
+  }
+
+  // ------------------------------------------------------------ ARP probe
+
+  private onArp(frame: Buffer): void {
+    try {
+      const eth = decodeEthernet(frame);
+      if (eth.kind !== 'ethernet' || eth.ethertype !== ETHERTYPE_ARP) return;
+      const p = eth.payload;
+      if (p.length < 28 || p.readUInt16BE(0) !== 1 || p.readUInt16BE(2) !== 0x0800) return;
+      const op = p.readUInt16BE(6);
+      if (op !== 1 && op !== 2) return;
+      const senderIp = `${p[14]}.${p[15]}.${p[16]}.${p[17]}`;
+      const waiters = this.arpWaiters.get(senderIp);
+      if (waiters) for (const w of waiters) w(formatMac(p, 8));
+    } catch {
+      /* not ARP we understand */
+    }
+  }
+
+  /**
+   * RFC 5227 probe: ARP request for `ip` with sender address 0.0.0.0, out of
+   * the ingress interface; true when anyone answers (or announces it) in time.
+   */
+  probe(ip: string, ingress: Ingress): Promise<boolean> {
+    const l = ingress.iface ? this.links.get(ingress.iface) : undefined;
+    if (!l?.arp) return Promise.resolve(false);
+    const info = this.info(l);
+    const arp = Buffer.alloc(28);
+    arp.writeUInt16BE(1, 0); // Ethernet
+    arp.writeUInt16BE(0x0800, 2);
+    arp[4] = 6;
+    arp[5] = 4;
+    arp.writeUInt16BE(1, 6); // request
+    parseMac(info.mac).copy(arp, 8);
+    // sender IP 0.0.0.0 (probe), target MAC zero
+    arp.writeUInt32BE(ipToInt(ip), 24);
+    const frame = encodeEthernet({ kind: 'ethernet', dst: BROADCAST_MAC, src: info.mac, ethertype: ETHERTYPE_ARP, payload: arp });
+    return new Promise<boolean>((resolve) => {
+      let set = this.arpWaiters.get(ip);
+      if (!set) this.arpWaiters.set(ip, (set = new Set()));
+      const done = (inUse: boolean) => {
+        clearTimeout(timer);
+        set!.delete(onReply);
+        if (set!.size === 0) this.arpWaiters.delete(ip);
+        resolve(inUse);
+      };
+      const onReply = () => done(true);
+      set.add(onReply);
+      const timer = setTimeout(() => done(false), this.opts.arpTimeoutMs ?? 250);
+      try {
+        l.arp!.send(frame);
+      } catch {
+        done(false);
+      }
+    });
+  }
+}
