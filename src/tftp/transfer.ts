@@ -122,9 +122,23 @@ abstract class Transfer {
   protected abstract onTimeout(): void;
   protected abstract stats(): TransferStats;
 
+  protected timerAt = 0;
+
   protected arm(): void {
-    this.deadline = performance.now() + this.rto.rto;
-    if (!this.timer) this.timer = setTimeout(this.fire, this.rto.rto);
+    const now = performance.now();
+    this.deadline = now + this.rto.rto;
+    this.schedule(now);
+  }
+
+  /** Keep one timer; move it only when the deadline got earlier than it (lazy otherwise). */
+  protected schedule(now: number): void {
+    if (this.timer) {
+      if (this.timerAt <= this.deadline + 1) return;
+      clearTimeout(this.timer);
+    }
+    const ms = Math.max(0, this.deadline - now);
+    this.timerAt = now + ms;
+    this.timer = setTimeout(this.fire, ms);
   }
 
   private readonly fire = (): void => {
@@ -132,6 +146,7 @@ abstract class Transfer {
     if (this.closed) return;
     const left = this.deadline - performance.now();
     if (left > 0.5) {
+      this.timerAt = this.deadline;
       this.timer = setTimeout(this.fire, left);
       return;
     }
@@ -283,7 +298,7 @@ export class ReadTransfer extends Transfer {
     }
     if (this.next - 1 > this.sentHigh) this.sentHigh = this.next - 1;
     this.deadline = now + this.rto.rto;
-    if (!this.timer) this.arm();
+    this.schedule(now);
     if (data === undefined) this.maybeLoad();
   }
 

@@ -1,0 +1,95 @@
+/**
+ * Loss: inside a private network namespace, nftables drops a share of all UDP
+ * packets on loopback (DATA, ACK, OACK alike). The server runs in that
+ * namespace as its own process; lock-step and windowed downloads must still
+ * be byte-exact, and the finished-transfer log line must count the
+ * retransmissions.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run, sha256, tmpdir, until } from './helpers.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const ns = `lb-tl${crypto.randomBytes(3).toString('hex')}`;
+const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/sbin/nft');
+let root: string;
+let child: ChildProcess | undefined;
+const logs: Array<Record<string, unknown>> = [];
+const data = crypto.randomBytes(1 << 20);
+const PORT = 6969;
+
+const nsx = (cmd: string, args: string[], ms = 60_000) => run('ip', ['netns', 'exec', ns, cmd, ...args], ms);
+
+beforeAll(async () => {
+  if (!canRun) return;
+  root = tmpdir('lb-tftp-loss-');
+  fs.writeFileSync(path.join(root, 'f'), data);
+  await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  await nsx('nft', ['add', 'table', 'inet', 'lbloss']);
+  await nsx('nft', ['add', 'chain', 'inet', 'lbloss', 'in', '{ type filter hook input priority 0; }']);
+  // 4% of every UDP packet on lo, both directions; dropped on input so senders see no EPERM
+  const r = await nsx('nft', ['add', 'rule', 'inet', 'lbloss', 'in', 'meta', 'l4proto', 'udp', 'numgen', 'random', 'mod', '100', '<', '4', 'counter', 'drop']);
+  expect(r.code, r.stderr).toBe(0);
+  const cfg = JSON.stringify({ root, port: PORT, address: '127.0.0.1', timeout: 0.5 });
+  child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'test/tftp/fixtures/serve.ts', cfg], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let buf = '';
+  child.stdout!.on('data', (c) => {
+    buf += String(c);
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        logs.push(JSON.parse(line));
+      } catch {
+        /* not JSON */
+      }
+    }
+  });
+  let listening = false;
+  child.stderr!.on('data', (c) => {
+    if (String(c).includes('LISTEN')) listening = true;
+  });
+  expect(await until(() => listening, 20_000)).toBe(true);
+}, 60_000);
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGTERM');
+  await run('ip', ['netns', 'del', ns]);
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe.skipIf(!canRun)('packet loss (nftables in a test namespace)', () => {
+  it('completes lock-step and windowed downloads byte-exact and logs retransmissions', async () => {
+    const out1 = path.join(root, 'o1');
+    const r1 = await nsx('curl', ['-s', '-S', '--tftp-blksize', '1024', '-o', out1, `tftp://127.0.0.1:${PORT}/f`], 120_000);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(sha256(out1)).toBe(sha256(data));
+    const out2 = path.join(root, 'o2');
+    const r2 = await nsx(
+      'atftp',
+      ['--tftp-timeout', '1', '-g', '-r', 'f', '-l', out2, '--option', 'blksize 1024', '--option', 'windowsize 8', '127.0.0.1', String(PORT)],
+      120_000,
+    );
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(sha256(out2)).toBe(sha256(data));
+    expect(await until(() => logs.filter((l) => l.event === 'tftp.done').length >= 2, 10_000)).toBe(true);
+    const done = logs.filter((l) => l.event === 'tftp.done');
+    console.log(done.map((l) => `${l.windowsize} ${l.duration_ms}ms rtx=${l.retransmissions} rtt=${l.rtt_ms}`).join('; '));
+    for (const l of done) {
+      expect(l).toMatchObject({ file: 'f', bytes: data.length, blksize: 1024 });
+      expect(l.retransmissions as number).toBeGreaterThan(0);
+    }
+    expect(done.map((l) => l.windowsize).sort()).toEqual([1, 8]);
+    const counters = await nsx('nft', ['list', 'ruleset']);
+    expect(counters.stdout).toMatch(/counter packets [1-9]/);
+  }, 240_000);
+});
