@@ -1,0 +1,267 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import { BootPlan } from '../../src/plan/index.js';
+import { LeaseStore, type LeaseRecord } from '../../src/leases/store.js';
+import { parseFrames } from '../../src/leases/journal.js';
+import { DhcpService, type Ingress } from '../../src/dhcp/service.js';
+import { Telemetry } from '../../src/telemetry.js';
+import { silent } from '../../src/log.js';
+import { decode, encode, macToChaddr, type DhcpMessage } from '../../src/codec/dhcp.js';
+import { decodeSuboptions, ip, readIp, readString, str, u8 } from '../../src/codec/dhcp-options.js';
+import type { Config } from '../../src/config/types.js';
+
+const YAML = (mode: string) => `
+server: 10.77.0.1
+interfaces: [lb-x0]
+state_dir: /tmp
+dhcp:
+  mode: ${mode}
+  address: 0.0.0.0
+  subnets:
+    - { subnet: 10.77.0.0/24, range: 10.77.0.100-10.77.0.101, router: 10.77.0.1, dns: [10.77.0.1], lease: 1h, interface: lb-x0 }
+    - { subnet: 10.88.0.0/24, range: 10.88.0.100-10.88.0.150, router: 10.88.0.1, dns: [10.88.0.1], lease: 30m }
+boot:
+  bios: undionly.kpxe
+  uefi: snponly.efi
+  script: http://{server}/boot/{mac}.ipxe
+iscsi:
+  portal: "{server}"
+  target: iqn.2010-01.lan.example:{name}
+  initiator: iqn.2010-01.lan.example:initiator:{name}
+  handoff: dhcp
+hosts:
+  52:54:00:77:00:10: { name: pc01, ip: 10.77.0.10, boot: iscsi }
+  52:54:00:77:00:11: { name: pc02, ip: 10.77.0.100, boot: script }
+`;
+
+let dir: string;
+let cfg: Config;
+let store: LeaseStore;
+let svc: DhcpService;
+let tel: Telemetry;
+
+async function setup(mode = 'authoritative') {
+  cfg = parseConfig(YAML(mode), join(dir, 'lanboot.yaml'));
+  tel = new Telemetry();
+  store = new LeaseStore({ file: join(dir, 'leases'), subnets: cfg.dhcp!.subnets, reserved: cfg.hosts.filter((h) => h.ip).map((h) => ({ ip: h.ip!, mac: h.mac })) });
+  await store.open();
+  svc = new DhcpService({ config: cfg.dhcp!, plan: new BootPlan(cfg), leases: store, telemetry: tel, log: silent, server: cfg.server });
+}
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'lb-dhcpsvc-'));
+  await setup();
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const lan: Ingress = { via: 'packet', iface: 'lb-x0', localAddress: '10.77.0.1', addresses: ['10.77.0.1'], localPort: 67, srcAddress: '0.0.0.0', srcPort: 68, broadcast: true };
+
+let xid = 1;
+function msg(mac: string, type: number, options: Array<[number, Buffer]> = [], over: Partial<DhcpMessage> = {}): DhcpMessage {
+  return {
+    op: 1, htype: 1, hlen: 6, hops: 0, xid: xid++, secs: 0, flags: 0, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0',
+    siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr: macToChaddr(mac), sname: '', file: '',
+    options: new Map<number, Buffer>([[53, u8(type)], ...options]), ...over,
+  };
+}
+const t = (r: { message: DhcpMessage } | null) => r?.message.options.get(53)?.[0];
+
+async function dora(mac: string, extra: Array<[number, Buffer]> = [], ingress = lan, over: Partial<DhcpMessage> = {}) {
+  const offer = await svc.handle(msg(mac, 1, extra, over), ingress);
+  expect(t(offer)).toBe(2);
+  const yi = offer!.message.yiaddr;
+  const sid = readIp(offer!.message.options, 54)!;
+  const ack = await svc.handle(msg(mac, 3, [[50, ip(yi)], [54, ip(sid)], ...extra], over), ingress);
+  return { offer: offer!, ack: ack! };
+}
+
+const PXE_BIOS: Array<[number, Buffer]> = [
+  [60, str('PXEClient:Arch:00000:UNDI:002001')], [93, Buffer.from([0, 0])], [94, Buffer.from([1, 2, 1])],
+  [97, Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x42)])],
+];
+const PXE_UEFI: Array<[number, Buffer]> = [
+  [60, str('PXEClient:Arch:00007:UNDI:003016')], [93, Buffer.from([0, 7])], [94, Buffer.from([1, 3, 16])],
+  [97, Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x43)])],
+];
+
+describe('DhcpService authoritative', () => {
+  it('DORA: offer, ack, journaled before the ACK is returned; reply fields per RFC 2131', async () => {
+    const { offer, ack } = await dora('52:54:00:00:00:01');
+    expect(offer.message.yiaddr).toBe('10.77.0.101'); // .100 is pc02's static address
+    expect(offer.to).toEqual({ kind: 'link', address: '10.77.0.101', mac: '52:54:00:00:00:01', port: 68 });
+    expect(t(ack)).toBe(5);
+    expect(ack.message.yiaddr).toBe('10.77.0.101');
+    expect(readIp(ack.message.options, 54)).toBe('10.77.0.1');
+    expect(readIp(ack.message.options, 3)).toBe('10.77.0.1');
+    expect(ack.message.options.get(51)!.readUInt32BE(0)).toBe(3600);
+    const recs = parseFrames<LeaseRecord>(readFileSync(join(dir, 'leases'))).records;
+    expect(recs).toContainEqual(expect.objectContaining({ t: 'L', ip: '10.77.0.101', mac: '52:54:00:00:00:01' }));
+    expect(encode(ack.message).length).toBeGreaterThanOrEqual(300);
+  });
+
+  it('broadcast flag → broadcast; ciaddr → unicast; giaddr → relay at port 67, option 82 echoed', async () => {
+    const o = await svc.handle(msg('52:54:00:00:00:02', 1, [], { flags: 0x8000 }), lan);
+    expect(o!.to.kind).toBe('broadcast');
+    const r82 = Buffer.from([1, 4, 0, 0, 0, 7]);
+    const relayed = await svc.handle(msg('52:54:00:00:00:03', 1, [[82, r82]], { giaddr: '10.88.0.1', hops: 1 }), { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: '10.88.0.1', srcPort: 67 });
+    expect(relayed!.to).toEqual({ kind: 'relay', address: '10.88.0.1', port: 67 });
+    expect(relayed!.message.yiaddr).toMatch(/^10\.88\.0\./);
+    expect(relayed!.message.giaddr).toBe('10.88.0.1');
+    expect(relayed!.message.options.get(82)).toEqual(r82);
+    expect([...relayed!.message.options.keys()].at(-1)).toBe(82);
+  });
+
+  it('subnet by ingress interface; second subnet by an interface address', async () => {
+    const o2 = await svc.handle(msg('52:54:00:00:00:04', 1), { ...lan, iface: 'lb-x1', localAddress: '10.88.0.1', addresses: ['10.88.0.1'] });
+    expect(o2!.message.yiaddr).toMatch(/^10\.88\.0\.1\d\d$/);
+    expect(readIp(o2!.message.options, 54)).toBe('10.88.0.1');
+    const none = await svc.handle(msg('52:54:00:00:00:05', 1), { ...lan, iface: 'lb-x9', localAddress: '192.168.9.1', addresses: ['192.168.9.1'] });
+    expect(none).toBeNull();
+    expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"no_subnet"}')?.value).toBe(1);
+  });
+
+  it('SELECTING for another server: our offer is released silently', async () => {
+    const mac = '52:54:00:00:00:06';
+    const o = await svc.handle(msg(mac, 1), lan);
+    const yi = o!.message.yiaddr;
+    expect(await svc.handle(msg(mac, 3, [[50, ip(yi)], [54, ip('10.77.0.250')]]), lan)).toBeNull();
+    // The address is free again for someone else.
+    const o2 = await svc.handle(msg('52:54:00:00:00:07', 1), lan);
+    expect(o2!.message.yiaddr).toBe(yi);
+  });
+
+  it('INIT-REBOOT: wrong subnet → NAK (broadcast); own lease → ACK; someone else’s → NAK', async () => {
+    const mac = '52:54:00:00:00:08';
+    const nak = await svc.handle(msg(mac, 3, [[50, ip('192.168.1.50')]]), lan);
+    expect(t(nak)).toBe(6);
+    expect(nak!.to.kind).toBe('broadcast');
+    expect(nak!.message.yiaddr).toBe('0.0.0.0');
+    expect(readString(nak!.message.options, 56)).toMatch(/not on this network/);
+    const { ack } = await dora(mac);
+    const mine = ack.message.yiaddr;
+    const again = await svc.handle(msg(mac, 3, [[50, ip(mine)]]), lan);
+    expect(t(again)).toBe(5);
+    const other = await svc.handle(msg('52:54:00:00:00:09', 3, [[50, ip(mine)]]), lan);
+    expect(t(other)).toBe(6);
+  });
+
+  it('RENEWING (unicast, ciaddr) and REBINDING (broadcast): ACK to ciaddr; unknown foreign rebinding is ignored', async () => {
+    const mac = '52:54:00:00:00:0a';
+    const { ack } = await dora(mac);
+    const a = ack.message.yiaddr;
+    const renew = await svc.handle(msg(mac, 3, [], { ciaddr: a }), { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: a, srcPort: 68 });
+    expect(t(renew)).toBe(5);
+    expect(renew!.to).toEqual({ kind: 'unicast', address: a, port: 68 });
+    const rebind = await svc.handle(msg(mac, 3, [], { ciaddr: a }), { ...lan, srcAddress: a });
+    expect(t(rebind)).toBe(5);
+    expect(await svc.handle(msg(mac, 3, [], { ciaddr: '172.16.0.5' }), { ...lan, srcAddress: '172.16.0.5' })).toBeNull();
+  });
+
+  it('DECLINE quarantines; RELEASE frees; INFORM answers options without an address', async () => {
+    const mac = '52:54:00:00:00:0b';
+    const { ack } = await dora(mac);
+    const a = ack.message.yiaddr;
+    expect(await svc.handle(msg(mac, 4, [[50, ip(a)], [54, ip('10.77.0.1')]]), lan)).toBeNull();
+    const o = await svc.handle(msg(mac, 1), lan);
+    expect(o).toBeNull(); // .100 reserved, .101 quarantined: pool exhausted
+    expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"pool_exhausted"}')?.value).toBe(1);
+
+    await store.close();
+    rmSync(join(dir, 'leases'));
+    await setup();
+    const mac2 = '52:54:00:00:00:0c';
+    const d = await dora(mac2);
+    const a2 = d.ack.message.yiaddr;
+    expect(await svc.handle(msg(mac2, 7, [[54, ip('10.77.0.1')]], { ciaddr: a2 }), lan)).toBeNull();
+    expect(store.leaseAt(a2)).toBeUndefined();
+
+    const inf = await svc.handle(msg('52:54:00:00:00:0d', 8, [], { ciaddr: '10.77.0.50' }), { ...lan, srcAddress: '10.77.0.50' });
+    expect(t(inf)).toBe(5);
+    expect(inf!.message.yiaddr).toBe('0.0.0.0');
+    expect(inf!.message.ciaddr).toBe('10.77.0.50');
+    expect(inf!.message.options.has(51)).toBe(false);
+    expect(inf!.to).toEqual({ kind: 'unicast', address: '10.77.0.50', port: 68 });
+  });
+
+  it('static host gets its fixed address, with hostname, initiator and root-path at the iPXE stage', async () => {
+    const { ack } = await dora('52:54:00:77:00:10', [[77, str('iPXE')], [175, Buffer.from([0x11, 1, 1])]]);
+    expect(ack.message.yiaddr).toBe('10.77.0.10');
+    expect(readString(ack.message.options, 12)).toBe('pc01');
+    expect(readString(ack.message.options, 203)).toBe('iqn.2010-01.lan.example:initiator:pc01');
+    expect(readString(ack.message.options, 17)).toBe('iscsi:10.77.0.1::3260:1:iqn.2010-01.lan.example:pc01');
+    expect(ack.message.file).toBe('');
+    expect(ack.message.options.get(175)).toEqual(Buffer.from([176, 1, 1]));
+  });
+
+  it('PXE BIOS / UEFI bootfiles; iPXE user-class → script; 175 alone → script; 175 + unmatched user-class → chain', async () => {
+    const bios = (await dora('52:54:00:00:01:01', PXE_BIOS)).ack.message;
+    expect(bios.file).toBe('undionly.kpxe');
+    expect(readString(bios.options, 67)).toBe('undionly.kpxe');
+    expect(bios.siaddr).toBe('10.77.0.1');
+    expect(readString(bios.options, 60)).toBe('PXEClient');
+    expect(decodeSuboptions(bios.options.get(43)!, 43).get(6)).toEqual(Buffer.from([8]));
+
+    await store.close();
+    rmSync(join(dir, 'leases'));
+    await setup();
+    const uefi = (await svc.handle(msg('52:54:00:00:01:02', 1, PXE_UEFI), lan))!.message;
+    expect(uefi.file).toBe('snponly.efi');
+    const ipxe = (await svc.handle(msg('52:54:00:00:01:03', 1, [...PXE_BIOS, [77, str('iPXE')]]), lan));
+    // pool has one dynamic address, held by the UEFI offer: exhausted → use a relayed subnet instead
+    expect(ipxe).toBeNull();
+    const relay: Ingress = { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: '10.88.0.1', srcPort: 67 };
+    const r = { giaddr: '10.88.0.1' };
+    const ip1 = (await svc.handle(msg('52:54:00:00:01:03', 1, [...PXE_BIOS, [77, str('iPXE')]], r), relay))!.message;
+    expect(ip1.file).toBe('http://10.77.0.1/boot/52:54:00:00:01:03.ipxe');
+    expect(ip1.options.get(175)).toEqual(Buffer.from([176, 1, 1]));
+    const ip2 = (await svc.handle(msg('52:54:00:00:01:04', 1, [...PXE_BIOS, [175, Buffer.from([0x13, 1, 1])]], r), relay))!.message;
+    expect(ip2.file).toBe('http://10.77.0.1/boot/52:54:00:00:01:04.ipxe');
+    const ip3 = (await svc.handle(msg('52:54:00:00:01:05', 1, [...PXE_BIOS, [175, Buffer.from([0x13, 1, 1])], [77, str('\x07Foo')]], r), relay))!.message;
+    expect(ip3.file).toBe('undionly.kpxe');
+    const rfc3004 = (await svc.handle(msg('52:54:00:00:01:06', 1, [...PXE_BIOS, [77, Buffer.from([4, 0x69, 0x50, 0x58, 0x45])]], r), relay))!.message;
+    expect(rfc3004.file).toBe('http://10.77.0.1/boot/52:54:00:00:01:06.ipxe');
+  });
+
+  it('malformed input is dropped and counted, never thrown', async () => {
+    expect(await svc.handleBuffer(Buffer.from('garbage'), lan)).toBeNull();
+    expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"malformed_short"}')?.value).toBe(1);
+    const bad = msg('52:54:00:00:00:0e', 1, [[93, Buffer.from([1])], [50, Buffer.from([1, 2])]]);
+    const r = await svc.handleBuffer(encode(bad), lan);
+    expect(t(r)).toBe(2); // bad 93 and 50 are ignored, the client still gets an offer
+  });
+});
+
+describe('DhcpService proxy mode', () => {
+  beforeEach(async () => {
+    await store.close();
+    await setup('proxy');
+  });
+
+  it('answers PXE DISCOVER on 67 with boot info and no address; ignores non-PXE', async () => {
+    const o = await svc.handle(msg('52:54:00:00:02:01', 1, PXE_BIOS), lan);
+    expect(t(o)).toBe(2);
+    expect(o!.message.yiaddr).toBe('0.0.0.0');
+    expect(o!.message.file).toBe('undionly.kpxe');
+    expect(o!.to.kind).toBe('broadcast');
+    expect(o!.message.options.has(51)).toBe(false);
+    expect(o!.message.options.has(1)).toBe(false);
+    expect(decodeSuboptions(o!.message.options.get(43)!, 43).get(6)).toEqual(Buffer.from([8]));
+    expect(await svc.handle(msg('52:54:00:00:02:02', 1), lan)).toBeNull();
+    // REQUEST to the real server on 67: not ours
+    expect(await svc.handle(msg('52:54:00:00:02:01', 3, [...PXE_BIOS, [54, ip('10.77.0.254')], [50, ip('10.77.0.120')]]), lan)).toBeNull();
+  });
+
+  it('REQUEST on 4011 → ACK unicast to the client’s source', async () => {
+    const r = await svc.handle(msg('52:54:00:00:02:03', 3, [...PXE_UEFI], { ciaddr: '10.77.0.120' }), { via: 'udp', localAddress: '10.77.0.1', localPort: 4011, srcAddress: '10.77.0.120', srcPort: 68 });
+    expect(t(r)).toBe(5);
+    expect(r!.message.file).toBe('snponly.efi');
+    expect(r!.to).toEqual({ kind: 'unicast', address: '10.77.0.120', port: 68 });
+    expect(decode(encode(r!.message)).yiaddr).toBe('0.0.0.0');
+  });
+});
