@@ -5,6 +5,7 @@
  */
 import type { Config } from './config/types.js';
 import { BootPlan, type DhcpAnswer } from './plan/index.js';
+import { checkImage } from './rpl/images.js';
 
 export interface HostReport {
   mac: string;
@@ -18,7 +19,7 @@ export interface HostReport {
   rootPath?: string;
   initiator?: string;
   target?: string;
-  rpl?: { files: string[]; execute: string; frameSize: number; blockSize: number; pacingUs: number };
+  rpl?: { files: string[]; execute: string; frameSize: number; blockSize: number; pacingUs: number; warnings: string[] };
 }
 
 /** Stand-in when neither `server:` nor a request tells us our address. */
@@ -50,6 +51,8 @@ export function checkReport(config: Config): HostReport[] {
         frameSize: r.frameSize,
         blockSize: r.blockSize,
         pacingUs: r.pacingUs,
+        // Reads the image files: addresses must fit real-mode memory (spec §7).
+        warnings: checkImage(r.image, config.tftp?.root ?? '/'),
       },
     };
   });
@@ -85,6 +88,7 @@ export function formatCheck(config: Config, reports: HostReport[]): string {
     }
     if (r.rpl) {
       out.push(`  ${'RPL'.padEnd(10)} ${r.rpl.files.join(' ')} execute ${r.rpl.execute} frame ${r.rpl.frameSize} block ${r.rpl.blockSize} pacing ${r.rpl.pacingUs}us`);
+      for (const w of r.rpl.warnings) out.push(`  ${'warning'.padEnd(10)} ${w}`);
     }
   }
   return out.join('\n');
