@@ -146,52 +146,68 @@ static void on_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
   sock_close(s); /* on_poll_closed removes the hook; already closing: it will too */
 }
 
+/* Call onFrame; false when a listener threw (surfaced as an uncaught exception). */
+static int deliver(napi_env env, napi_value cb, size_t argc, napi_value *argv) {
+  napi_value undef, err;
+  napi_get_undefined(env, &undef);
+  if (napi_call_function(env, undef, cb, argc, argv, NULL) != napi_pending_exception) return 1;
+  napi_get_and_clear_last_exception(env, &err);
+  napi_fatal_exception(env, err);
+  return 0;
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   Sock *s = h->data;
   napi_env env = s->env;
   napi_handle_scope hs;
   napi_callback_scope cs;
-  napi_value self, cb, argv[4], undef;
+  napi_value self, cb, argv[4];
   (void)events;
-  if (s->fd < 0 || status < 0) return;
+  if (s->fd < 0) return;
   napi_open_handle_scope(env, &hs);
   napi_get_reference_value(env, s->self, &self);
   napi_open_callback_scope(env, self, s->actx, &cs);
-  napi_get_undefined(env, &undef);
   s->in_cb = 1;
-  for (int i = 0; i < MAX_PER_WAKE && s->fd >= 0; i++) {
+  if (status < 0) {
+    /* POLLERR: ENETDOWN when the link went down (the kernel rebinds the socket
+     * when it comes back), ENODEV when it was deleted. libuv stopped the poll;
+     * clear the error, keep listening, and tell JS as onFrame(null, errno). */
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    uv_poll_start(&s->poll, UV_READABLE, on_readable);
+    napi_get_null(env, &argv[0]);
+    napi_create_uint32(env, (uint32_t)err, &argv[1]);
+    napi_get_reference_value(env, s->cb, &cb);
+    if (err) deliver(env, cb, 2, argv);
+  }
+  for (int i = 0; i < MAX_PER_WAKE && s->fd >= 0 && status >= 0; i++) {
     struct sockaddr_ll from;
     union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))]; } ctl;
     struct iovec iov = {s->rx, RXBUF};
     struct msghdr msg = {&from, sizeof from, &iov, 1, ctl.buf, sizeof ctl.buf, 0};
     ssize_t n = recvmsg(s->fd, &msg, MSG_TRUNC);
-    if (n < 0) break; /* EAGAIN: drained; other errors are transient on packet sockets */
+    if (n < 0) break; /* EAGAIN: drained; ENETDOWN comes back as POLLERR above */
     if (from.sll_pkttype == PACKET_OUTGOING || n > RXBUF) continue;
     /* tp_status tells JS whether the L4 checksum is still partial (veth, local
      * senders) and whether a VLAN tag was stripped off the frame. */
-    uint32_t status = 0, vlan = 0;
+    uint32_t nums[3] = {from.sll_pkttype, 0, 0};
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
         struct tpacket_auxdata aux;
         memcpy(&aux, CMSG_DATA(c), sizeof aux);
-        status = aux.tp_status;
-        vlan = aux.tp_vlan_tci;
+        nums[1] = aux.tp_status;
+        nums[2] = aux.tp_vlan_tci;
       }
     }
     napi_handle_scope fs;
     napi_open_handle_scope(env, &fs);
     napi_create_buffer_copy(env, (size_t)n, s->rx, NULL, &argv[0]);
-    uint32_t nums[3] = {from.sll_pkttype, status, vlan};
     for (int k = 0; k < 3; k++) napi_create_uint32(env, nums[k], &argv[k + 1]);
     napi_get_reference_value(env, s->cb, &cb);
-    napi_status st = napi_call_function(env, undef, cb, 4, argv, NULL);
+    int ok = deliver(env, cb, 4, argv);
     napi_close_handle_scope(env, fs);
-    if (st == napi_pending_exception) { /* a listener threw: surface as uncaught */
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err);
-      break;
-    }
+    if (!ok) break;
   }
   s->in_cb = 0;
   napi_close_callback_scope(env, cs);
@@ -220,7 +236,8 @@ static Sock *unwrap_open(napi_env env, napi_callback_info info, size_t *argc, na
   return s;
 }
 
-/* new Socket(ifname, protocol, rcvbuf, filter|null, onFrame(buf, pktType, tpStatus, vlanTci)) */
+/* new Socket(ifname, protocol, rcvbuf, filter|null, onFrame(buf, pktType, tpStatus, vlanTci))
+ * onFrame(null, errno) reports a link error (ENETDOWN, ENODEV). */
 static napi_value sock_new(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5], self;

@@ -5,6 +5,7 @@
  * tests satisfy with MemorySegment (no root, no namespaces needed).
  */
 import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -89,7 +90,8 @@ interface Addon {
     protocol: number,
     rcvbuf: number,
     filter: BpfInstruction[] | null,
-    onFrame: (frame: Buffer, pktType: number, status: number, vlanTci: number) => void,
+    // frame === null: a link error, pktType then carries the errno.
+    onFrame: (frame: Buffer | null, pktType: number, status: number, vlanTci: number) => void,
   ) => NativeSocket;
   ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer };
 }
@@ -121,12 +123,25 @@ export function loadAddon(): Addon {
   return addon;
 }
 
+function linkError(ifname: string, errno: number): NodeJS.ErrnoException {
+  const code = Object.entries(osConstants.errno).find(([, v]) => v === errno)?.[0] ?? `E${errno}`;
+  return Object.assign(new Error(`packet socket on ${ifname}: ${code}`), { code, errno: -errno });
+}
+
 /** ifindex, MAC and MTU of an interface (ioctl SIOCGIFINDEX/HWADDR/MTU). */
 export function linkInfo(ifname: string): { ifindex: number; mac: string; mtu: number } {
   const i = loadAddon().ifInfo(ifname);
   return { ifindex: i.ifindex, mac: formatMac(i.mac), mtu: i.mtu };
 }
 
+/**
+ * Events:
+ *  'frame' (frame, pktType, status)  one received frame, see FrameListener
+ *  'linkerror' (err)  err.code ENETDOWN: the link went down (or is being
+ *                     deleted); frames resume by themselves when it is up again.
+ *                     ENODEV follows within a second if the interface is gone:
+ *                     this socket is dead, close it and open a new one.
+ */
 export class PacketSocket extends EventEmitter implements FrameLink {
   readonly ifname: string;
   readonly ifindex: number;
@@ -136,6 +151,7 @@ export class PacketSocket extends EventEmitter implements FrameLink {
   /** Frames dropped because they carried a VLAN id (their tag is stripped before we see them). */
   vlanDropped = 0;
   #sock: NativeSocket | undefined;
+  #recheck: NodeJS.Timeout | undefined;
 
   private constructor(opts: PacketSocketOptions) {
     super();
@@ -153,6 +169,7 @@ export class PacketSocket extends EventEmitter implements FrameLink {
       opts.rcvbuf ?? DEFAULT_RCVBUF,
       opts.filter ?? null,
       (frame, pktType, status, vlanTci) => {
+        if (frame === null) return this.#linkError(pktType);
         // A frame from VLAN n arrives untagged on the parent; answering it untagged
         // would reach the wrong network. Serve VLANs by opening the VLAN interface.
         if (status & TP_STATUS_VLAN_VALID && (vlanTci & 0xfff) !== 0) this.vlanDropped++;
@@ -175,6 +192,32 @@ export class PacketSocket extends EventEmitter implements FrameLink {
 
   get closed(): boolean {
     return this.#sock === undefined;
+  }
+
+  /**
+   * The kernel says ENETDOWN both when the link goes down and when it is
+   * deleted; tell them apart by looking the name up, now and once more a
+   * moment later (the deletion may still be under way).
+   */
+  #linkError(errno: number): void {
+    this.emit('linkerror', linkError(this.ifname, errno));
+    const gone = (): boolean => {
+      try {
+        return loadAddon().ifInfo(this.ifname).ifindex !== this.ifindex;
+      } catch {
+        return true;
+      }
+    };
+    const report = (): void => {
+      this.#recheck = undefined;
+      if (this.#sock) this.emit('linkerror', linkError(this.ifname, osConstants.errno.ENODEV));
+    };
+    clearTimeout(this.#recheck);
+    if (gone()) report();
+    else {
+      this.#recheck = setTimeout(() => gone() && report(), 1000);
+      this.#recheck.unref();
+    }
   }
 
   #open(): NativeSocket {
@@ -208,16 +251,19 @@ export class PacketSocket extends EventEmitter implements FrameLink {
   close(): void {
     const s = this.#sock;
     this.#sock = undefined;
+    clearTimeout(this.#recheck);
     s?.close();
   }
 
   override on(event: 'frame', listener: FrameListener): this;
+  override on(event: 'linkerror', listener: (err: NodeJS.ErrnoException) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.on(event, listener);
   }
 
   override off(event: 'frame', listener: FrameListener): this;
+  override off(event: 'linkerror', listener: (err: NodeJS.ErrnoException) => void): this;
   override off(event: string | symbol, listener: (...args: any[]) => void): this;
   override off(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.off(event, listener);

@@ -420,6 +420,36 @@ describe('PacketSocket over a veth pair (root namespace <-> test namespace)', ()
     expect(codes).toEqual([3, 4, 5, 1]);
   });
 
+  it('survives the link going down and up, and reports it; reports a deleted interface', async () => {
+    const l2 = await net.addVethPair(null, ns);
+    const s = PacketSocket.open({ ifname: l2.a, protocol: ETH_EXP });
+    const got = collect(s);
+    const errors: string[] = [];
+    s.on('linkerror', (e) => errors.push(String(e.code)));
+    const peer2 = await Peer.start(net, ns, { ifname: l2.b, protocol: ETH_EXP });
+    try {
+      await peer2.send(exp(l2.macA, l2.macB, 'before'));
+      await until(() => got.length >= 1, 5000, 'frame before');
+      await net.exec(null, 'ip', ['link', 'set', l2.a, 'down']);
+      await until(() => errors.length >= 1, 5000, 'ENETDOWN');
+      await net.exec(null, 'ip', ['link', 'set', l2.a, 'up']);
+      // The peer's end needs carrier again before it can send; resend until one arrives.
+      for (let i = 0; i < 100 && got.length < 2; i++) {
+        await peer2.send(exp(l2.macA, l2.macB, 'after'));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(got.map((g) => tagOf(g.frame))).toContain('after');
+      expect(errors).toEqual(['ENETDOWN']);
+
+      await net.exec(null, 'ip', ['link', 'del', l2.a]);
+      await until(() => errors.includes('ENODEV'), 5000, 'ENODEV');
+      expect(errors).toEqual(['ENETDOWN', 'ENETDOWN', 'ENODEV']);
+    } finally {
+      s.close();
+      peer2.child.kill();
+    }
+  });
+
   it('opening and closing many sockets leaks no file descriptor', () => {
     const before = openFds();
     for (let i = 0; i < 100; i++) {
