@@ -81,7 +81,7 @@ export class TftpServer {
   readonly cache: FileCache;
   private sock: UdpSocket | undefined;
   private readonly ports: PortAllocator;
-  private readonly transfers = new Map<string, { t?: Active; op: string; file: string }>();
+  private readonly transfers = new Map<string, { t?: Active; op: string; file: string; meta?: TransferMeta }>();
   private pending = 0;
   private realRoot = '';
   private realUpload: string | undefined;
@@ -89,7 +89,7 @@ export class TftpServer {
   private stopped = false;
 
   constructor(
-    private readonly config: TftpConfig,
+    private config: TftpConfig,
     private readonly log: Logger,
     private readonly telemetry: Telemetry,
     private readonly hooks: TftpHooks,
@@ -137,6 +137,53 @@ export class TftpServer {
     return this.transfers.size;
   }
 
+  /**
+   * Apply a reloaded config to new requests (limits, options, quirks, root,
+   * uploads). Address, port and port range need a restart.
+   */
+  setConfig(next: TftpConfig): void {
+    const realRoot = realDir(next.root);
+    const realUpload = next.upload_dir ? realDir(next.upload_dir) : undefined;
+    this.config = { ...next, address: this.config.address, port: this.config.port, port_range: this.config.port_range };
+    this.realRoot = realRoot;
+    this.realUpload = realUpload;
+  }
+
+  /** Running transfers, for the status page (shape of admin's TransferView). */
+  transferViews(): Array<{
+    id: string;
+    mac?: string;
+    peer: string;
+    file: string;
+    bytes: number;
+    size?: number;
+    blksize?: number;
+    windowsize?: number;
+    started: number;
+    retransmits?: number;
+    direction?: 'read' | 'write';
+  }> {
+    const out = [];
+    for (const [key, e] of this.transfers) {
+      if (!e.t || !e.meta) continue;
+      const st = e.t.stats();
+      out.push({
+        id: key,
+        mac: e.meta.client.mac,
+        peer: key,
+        file: e.meta.file,
+        bytes: st.bytes,
+        size: e.t.size,
+        blksize: e.meta.blksize,
+        windowsize: e.meta.windowsize,
+        started: e.t.startedAt,
+        retransmits: st.retransmissions,
+        direction: e.meta.op === 'RRQ' ? ('read' as const) : ('write' as const),
+      });
+    }
+    return out;
+  }
+
   private drop(reason: string, rinfo: RemoteInfo, detail?: string): void {
     this.telemetry.count('lanboot_tftp_dropped_total', { reason });
     if (this.log.isLevelEnabled('debug'))
@@ -180,7 +227,7 @@ export class TftpServer {
       }
       return;
     }
-    const entry: { t?: Active; op: string; file: string } = { op: p.op, file: p.filename };
+    const entry: { t?: Active; op: string; file: string; meta?: TransferMeta } = { op: p.op, file: p.filename };
     this.transfers.set(key, entry);
     this.pending++;
     const req = p;
@@ -206,7 +253,7 @@ export class TftpServer {
     };
   }
 
-  private async accept(p: RequestPacket, rinfo: RemoteInfo, entry: { t?: Active }): Promise<void> {
+  private async accept(p: RequestPacket, rinfo: RemoteInfo, entry: { t?: Active; meta?: TransferMeta }): Promise<void> {
     const mac = this.hooks.macFor?.(rinfo.address);
     const client: TftpClient = { address: rinfo.address, port: rinfo.port, mac };
     const mode = p.mode;
@@ -295,6 +342,7 @@ export class TftpServer {
     );
     t.probeCandidate = neg.tsizeAsked;
     entry.t = t;
+    entry.meta = meta;
     if (this.stopped) return t.finish('aborted');
     t.start();
   }
@@ -305,7 +353,7 @@ export class TftpServer {
     client: TftpClient,
     blksizeMax: number,
     refuseOpts: string[],
-    entry: { t?: Active },
+    entry: { t?: Active; meta?: TransferMeta },
   ): Promise<void> {
     const mac = client.mac;
     const dir = this.realUpload;
@@ -405,6 +453,7 @@ export class TftpServer {
       (outcome, stats, detail) => this.finished(key, t, meta, outcome, stats, detail, false),
     );
     entry.t = t;
+    entry.meta = meta;
     if (this.stopped) return t.finish('aborted');
     t.start();
   }

@@ -80,6 +80,8 @@ abstract class Transfer {
   protected lastProgress = performance.now();
   protected readonly rto: RtoEstimator;
   protected readonly started = performance.now();
+  /** Wall clock start (ms since epoch) for status views. */
+  readonly startedAt = Date.now();
   retransmissions = 0;
   strangers = 0;
   /** Packets from the peer that were not understood (counted, dropped). */
@@ -120,7 +122,9 @@ abstract class Transfer {
 
   protected abstract onPacket(msg: Buffer): void;
   protected abstract onTimeout(): void;
-  protected abstract stats(): TransferStats;
+  abstract stats(): TransferStats;
+  /** Total size when known (reads). */
+  abstract get size(): number | undefined;
 
   protected timerAt = 0;
 
@@ -426,7 +430,11 @@ export class ReadTransfer extends Transfer {
     this.src.release();
   }
 
-  protected stats(): TransferStats {
+  get size(): number {
+    return this.src.size;
+  }
+
+  stats(): TransferStats {
     const blocks = Math.min(this.acked, this.total);
     return {
       bytes: Math.min(this.acked * this.B, this.src.size),
@@ -632,7 +640,11 @@ export class WriteTransfer extends Transfer {
     }
   }
 
-  protected stats(): TransferStats {
+  get size(): undefined {
+    return undefined;
+  }
+
+  stats(): TransferStats {
     return {
       bytes: this.offset,
       blocks: this.received,

@@ -35,6 +35,21 @@ export interface Started {
   stop(): Promise<void>;
 }
 
+export function baseConfig(root: string): TftpConfig {
+  return {
+    address: '127.0.0.1',
+    port: 0,
+    root,
+    blksize_max: 65464,
+    windowsize_max: 64,
+    timeout: 1,
+    retries: 6,
+    max_transfers: 1000,
+    upload_overwrite: false,
+    quirks: [],
+  };
+}
+
 export async function startServer(
   cfg: Partial<TftpConfig> & { root: string },
   hooks?: Partial<TftpHooks>,
@@ -50,18 +65,7 @@ export async function startServer(
   const log = pino({ level, base: { svc: 'tftp' } }, sink);
   const telemetry = new Telemetry();
   const server = new TftpServer(
-    {
-      address: '127.0.0.1',
-      port: 0,
-      blksize_max: 65464,
-      windowsize_max: 64,
-      timeout: 1,
-      retries: 6,
-      max_transfers: 1000,
-      upload_overwrite: false,
-      quirks: [],
-      ...cfg,
-    },
+    { ...baseConfig(cfg.root), ...cfg },
     log,
     telemetry,
     { policy: () => ({ refuseOptions: [] }), ...hooks },

@@ -236,6 +236,15 @@ describe('transfer behaviour', () => {
     const c = await peers[2]!.recv();
     expect(c?.p).toMatchObject({ op: 'ERROR', code: 0 });
     expect((c!.p as { message: string }).message).toMatch(/too many transfers/i);
+    const views = s2.server.transferViews();
+    expect(views.length).toBe(2);
+    expect(views[0]).toMatchObject({ file: 'file.bin', direction: 'read', size: file.length, blksize: 512, windowsize: 1 });
+    // a reload raises the limit for new requests
+    s2.server.setConfig({ ...(await import('./helpers.js')).baseConfig(root), max_transfers: 3 });
+    peers[2]!.rrq(s2.port, 'file.bin');
+    const c2 = await peers[2]!.recv();
+    expect(c2?.p?.op).toBe('DATA');
+    peers[2]!.send({ op: 'ERROR', code: 0, message: 'x' }, c2!.port);
     peers[0]!.send({ op: 'ERROR', code: 0, message: 'x' }, a!.port);
     peers[1]!.send({ op: 'ERROR', code: 0, message: 'x' }, b!.port);
     expect(await until(() => s2.server.active === 0)).toBe(true);
