@@ -14,7 +14,10 @@
  * whose source is 0.0.0.0 or on-link on a covered interface: those are always
  * also seen by that interface's packet socket, which knows more (the
  * interface). Deterministic, no timing window. Traffic from elsewhere (a relay
- * behind a router, loopback) is handled by the dgram socket alone.
+ * behind a router, loopback) is handled by the dgram socket alone. As a second
+ * guard (a client on a covered link using a foreign source address), the dgram
+ * path also drops a datagram whose xid+chaddr+type a packet socket handled in
+ * the last 2 s.
  */
 import dgram from 'node:dgram';
 import { openUdp, type UdpSocket } from './udp.js';
@@ -55,6 +58,21 @@ interface Link {
 const ZERO = '0.0.0.0';
 const M = 'lanboot_dhcp_';
 const INFO_TTL_MS = 5000;
+const DEDUPE_MS = 2000;
+
+/** xid + chaddr + message type, read straight from the bytes (no decode needed). */
+function dedupeKey(buf: Buffer): string | undefined {
+  if (buf.length < 240) return undefined;
+  let type = 0;
+  for (let i = 240; i + 2 < buf.length; ) {
+    const c = buf[i]!;
+    if (c === 0) { i++; continue; }
+    if (c === 255) break;
+    if (c === 53) { type = buf[i + 2]!; break; }
+    i += 2 + buf[i + 1]!;
+  }
+  return buf.toString('hex', 4, 8) + buf.toString('hex', 28, 44) + type;
+}
 
 function inPrefix(ip: string, net: string, prefix: number): boolean {
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
@@ -68,6 +86,10 @@ export class DhcpTransport {
   private localCache: { at: number; list: InterfaceInfo[] } = { at: 0, list: [] };
   private readonly arpWaiters = new Map<string, Set<(mac: string) => void>>();
   private stopped = false;
+  /** Requests handled from packet sockets recently: key -> time seen. */
+  private seen = new Map<string, number>();
+  private seenOld = new Map<string, number>();
+  private seenRotated = Date.now();
 
   constructor(private readonly opts: DhcpTransportOptions) {}
 
@@ -164,7 +186,25 @@ export class DhcpTransport {
       // Unicast to an address that is not ours (promiscuous copies, or another server's clients).
       return;
     }
-    this.dispatch(Buffer.from(d.udp.payload), ingress);
+    const payload = Buffer.from(d.udp.payload);
+    const k = dedupeKey(payload);
+    if (k) this.remember(k);
+    this.dispatch(payload, ingress);
+  }
+
+  /** Two generations of keys, rotated every DEDUPE_MS: bounded memory, no per-key timers. */
+  private remember(k: string): void {
+    const now = Date.now();
+    if (now - this.seenRotated > DEDUPE_MS) {
+      this.seenOld = this.seen;
+      this.seen = new Map();
+      this.seenRotated = now;
+    }
+    this.seen.set(k, now);
+  }
+
+  private seenRecently(k: string): boolean {
+    return this.seen.has(k) || this.seenOld.has(k);
   }
 
   private locals(): InterfaceInfo[] {
@@ -180,6 +220,11 @@ export class DhcpTransport {
       if (src === ZERO) return;
       for (const l of this.links.values()) {
         for (const a of this.info(l).ipv4) if (inPrefix(src, a.address, a.prefix)) return; // the packet socket has it
+      }
+      const k = dedupeKey(buf);
+      if (k && this.seenRecently(k)) {
+        this.opts.telemetry.count(M + 'duplicates_total');
+        return;
       }
     }
     const c = this.opts.config;
