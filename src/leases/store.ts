@@ -213,7 +213,8 @@ export class LeaseStore {
     if (!l) return true;
     const now = this.now();
     if (l.state === 'declined') return l.expires <= now;
-    if (l.key === key) return true;
+    // A reservation belongs to the MAC: one machine's firmware stages (OVMF PXE, then iPXE) use different client-ids.
+    if (l.key === key || (r !== undefined && l.mac === mac.toLowerCase())) return true;
     if ((l.state === 'bound' || l.state === 'offered') && l.expires > now) return false;
     return true;
   }
