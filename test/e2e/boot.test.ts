@@ -1,0 +1,176 @@
+/**
+ * End to end on real firmware: QEMU (TCG) whose NIC ROM is Debian's iPXE (or
+ * OVMF's own PXE client), lanboot's DHCP, TFTP and HTTP services
+ * (`lanboot start --config FILE`, compiled) in a server namespace, and tgtd
+ * exporting a tiny disk whose boot sector prints a per-run marker to COM1.
+ * A scenario passes only when that marker appears on the VM's serial port,
+ * i.e. iPXE really logged in to the target and booted the LUN.
+ *
+ * Scenarios: (a) script by HTTP, (b) script by TFTP, (c) a first DHCP that
+ * is not iPXE (typed into the ROM's shell: another user-class, DHCP, chain
+ * the bootfile) -> undionly.kpxe by TFTP -> iPXE -> script -> iSCSI,
+ * (d) handoff by DHCP option 17 (no script at all), (e) UEFI: OVMF's PXE ->
+ * snponly.efi by TFTP -> iPXE -> script over HTTP (asserted on lanboot's log;
+ * the tiny disk has no EFI system partition, so the SAN boot itself is BIOS only).
+ */
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootDiskImage } from '../helpers/e2e-disk.js';
+import { e2eMissing, LanbootProc, makeNet, SerialVm, SERVER_IP, startRa, tempDir, Tgt, type E2eNet } from '../helpers/e2e.js';
+import { NetnsScope } from '../helpers/netns.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const CLI = join(ROOT, 'dist/src/cli.js');
+const BIOS_MAC = '52:54:00:77:e2:01';
+const UEFI_MAC = '52:54:00:77:e2:02';
+const TARGET = 'iqn.2026-01.lanboot.e2e:pc01';
+const missing = e2eMissing(CLI);
+
+interface Scenario {
+  script: 'http' | 'tftp';
+  handoff: 'script' | 'dhcp';
+}
+
+function config(dir: string, net: E2eNet, s: Scenario, n: number): string {
+  const script = s.script === 'http' ? 'http://{http}/boot/{mac}.ipxe' : 'tftp://{server}/boot/{mac}.ipxe';
+  return `# e2e scenario ${n}: script by ${s.script}, handoff ${s.handoff}
+server: ${SERVER_IP}
+interfaces: [${net.srvIf}]
+state_dir: ${join(dir, `state-${n}`)}
+log: { level: debug }
+dhcp:
+  mode: authoritative
+  subnets:
+    - { subnet: 10.77.0.0/24, range: 10.77.0.100-10.77.0.199, router: ${SERVER_IP}, lease: 1h }
+  user_classes:
+    - { match: iPXE, ipxe: true }
+tftp: { address: ${SERVER_IP}, port: 69, root: ${join(dir, 'tftp')} }
+http: { address: ${SERVER_IP}, port: 80, root: ${join(dir, 'http')} }
+boot:
+  bios: undionly.kpxe
+  uefi: snponly.efi
+  script: ${script}
+iscsi:
+  portal: "{server}"
+  lun: 1
+  target: iqn.2026-01.lanboot.e2e:{name}
+  initiator: iqn.2026-01.lanboot.e2e:initiator:{name}
+  handoff: ${s.handoff}
+hosts:
+  ${BIOS_MAC}: { name: pc01, ip: 10.77.0.10, boot: iscsi }
+  ${UEFI_MAC}: { name: uefi01, ip: 10.77.0.11, boot: iscsi }
+`;
+}
+
+describe.skipIf(missing.length > 0)(`real firmware end to end${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`, () => {
+  const scope = new NetnsScope();
+  let dir: string;
+  let net: E2eNet;
+  let tgt: Tgt;
+  let marker: string;
+  let n = 0;
+  let vm: SerialVm | undefined;
+  let lanboot: LanbootProc | undefined;
+
+  beforeAll(async () => {
+    dir = tempDir('lb-e2e-');
+    mkdirSync(join(dir, 'tftp'));
+    mkdirSync(join(dir, 'http'));
+    for (const f of ['undionly.kpxe', 'snponly.efi', 'ipxe.efi']) cpSync(`/usr/lib/ipxe/${f}`, join(dir, 'tftp', f));
+    // A fresh marker per run: only this run's disk can print it.
+    marker = `LANBOOT-E2E-${Math.random().toString(36).slice(2, 10).toUpperCase()}`;
+    writeFileSync(join(dir, 'disk.img'), bootDiskImage(marker));
+    net = await makeNet(scope);
+    startRa(scope, net.srvNs, net.srvIf);
+    tgt = new Tgt(scope, net.srvNs);
+    await tgt.start(SERVER_IP);
+    await tgt.addTarget(TARGET, join(dir, 'disk.img'));
+    cpSync(join(dir, 'disk.img'), join(dir, 'disk-uefi.img'));
+    await tgt.addTarget('iqn.2026-01.lanboot.e2e:uefi01', join(dir, 'disk-uefi.img'));
+  }, 30_000);
+
+  afterAll(async () => {
+    await vm?.stop();
+    await lanboot?.stop();
+    await scope.cleanup();
+    tgt?.cleanupFiles();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  /** Start lanboot for a scenario and a VM; the caller drives the VM. */
+  async function boot(s: Scenario, mac: string, firmware: 'bios' | 'uefi'): Promise<{ vm: SerialVm; lanboot: LanbootProc }> {
+    await vm?.stop();
+    await lanboot?.stop();
+    n++;
+    const file = join(dir, `lanboot-${n}.yaml`);
+    writeFileSync(file, config(dir, net, s, n));
+    lanboot = new LanbootProc(scope, net.srvNs, CLI);
+    lanboot.start(file);
+    // Ready when the HTTP service (started after DHCP and TFTP) says so.
+    await lanboot.waitForLine((l) => l.event === 'http.listen', 15_000, 'lanboot to start');
+    const vmDir = join(dir, `vm-${n}`);
+    mkdirSync(vmDir);
+    vm = new SerialVm(scope, net.vmNs, { mac, tap: net.tap, firmware, dir: vmDir });
+    vm.start();
+    return { vm, lanboot };
+  }
+
+  const forMac = (mac: string) => (l: Record<string, unknown>) => l.mac === mac;
+
+  it('(a) BIOS iPXE ROM: DHCP -> script by HTTP -> sanboot iSCSI LUN 1 -> marker on serial', async () => {
+    const { vm, lanboot } = await boot({ script: 'http', handoff: 'script' }, BIOS_MAC, 'bios');
+    await vm.waitFor(new RegExp(marker), 60_000);
+    expect(vm.output).toContain('lanboot: booting pc01 from SAN drive 0x80');
+    const script = await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && l.event === 'http.script', 1000, 'http.script');
+    expect(script).toMatchObject({ status: 200, client: '10.77.0.10' });
+  }, 90_000);
+
+  it('(b) BIOS iPXE ROM: script by TFTP -> iSCSI -> marker', async () => {
+    const { vm, lanboot } = await boot({ script: 'tftp', handoff: 'script' }, BIOS_MAC, 'bios');
+    await vm.waitFor(new RegExp(marker), 60_000);
+    expect(vm.output).toMatch(new RegExp(`tftp://${SERVER_IP.replace(/\./g, '\\.')}/boot/52:54:00:77:e2:01\\.ipxe`));
+    // TFTP served the generated script, and HTTP never saw this boot.
+    await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && String(l.event).startsWith('tftp.') && /boot\/52:54:00:77:e2:01\.ipxe/.test(String(l.file ?? l.path ?? '')), 1000, 'the TFTP script transfer');
+    expect(lanboot.lines.some((l) => l.event === 'http.script')).toBe(false);
+  }, 90_000);
+
+  it('(c) a non-iPXE first DHCP (explicit user-class beats option 175) -> undionly.kpxe by TFTP -> iPXE -> script -> marker', async () => {
+    const { vm, lanboot } = await boot({ script: 'http', handoff: 'script' }, BIOS_MAC, 'bios');
+    // The ROM's shell plays a plain PXE ROM: another user-class, DHCP, then
+    // chain the bootfile it was given. It still sends option 175.
+    await vm.waitFor(/Press Ctrl-B for the iPXE command line/, 30_000);
+    await vm.type('\x02');
+    await vm.waitFor(/iPXE> ?$/, 10_000);
+    await vm.shell('set user-class PXE-chain', 5000);
+    await vm.shell('dhcp', 40_000);
+    // Cleared so the next stage's cached DHCP packet (iPXE's PXE API) carries no user-class.
+    await vm.shell('clear user-class', 5000);
+    await vm.shell('chain tftp://${next-server}/${filename}', 0, false);
+    await vm.waitFor(new RegExp(marker), 60_000);
+    expect(vm.output).toMatch(/undionly\.kpxe\.\.\. ok/);
+    await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && String(l.event).startsWith('tftp.') && /undionly\.kpxe/.test(String(l.file ?? l.path ?? '')), 1000, 'the undionly.kpxe transfer');
+    await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && l.event === 'http.script', 1000, 'http.script after the chain');
+    // The order of the boot as lanboot logged it: chain bootfile first, script after.
+    const i = (pred: (l: Record<string, unknown>) => boolean) => lanboot.lines.findIndex((l) => forMac(BIOS_MAC)(l) && pred(l));
+    expect(i((l) => /undionly\.kpxe/.test(String(l.file ?? l.path ?? '')))).toBeLessThan(i((l) => l.event === 'http.script'));
+  }, 120_000);
+
+  it('(d) handoff by DHCP option 17: iPXE boots the root-path itself, no script', async () => {
+    const { vm, lanboot } = await boot({ script: 'http', handoff: 'dhcp' }, BIOS_MAC, 'bios');
+    await vm.waitFor(new RegExp(marker), 60_000);
+    expect(vm.output).toContain(`Root path: iscsi:${SERVER_IP}::3260:1:${TARGET}`);
+    expect(lanboot.lines.some((l) => l.event === 'http.script')).toBe(false);
+  }, 90_000);
+
+  it('(e) UEFI (OVMF PXE): snponly.efi by TFTP, then the script over HTTP from that MAC', async () => {
+    const { vm, lanboot } = await boot({ script: 'http', handoff: 'script' }, UEFI_MAC, 'uefi');
+    await lanboot.waitForLine((l) => forMac(UEFI_MAC)(l) && String(l.event).startsWith('tftp.') && /snponly\.efi/.test(String(l.file ?? l.path ?? '')), 60_000, 'snponly.efi by TFTP');
+    const script = await lanboot.waitForLine((l) => forMac(UEFI_MAC)(l) && l.event === 'http.script', 60_000, 'http.script from the UEFI VM');
+    expect(script).toMatchObject({ status: 200 });
+    // The script ran in iPXE for EFI and logged in to the target.
+    await vm.waitFor(/lanboot: attaching iscsi:/, 20_000);
+    expect(vm.output).toMatch(/iPXE .* -- Open Source Network Boot Firmware/);
+  }, 120_000);
+});
