@@ -55,6 +55,9 @@ const UEFI_DEFAULT_LOADER: Partial<Record<Firmware, string>> = {
 /** BIOS INT 13 drive numbers: 0x80 is the boot drive, extra SAN disks follow. */
 const drive = (i: number) => `0x${(0x80 + i).toString(16)}`;
 
+/** One-key shortcuts in the menu (r = reset, s = shell). */
+const MENU_KEYS: Partial<Record<BootKind, string>> = { iscsi: 'i', linux: 'l', chain: 'c', local: 'd' };
+
 /** Kinds an iPXE menu can offer (rpl is for ISA ROMs; menu/none/script are not leaf choices). */
 const MENU_KINDS: BootKind[] = ['iscsi', 'linux', 'chain', 'local'];
 
@@ -242,10 +245,10 @@ function menu(w: ScriptWriter, d: DerivedHost, ctx: ScriptContext): void {
   const reset = Boolean(ctx.httpBase && d.host.reset && d.host.reset.length > 0);
   w.label('menu');
   w.line(`menu lanboot: ${oneLine(d.name)} (${ctx.mac})`);
-  for (const k of choices) w.line(`item ${k} ${menuText(k, d, ctx)}`);
+  for (const k of choices) w.line(`item --key ${MENU_KEYS[k]} ${k} ${menuText(k, d, ctx)}`);
   w.line('item --gap');
-  if (reset) w.line(`item reset Reset the disk of ${oneLine(d.name)} (runs its reset hook), then back here`);
-  w.line('item shell iPXE shell');
+  if (reset) w.line(`item --key r reset Reset the disk of ${oneLine(d.name)} (runs its reset hook), then back here`);
+  w.line('item --key s shell iPXE shell');
   w.line(`choose --default ${choices[0]} --timeout ${ctx.menuTimeoutMs ?? 5000} target || goto shell`);
   w.line('goto ${target}');
   w.blank();

@@ -11,7 +11,10 @@
  * the bootfile) -> undionly.kpxe by TFTP -> iPXE -> script -> iSCSI,
  * (d) handoff by DHCP option 17 (no script at all), (e) UEFI: OVMF's PXE ->
  * snponly.efi by TFTP -> iPXE -> script over HTTP (asserted on lanboot's log;
- * the tiny disk has no EFI system partition, so the SAN boot itself is BIOS only).
+ * the tiny disk has no EFI system partition, so the SAN boot itself is BIOS only),
+ * (f) the menu's "reset" item: iPXE GETs /reset/<mac>, lanboot runs the
+ * host's reset argv (copies a pristine image over the host's disk), and the
+ * SAN boot that follows prints the pristine disk's marker, not the old one.
  */
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,7 +36,7 @@ interface Scenario {
   handoff: 'script' | 'dhcp';
 }
 
-function config(dir: string, net: E2eNet, s: Scenario, n: number): string {
+function config(dir: string, net: E2eNet, s: Scenario, n: number, biosHost?: string): string {
   const script = s.script === 'http' ? 'http://{http}/boot/{mac}.ipxe' : 'tftp://{server}/boot/{mac}.ipxe';
   return `# e2e scenario ${n}: script by ${s.script}, handoff ${s.handoff}
 server: ${SERVER_IP}
@@ -59,7 +62,7 @@ iscsi:
   initiator: iqn.2026-01.lanboot.e2e:initiator:{name}
   handoff: ${s.handoff}
 hosts:
-  ${BIOS_MAC}: { name: pc01, ip: 10.77.0.10, boot: iscsi }
+  ${BIOS_MAC}: ${biosHost ?? '{ name: pc01, ip: 10.77.0.10, boot: iscsi }'}
   ${UEFI_MAC}: { name: uefi01, ip: 10.77.0.11, boot: iscsi }
 `;
 }
@@ -100,12 +103,12 @@ describe.skipIf(missing.length > 0)(`real firmware end to end${missing.length ? 
   }, 30_000);
 
   /** Start lanboot for a scenario and a VM; the caller drives the VM. */
-  async function boot(s: Scenario, mac: string, firmware: 'bios' | 'uefi'): Promise<{ vm: SerialVm; lanboot: LanbootProc }> {
+  async function boot(s: Scenario, mac: string, firmware: 'bios' | 'uefi', biosHost?: string): Promise<{ vm: SerialVm; lanboot: LanbootProc }> {
     await vm?.stop();
     await lanboot?.stop();
     n++;
     const file = join(dir, `lanboot-${n}.yaml`);
-    writeFileSync(file, config(dir, net, s, n));
+    writeFileSync(file, config(dir, net, s, n, biosHost));
     lanboot = new LanbootProc(scope, net.srvNs, CLI);
     lanboot.start(file);
     // Ready when the HTTP service (started after DHCP and TFTP) says so.
@@ -172,5 +175,24 @@ describe.skipIf(missing.length > 0)(`real firmware end to end${missing.length ? 
     // The script ran in iPXE for EFI and logged in to the target.
     await vm.waitFor(/lanboot: attaching iscsi:/, 20_000);
     expect(vm.output).toMatch(/iPXE .* -- Open Source Network Boot Firmware/);
+  }, 120_000);
+
+  it('(f) menu -> "r" (reset hook over HTTP from the host itself) -> menu -> iSCSI boots the freshly reset disk', async () => {
+    const fresh = `${marker}-FRESH`;
+    writeFileSync(join(dir, 'pristine.img'), bootDiskImage(fresh));
+    writeFileSync(join(dir, 'pc02.img'), bootDiskImage(`${marker}-OLD`));
+    await tgt.addTarget('iqn.2026-01.lanboot.e2e:pc02', join(dir, 'pc02.img'));
+    // {name} expands per argument; cp runs without a shell, as the host's own reset.
+    const host = `{ name: pc02, ip: 10.77.0.10, boot: menu, menu: [iscsi, local], reset: [/bin/cp, ${JSON.stringify(join(dir, 'pristine.img'))}, ${JSON.stringify(join(dir, '{name}.img'))}] }`;
+    const { vm, lanboot } = await boot({ script: 'http', handoff: 'script' }, BIOS_MAC, 'bios', host);
+    await vm.waitFor(/Reset the disk of pc02/, 60_000);
+    await vm.type('r');
+    await vm.waitFor(/lanboot: reset of pc02 done/, 30_000);
+    const done = await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && l.event === 'reset.done', 1000, 'reset.done');
+    expect(done).toMatchObject({ ok: true, code: 0, via: 'http', name: 'pc02' });
+    expect((done.argv as string[])[2]).toBe(join(dir, 'pc02.img'));
+    // Back at the menu, the default (iSCSI) boots after its timeout: the reset disk.
+    await vm.waitFor(new RegExp(`${fresh}\r?\n`), 60_000);
+    expect(vm.output).not.toContain(`${marker}-OLD`);
   }, 120_000);
 });

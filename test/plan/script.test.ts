@@ -75,7 +75,9 @@ function checkStructure(script: string): void {
   const lines = script.split('\n').filter((l) => l.trim() !== '');
   expect(lines[0]).toBe('#!ipxe');
   const labels = new Set(lines.filter((l) => l.startsWith(':')).map((l) => l.slice(1)));
-  const items = lines.filter((l) => l.startsWith('item ') && !l.startsWith('item --')).map((l) => l.split(' ')[1]!);
+  const items = lines.filter((l) => l.startsWith('item ') && !l.startsWith('item --gap')).map((l) => l.replace(/^item (--key \S+ )?/, '').split(' ')[0]!);
+  const keys = lines.map((l) => /^item --key (\S+) /.exec(l)?.[1]).filter(Boolean);
+  expect(new Set(keys).size, 'menu shortcut keys are unique').toBe(keys.length);
   for (const l of lines) {
     for (const m of l.matchAll(/goto (\S+)/g)) {
       if (m[1] === '${target}') for (const i of items) expect(labels, `menu item ${i} has no label`).toContain(i);
