@@ -212,14 +212,20 @@ export class SerialVm {
 
   /**
    * Run one iPXE shell command: type it, check the echo came back intact (a
-   * dropped key would run something else), press Enter; with `prompt`, wait
-   * for the next "iPXE>" prompt.
+   * dropped key would run something else; under load the polled UART can
+   * lose one), erase and retype if not, press Enter; with `prompt`, wait for
+   * the next "iPXE>" prompt.
    */
   async shell(cmd: string, timeoutMs: number, prompt = true): Promise<void> {
-    const from = this.output.length;
-    await this.type(cmd);
-    const echoed = await this.waitFor(new RegExp(escapeRe(cmd.slice(-12)) + '$'), 5000, from).catch(() => this.output.slice(from));
-    if (!echoed.replace(/\s+/g, '').includes(cmd.replace(/\s+/g, ''))) throw new Error(`iPXE shell echo mismatch: typed "${cmd}", saw "${echoed}"`);
+    const want = cmd.replace(/\s+/g, '');
+    for (let attempt = 1; ; attempt++) {
+      const from = this.output.length;
+      await this.type(cmd, 40 * attempt);
+      const seen = await this.waitFor(new RegExp(escapeRe(cmd.slice(-12)) + '$'), 3000, from).catch(() => this.output.slice(from));
+      if (seen.replace(/\s+/g, '').includes(want)) break;
+      if (attempt === 3) throw new Error(`iPXE shell kept losing keys: typed "${cmd}", saw "${seen}"`);
+      await this.type('\b'.repeat(cmd.length + 4), 20); // iPXE's line editor: backspace
+    }
     const after = this.output.length;
     await this.type('\n');
     if (prompt) await this.waitFor(/iPXE> ?$/, timeoutMs, after);
