@@ -321,7 +321,7 @@ export class DhcpService {
     if (!alloc) return this.drop(subnet.range || fixed ? 'pool_exhausted' : 'no_address', { mac, subnet: subnet.subnet });
     store.offer(key, mac, alloc.ip);
     // Ask again with the address known, so templates using {ip} expand.
-    if (!fixed) answer = this.ask({ ...facts0, ip: alloc.ip });
+    if (!fixed && answer.boot) answer = this.ask({ ...facts0, ip: alloc.ip });
     const ctx = this.context(req, DHCPDISCOVER, DHCPOFFER, mac, key, facts0, answer, subnet, serverId, false);
     ctx.yiaddr = alloc.ip;
     ctx.leaseSeconds = this.leaseSecondsFor(subnet);
