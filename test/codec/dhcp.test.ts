@@ -94,6 +94,17 @@ describe('real client captures', () => {
     expect(readParameterList(m.options)).toEqual(expect.arrayContaining([17, 43, 60, 66, 67, 175, 203]));
     expect(roundTrip(buf)).toEqual(buf);
   });
+
+  it.runIf(existsSync(dir + 'ipxe-qemu-request.hex'))('QEMU iPXE ROM REQUEST: same identity, requested-ip + server-id', () => {
+    const buf = fixture('ipxe-qemu-request.hex');
+    const m = decode(buf);
+    expect(messageType(m)).toBe(DHCPREQUEST);
+    expect(readIp(m.options, OPT.SERVER_ID)).toBe('10.99.0.1');
+    expect(readIp(m.options, OPT.REQUESTED_IP)).toMatch(/^10\.99\.0\.1\d\d$/);
+    expect(readUserClasses(m.options)).toEqual(['iPXE']);
+    expect(readIpxeOptions(m.options)!.size).toBeGreaterThan(3);
+    expect(roundTrip(buf)).toEqual(buf);
+  });
 });
 
 function baseMsg(over: Partial<DhcpMessage> = {}): DhcpMessage {
