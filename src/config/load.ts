@@ -164,7 +164,8 @@ function closest(word: string, options: string[]): string | undefined {
   let best: string | undefined;
   let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const o of options) {
-    const d = levenshtein(word, o);
+    // "blksize" should find "blksize_max": a key contained in another is a near miss.
+    const d = o.includes(word) || word.includes(o) ? 1 : levenshtein(word, o);
     if (d < bestD) [best, bestD] = [o, d];
   }
   return best;

@@ -1,0 +1,253 @@
+/**
+ * Wiring: one process runs every service the config enables. Services get a
+ * narrow hooks object; every hook reads the *current* boot plan, so a reload
+ * swaps one reference and new requests see the new config while transfers
+ * already running keep the settings they started with.
+ */
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, ConfigError, ipToInt } from './config/load.js';
+import type { Config } from './config/types.js';
+import { resetArgv as resetArgvOf } from './hooks/reset.js';
+import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
+import { telemetry as defaultTelemetry, type Telemetry } from './telemetry.js';
+import { BootPlan } from './plan/index.js';
+import { listInterfaces } from './io/netif.js';
+import { TftpServer } from './tftp/server.js';
+import { HttpServer } from './http/server.js';
+import { RplResponder } from './rpl/responder.js';
+import { serveRpl } from './rpl/links.js';
+import { AdminServer } from './admin/server.js';
+import { dropPrivileges } from './privileges.js';
+import type { PacketSocket } from './io/packet.js';
+import { startDhcp, type DhcpRunning } from './dhcp/run.js';
+
+export interface AppOptions {
+  telemetry?: Telemetry;
+  log?: Logger;
+}
+
+export interface Listening {
+  svc: string;
+  address: string;
+  port?: number;
+  detail?: string;
+}
+
+export class App {
+  plan: BootPlan;
+  readonly listening: Listening[] = [];
+  private tftp?: TftpServer;
+  private http?: HttpServer;
+  private rpl?: RplResponder;
+  private rplLinks: PacketSocket[] = [];
+  private admin?: AdminServer;
+  private dhcp?: DhcpRunning;
+  readonly telemetry: Telemetry;
+  private readonly log: Logger;
+
+  constructor(
+    public config: Config,
+    opts: AppOptions = {},
+  ) {
+    this.plan = new BootPlan(config);
+    this.telemetry = opts.telemetry ?? defaultTelemetry;
+    this.log = opts.log ?? logger('core');
+  }
+
+  /** MAC holding an address: a lease, else a fixed host entry. */
+  macFor = (ip: string): string | undefined =>
+    this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && h.prefix_bits === 48)?.mac;
+
+  /** Address of a MAC: its fixed address, else its lease. */
+  ipFor = (mac: string): string | undefined => this.plan.host(mac)?.ip ?? this.dhcp?.ipFor(mac);
+
+  /**
+   * Our address as a client sees it, for scripts fetched over TFTP (a socket
+   * bound to 0.0.0.0 cannot tell): `server:`, else the local interface
+   * address on the client's subnet.
+   */
+  serverFor = (clientIp: string | undefined, bound?: string): string | undefined => {
+    if (this.config.server) return this.config.server;
+    if (clientIp) {
+      const c = ipToInt(clientIp);
+      for (const i of listInterfaces()) {
+        for (const a of i.ipv4) {
+          const mask = a.prefix === 0 ? 0 : (0xffffffff << (32 - a.prefix)) >>> 0;
+          if (((ipToInt(a.address) & mask) >>> 0) === ((c & mask) >>> 0)) return a.address;
+        }
+      }
+    }
+    return bound && bound !== '0.0.0.0' ? bound : undefined;
+  };
+
+  async start(): Promise<void> {
+    const c = this.config;
+    try {
+      if (c.dhcp) {
+        this.dhcp = await startDhcp(c, {
+          plan: () => this.plan,
+          log: logger('dhcp'),
+          telemetry: this.telemetry,
+        });
+        for (const l of this.dhcp.listening) this.listening.push({ svc: 'dhcp', ...l });
+      }
+      if (c.tftp) {
+        this.tftp = new TftpServer(c.tftp, logger('tftp'), this.telemetry, {
+          policy: (cl) => this.plan.tftpPolicy({ mac: cl.mac ?? this.macFor(cl.address) }),
+          generate: (path, cl) => {
+            const mac = cl.mac ?? this.macFor(cl.address);
+            return this.plan.file(path, { mac, address: cl.address, serverAddress: this.serverFor(cl.address, c.tftp!.address) });
+          },
+          macFor: this.macFor,
+        });
+        const a = await this.tftp.start();
+        this.listening.push({ svc: 'tftp', ...a, detail: `root ${c.tftp.root}` });
+      }
+      if (c.http) {
+        this.http = new HttpServer(c.http, logger('http'), this.telemetry, {
+          file: (path, cl) => this.plan.file(path, { mac: cl.mac, address: cl.address, serverAddress: cl.serverAddress }),
+          macFor: this.macFor,
+          ipFor: this.ipFor,
+          resetArgv: (mac) => this.resetArgv(mac),
+        });
+        const a = await this.http.start();
+        this.listening.push({ svc: 'http', ...a, detail: `root ${c.http.root}` });
+      }
+      if (c.rpl) {
+        this.rpl = new RplResponder(c.rpl, {
+          plan: { rpl: (mac) => this.plan.rpl(mac) },
+          root: c.tftp?.root ?? '/',
+          log: logger('rpl'),
+          telemetry: this.telemetry,
+        });
+        this.rplLinks = serveRpl(this.rpl, c.rpl.interfaces, { sap: c.rpl.sap });
+        this.listening.push({ svc: 'rpl', address: c.rpl.interfaces.join(','), detail: `SAP 0x${c.rpl.sap.toString(16)}` });
+      }
+      if (c.admin) {
+        this.admin = new AdminServer(c.admin, {
+          telemetry: this.telemetry,
+          leases: () => this.dhcp?.leaseViews() ?? [],
+          pools: () => this.dhcp?.poolViews() ?? [],
+          transfers: () => this.tftp?.transferViews() ?? [],
+          rplLoads: () => this.rpl?.loadViews() ?? [],
+        });
+        const a = await this.admin.start();
+        this.listening.push({ svc: 'admin', address: a.address, port: a.port });
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    // Everything privileged is bound now; become the service user.
+    if (c.user) {
+      dropPrivileges(c.user, c.group, [c.state_dir, c.dhcp?.lease_file, c.tftp?.upload_dir].filter((p): p is string => !!p));
+    }
+  }
+
+  /** The host's reset command with templates expanded (argv, never a shell). */
+  resetArgv(mac: string): { argv: string[]; name?: string } | undefined {
+    const d = this.plan.derive(mac.toLowerCase(), { serverAddress: this.config.server });
+    const argv = d && resetArgvOf(d, this.config.server ? { server: this.config.server } : {});
+    return argv && { argv, name: d!.name };
+  }
+
+  /**
+   * Apply a new config. Listening sockets stay (they may be privileged and we
+   * may have dropped root); the plan and per-service settings change for new
+   * requests. Changes that need a new socket are reported, not half-applied.
+   */
+  reload(next: Config): string[] {
+    const notes: string[] = [];
+    const prev = this.config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(prev.interfaces, next.interfaces)) notes.push('interfaces changed: restart to reopen packet sockets');
+    for (const svc of ['dhcp', 'tftp', 'http', 'admin'] as const) {
+      const a = prev[svc] as { address?: string; port?: number } | null;
+      const b = next[svc] as { address?: string; port?: number } | null;
+      if (!!a !== !!b || (a && b && (a.address !== b.address || a.port !== b.port))) {
+        notes.push(`${svc} listen address/port or enablement changed: restart to apply`);
+      }
+    }
+    if (!!prev.rpl !== !!next.rpl || !same(prev.rpl?.interfaces, next.rpl?.interfaces)) notes.push('rpl interfaces changed: restart to apply');
+    this.config = next;
+    this.plan = new BootPlan(next);
+    this.rpl?.setPlan({ rpl: (mac) => this.plan.rpl(mac) });
+    if (next.tftp) this.tftp?.setConfig?.(next.tftp);
+    if (next.dhcp) this.dhcp?.reload(next);
+    return notes;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([
+      this.admin?.stop(),
+      this.http?.stop(),
+      this.tftp?.stop(),
+      this.dhcp?.stop(),
+      (async () => {
+        this.rpl?.close();
+        for (const l of this.rplLinks) l.close();
+      })(),
+    ]);
+  }
+}
+
+/** `lanboot start`: run until SIGTERM/SIGINT; SIGHUP reloads the config file. */
+export async function runApp(config: Config): Promise<void> {
+  setRootLogger(makeLogger(config.log.level));
+  const log = logger('core');
+  const app = new App(config, { log });
+  try {
+    await app.start();
+  } catch (e) {
+    log.error({ event: 'core.start_failed', err: (e as Error).message }, `cannot start: ${(e as Error).message}`);
+    process.stderr.write(`lanboot: cannot start: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  mkdirSync(config.state_dir, { recursive: true });
+  const pidFile = join(config.state_dir, 'lanboot.pid');
+  try {
+    writeFileSync(pidFile, `${process.pid}\n`);
+  } catch {
+    /* state dir may be read-only after a privilege drop; reload by signal still works */
+  }
+  for (const l of app.listening) {
+    log.info({ event: 'core.listening', service: l.svc, address: l.address, port: l.port, detail: l.detail }, `${l.svc} on ${l.address}${l.port ? `:${l.port}` : ''}${l.detail ? ` (${l.detail})` : ''}`);
+  }
+  process.stderr.write(banner(app));
+
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig(config.file);
+      const notes = app.reload(next);
+      log.info({ event: 'core.reload', hosts: next.hosts.length, notes }, `config reloaded from ${config.file}`);
+      for (const n of notes) log.warn({ event: 'core.reload_partial' }, n);
+    } catch (e) {
+      const msg = e instanceof ConfigError ? e.message : (e as Error).message;
+      log.error({ event: 'core.reload_refused', error: msg }, `new config refused, old one keeps running: ${msg}`);
+    }
+  });
+  const shutdown = async (sig: string) => {
+    log.info({ event: 'core.stop', signal: sig }, 'stopping');
+    await app.stop();
+    rmSync(pidFile, { force: true });
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function banner(app: App): string {
+  const lines = ['', `lanboot is serving (${app.config.file}):`];
+  for (const l of app.listening) lines.push(`  ${l.svc.padEnd(5)} ${l.address}${l.port ? `:${l.port}` : ''}${l.detail ? `  ${l.detail}` : ''}`);
+  const http = app.listening.find((l) => l.svc === 'http');
+  const tftp = app.listening.find((l) => l.svc === 'tftp');
+  const admin = app.listening.find((l) => l.svc === 'admin');
+  const host = app.config.hosts.find((h) => h.prefix_bits === 48);
+  lines.push('', 'Try:');
+  if (host && http) lines.push(`  curl http://${http.address}:${http.port}/boot/${host.mac}.ipxe      # ${host.name}'s iPXE script`);
+  if (tftp) lines.push(`  curl tftp://${tftp.address}:${tftp.port}/README.txt                 # a file from the TFTP root`);
+  if (admin) lines.push(`  open http://${admin.address}:${admin.port}/                          # live status page`);
+  lines.push(`  lanboot check --config ${app.config.file}     # what every host gets`, '');
+  return lines.join('\n') + '\n';
+}

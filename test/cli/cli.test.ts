@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+async function lanboot(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT });
+    return { code: 0, ...r };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('lanboot CLI', () => {
+  it('check prints the resolved plan of the embedded default config', async () => {
+    const r = await lanboot('check', '--config', 'config/lanboot.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('52:54:00:12:34:56  demo1  127.77.0.10  boot: iscsi');
+    expect(r.stdout).toMatch(/PXE BIOS\s+pxe: file "undionly\.kpxe"/);
+    expect(r.stdout).toMatch(/iPXE\s+ipxe: file "http:\/\/127\.0\.0\.1:8080\/boot\/52:54:00:12:34:56\.ipxe"/);
+    expect(r.stdout).toContain('iscsi:127.0.0.1::3260:1:iqn.2026-01.lanboot.demo:demo1');
+  });
+
+  it('check --json gives machine-readable answers', async () => {
+    const r = await lanboot('check', '--config', 'config/lanboot.yaml', '--json');
+    const hosts = JSON.parse(r.stdout) as Array<{ name: string; ipxe: { stage: string } }>;
+    expect(hosts.map((h) => h.name)).toEqual(['demo1', 'demo2']);
+    expect(hosts[0]!.ipxe.stage).toBe('ipxe');
+  });
+
+  it('refuses a bad config with file:line:col and exit code 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-cli-'));
+    const f = join(dir, 'bad.yaml');
+    writeFileSync(f, 'tftp:\n  root: /srv/tftp\n  blksize: 1024\n');
+    const r = await lanboot('check', '--config', f);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${f}:3:3: tftp.blksize: unknown key "blksize"`);
+    expect(r.stderr).toMatch(/did you mean "blksize_max"/);
+  });
+
+  it('answers --help and exits 2 on an unknown command', async () => {
+    const help = await lanboot('--help');
+    expect(help.code).toBe(0);
+    for (const cmd of ['start', 'check', 'import', 'trace', 'leases', 'reload', 'reset', 'install-service']) expect(help.stdout).toContain(cmd);
+    const bad = await lanboot('frobnicate');
+    expect(bad.code).toBe(2);
+  });
+
+  it('schema prints a reference row for every key', async () => {
+    const r = await lanboot('schema');
+    expect(r.stdout).toContain('| `tftp.blksize_max` | integer | `65464` |');
+    expect(r.stdout).toContain('| `hosts.<mac>.ip` |');
+  });
+
+  it('trace follows one MAC across services in time order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-cli-'));
+    const f = join(dir, 'log.json');
+    const lines = [
+      { time: '2026-01-01T00:00:02.000Z', svc: 'tftp', event: 'tftp.done', mac: '52:54:00:12:34:56', file: 'undionly.kpxe' },
+      { time: '2026-01-01T00:00:01.000Z', svc: 'dhcp', event: 'dhcp.ack', mac: '52:54:00:12:34:56', stage: 'pxe' },
+      { time: '2026-01-01T00:00:01.500Z', svc: 'dhcp', event: 'dhcp.ack', mac: '52:54:00:99:99:99' },
+    ];
+    writeFileSync(f, lines.map((l) => JSON.stringify(l)).join('\n') + '\nnot json\n');
+    const r = await lanboot('trace', '52-54-00-12-34-56', '--log', f);
+    const out = r.stdout.trim().split('\n');
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatch(/^00:00:01\.000\s+dhcp\s+dhcp\.ack\s+stage=pxe/);
+    expect(out[1]).toMatch(/tftp\.done\s+file=undionly\.kpxe/);
+  });
+});
