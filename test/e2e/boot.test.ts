@@ -14,7 +14,10 @@
  * the tiny disk has no EFI system partition, so the SAN boot itself is BIOS only),
  * (f) the menu's "reset" item: iPXE GETs /reset/<mac>, lanboot runs the
  * host's reset argv (copies a pristine image over the host's disk), and the
- * SAN boot that follows prints the pristine disk's marker, not the old one.
+ * SAN boot that follows prints the pristine disk's marker, not the old one,
+ * (g) proxyDHCP next to another DHCP server (dnsmasq on the LAN bridge, no
+ * PXE options): the address comes from it, the script URL from lanboot, and
+ * the script carries the whole iSCSI handoff (option 17 cannot be delivered).
  */
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -34,6 +37,8 @@ const missing = e2eMissing(CLI);
 interface Scenario {
   script: 'http' | 'tftp';
   handoff: 'script' | 'dhcp';
+  /** dhcp.mode: proxy next to another DHCP server that hands out the addresses. */
+  proxy?: boolean;
 }
 
 function config(dir: string, net: E2eNet, s: Scenario, n: number, biosHost?: string): string {
@@ -44,9 +49,9 @@ interfaces: [${net.srvIf}]
 state_dir: ${join(dir, `state-${n}`)}
 log: { level: debug }
 dhcp:
-  mode: authoritative
+  mode: ${s.proxy ? 'proxy' : 'authoritative'}
   subnets:
-    - { subnet: 10.77.0.0/24, range: 10.77.0.100-10.77.0.199, router: ${SERVER_IP}, lease: 1h }
+    - ${s.proxy ? '{ subnet: 10.77.0.0/24, lease: 1h }' : `{ subnet: 10.77.0.0/24, range: 10.77.0.100-10.77.0.199, router: ${SERVER_IP}, lease: 1h }`}
   user_classes:
     - { match: iPXE, ipxe: true }
 tftp: { address: ${SERVER_IP}, port: 69, root: ${join(dir, 'tftp')} }
@@ -194,5 +199,29 @@ describe.skipIf(missing.length > 0)(`real firmware end to end${missing.length ? 
     // Back at the menu, the default (iSCSI) boots after its timeout: the reset disk.
     await vm.waitFor(new RegExp(`${fresh}\r?\n`), 60_000);
     expect(vm.output).not.toContain(`${marker}-OLD`);
+  }, 120_000);
+
+  it('(g) proxyDHCP beside another DHCP server: address from it, script from lanboot, the script attaches the disk', async () => {
+    // The "other router": plain DHCP on the LAN bridge, knows nothing of PXE.
+    await scope.exec(net.vmNs, 'ip', ['addr', 'add', '10.77.0.2/24', 'dev', net.bridge]);
+    const other = scope.spawn(net.vmNs, 'dnsmasq', [
+      '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', `--interface=${net.bridge}`, '--bind-interfaces',
+      '--dhcp-range=10.77.0.100,10.77.0.150,1h', `--dhcp-host=${BIOS_MAC},10.77.0.20`, '--dhcp-option=3,10.77.0.2',
+      `--dhcp-leasefile=${join(dir, 'other.leases')}`, '--pid-file=', '--log-dhcp', '--log-facility=-',
+    ]);
+    let otherLog = '';
+    other.stderr?.on('data', (d: Buffer) => (otherLog += d.toString()));
+    try {
+      const { vm, lanboot } = await boot({ script: 'http', handoff: 'dhcp', proxy: true }, BIOS_MAC, 'bios');
+      await vm.waitFor(new RegExp(marker), 60_000);
+      expect(vm.output).toContain('net0: 10.77.0.20/255.255.255.0'); // dnsmasq's address
+      expect(vm.output).not.toContain('Root path:'); // proxy: no option 17 even with handoff: dhcp
+      expect(vm.output).toContain(`lanboot: attaching iscsi:${SERVER_IP}::3260:1:${TARGET}`);
+      const s = await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && l.event === 'http.script', 1000, 'http.script');
+      expect(s).toMatchObject({ client: '10.77.0.20' });
+      expect(otherLog).toMatch(/DHCPACK.*10\.77\.0\.20/);
+    } finally {
+      other.kill('SIGKILL');
+    }
   }, 120_000);
 });

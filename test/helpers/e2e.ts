@@ -23,6 +23,8 @@ export interface E2eNet {
   /** Server-side veth (lanboot's DHCP interface). */
   srvIf: string;
   tap: string;
+  /** The bridge in the VM namespace: "the LAN" (another router's DHCP can sit on it). */
+  bridge: string;
 }
 
 async function must(scope: NetnsScope, ns: string | null, cmd: string, args: string[]): Promise<string> {
@@ -48,7 +50,7 @@ export async function makeNet(scope: NetnsScope): Promise<E2eNet> {
   await must(scope, vmNs, 'ip', ['link', 'set', tap, 'master', br]);
   await must(scope, vmNs, 'ip', ['link', 'set', tap, 'up']);
   await must(scope, vmNs, 'ip', ['link', 'set', br, 'up']);
-  return { srvNs, vmNs, srvIf: v.a, tap };
+  return { srvNs, vmNs, srvIf: v.a, tap, bridge: br };
 }
 
 /**
