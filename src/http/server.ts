@@ -289,6 +289,10 @@ export class HttpServer {
     };
     if (o.kind === 'script' && status === 200) {
       this.telemetry.bootEvent(this.log, { svc: 'http', event: 'http.script', stage: 'script', ...fields }, 'boot script');
+    } else if (o.kind === 'file' && status === 206 && !o.range?.startsWith('0-')) {
+      // iPXE's sanboot of an ISO reads it as thousands of ranges: one boot
+      // event for the first, the rest at debug (bytes are still counted).
+      this.log.debug({ event: 'http.range', ...fields }, 'range');
     } else if (o.kind === 'file' && (status === 200 || status === 206)) {
       this.telemetry.bootEvent(this.log, { svc: 'http', event: o.aborted ? 'http.aborted' : 'http.file', stage: 'file', ...fields }, 'file');
     } else {

@@ -72,7 +72,15 @@ hosts:
 `;
 }
 
-describe.skipIf(missing.length > 0)(`real firmware end to end${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`, () => {
+// Missing firmware or tools fail the suite (CI installs them: .ci/install-deps);
+// LANBOOT_SKIP_E2E=1 skips it on a machine that cannot run VMs.
+const skip = process.env.LANBOOT_SKIP_E2E === '1';
+
+describe.skipIf(skip)('real firmware end to end', () => {
+  it('has QEMU, iPXE, OVMF, tgt, dnsmasq and a built lanboot', () => {
+    expect(missing, 'install them (.ci/install-deps) and run npm run build').toEqual([]);
+  });
+
   const scope = new NetnsScope();
   let dir: string;
   let net: E2eNet;
@@ -83,6 +91,7 @@ describe.skipIf(missing.length > 0)(`real firmware end to end${missing.length ? 
   let lanboot: LanbootProc | undefined;
 
   beforeAll(async () => {
+    if (missing.length > 0) return;
     dir = tempDir('lb-e2e-');
     mkdirSync(join(dir, 'tftp'));
     mkdirSync(join(dir, 'http'));
