@@ -187,6 +187,11 @@ export class DhcpService {
   }
 
   private serverIdFor(ingress: Ingress, subnet?: SubnetConfig): string | undefined {
+    // Several addresses on the ingress interface: the one on the client's subnet.
+    if (subnet && ingress.addresses && ingress.addresses.length > 1 && !(ingress.localAddress && this.inSubnet(subnet, ingress.localAddress))) {
+      const onSubnet = ingress.addresses.find((a) => this.inSubnet(subnet, a));
+      if (onSubnet) return onSubnet;
+    }
     const local = ingress.localAddress && ingress.localAddress !== ZERO ? ingress.localAddress : undefined;
     if (local) return local;
     if (this.server) return this.server;

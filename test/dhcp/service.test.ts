@@ -124,6 +124,9 @@ describe('DhcpService authoritative', () => {
     const none = await svc.handle(msg('52:54:00:00:00:05', 1), { ...lan, iface: 'lb-x9', localAddress: '192.168.9.1', addresses: ['192.168.9.1'] });
     expect(none).toBeNull();
     expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"no_subnet"}')?.value).toBe(1);
+    // Two subnets on one interface: the server-id is the address on the subnet chosen.
+    const multi = await svc.handle(msg('52:54:00:00:00:15', 1, [], { giaddr: '10.88.0.254' }), { ...lan, iface: 'lb-x2', localAddress: '10.77.0.1', addresses: ['10.77.0.1', '10.88.0.1'] });
+    expect(readIp(multi!.message.options, 54)).toBe('10.88.0.1');
   });
 
   it('SELECTING for another server: our offer is released silently', async () => {
