@@ -49,6 +49,8 @@ const MAC_RE = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i;
 export class HttpServer {
   private server?: Server;
   private root?: string;
+  /** Last ranged read per "client path", to log a ranged download once. */
+  private readonly ranges = new Map<string, number>();
 
   constructor(
     private readonly config: HttpConfig,
@@ -289,15 +291,27 @@ export class HttpServer {
     };
     if (o.kind === 'script' && status === 200) {
       this.telemetry.bootEvent(this.log, { svc: 'http', event: 'http.script', stage: 'script', ...fields }, 'boot script');
-    } else if (o.kind === 'file' && status === 206 && !o.range?.startsWith('0-')) {
-      // iPXE's sanboot of an ISO reads it as thousands of ranges: one boot
-      // event for the first, the rest at debug (bytes are still counted).
+    } else if (o.kind === 'file' && status === 206 && this.seenRange(client.address, o.path ?? '')) {
+      // iPXE's sanboot of an image reads it as thousands of ranges (not in
+      // order: the El Torito probe comes first): one boot event for the
+      // first per client and file, the rest at debug; bytes are still counted.
       this.log.debug({ event: 'http.range', ...fields }, 'range');
     } else if (o.kind === 'file' && (status === 200 || status === 206)) {
       this.telemetry.bootEvent(this.log, { svc: 'http', event: o.aborted ? 'http.aborted' : 'http.file', stage: 'file', ...fields }, 'file');
     } else {
       this.log[status >= 500 ? 'warn' : 'info']({ event: 'http.request', ...fields }, `HTTP ${status}`);
     }
+  }
+
+  /** True if this client read ranges of this file in the last minute (and note it now). */
+  private seenRange(address: string, path: string): boolean {
+    const key = `${address} ${path}`;
+    const now = Date.now();
+    const last = this.ranges.get(key);
+    this.ranges.delete(key); // re-insert: the Map's order is the eviction order
+    this.ranges.set(key, now);
+    if (this.ranges.size > 4096) this.ranges.delete(this.ranges.keys().next().value!);
+    return last !== undefined && now - last < 60_000;
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {

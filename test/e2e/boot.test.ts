@@ -17,7 +17,9 @@
  * SAN boot that follows prints the pristine disk's marker, not the old one,
  * (g) proxyDHCP next to another DHCP server (dnsmasq on the LAN bridge, no
  * PXE options): the address comes from it, the script URL from lanboot, and
- * the script carries the whole iSCSI handoff (option 17 cannot be delivered).
+ * the script carries the whole iSCSI handoff (option 17 cannot be delivered),
+ * (h) a disk image straight from lanboot's HTTP root (`boot: chain` to an
+ * .img): iPXE reads it with HEAD + Range requests, a real client of them.
  */
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -232,5 +234,19 @@ describe.skipIf(skip)('real firmware end to end', () => {
     } finally {
       other.kill('SIGKILL');
     }
+  }, 120_000);
+
+  it('(h) boot: chain to a disk image in http.root: iPXE sanboots it over HTTP ranges', async () => {
+    const httpSan = `${marker}-HTTPSAN`;
+    mkdirSync(join(dir, 'http', 'images'), { recursive: true });
+    writeFileSync(join(dir, 'http', 'images', 'disk.img'), bootDiskImage(httpSan));
+    const host = '{ name: pc03, ip: 10.77.0.10, boot: chain, chain: images/disk.img }';
+    const { vm, lanboot } = await boot({ script: 'http', handoff: 'script' }, BIOS_MAC, 'bios', host);
+    await vm.waitFor(new RegExp(`${httpSan}\\r?\\n`), 60_000);
+    expect(vm.output).toContain(`lanboot: booting image http://${SERVER_IP}/images/disk.img`);
+    // The reads were ranges of the static file: one boot event under the MAC, the rest at debug.
+    await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && l.event === 'http.file' && l.path === 'images/disk.img' && l.status === 206, 1000, 'a ranged read of disk.img');
+    expect(lanboot.lines.filter((l) => l.event === 'http.file' && l.path === 'images/disk.img' && l.status === 206)).toHaveLength(1);
+    expect(lanboot.lines.filter((l) => l.event === 'http.range' && l.path === 'images/disk.img').length).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -134,14 +134,15 @@ describe('HttpServer on loopback', () => {
     }
   });
 
-  it('ranges after the first are not boot events (an ISO by sanboot is thousands of them), yet their bytes are counted', async () => {
+  it('ranged reads of a file after the first are not boot events (sanboot reads thousands, out of order), yet bytes are counted', async () => {
     events.length = 0;
     const before = tel.counters.get('lanboot_http_bytes_total{"kind":"file"}')?.value ?? 0;
-    await get(port, '/images/big.img', { headers: { Range: 'bytes=0-511' } });
-    await get(port, '/images/big.img', { headers: { Range: 'bytes=512-1023' } });
+    await get(port, '/inside.img', { headers: { Range: 'bytes=32768-33279' } });
+    await get(port, '/inside.img', { headers: { Range: 'bytes=0-511' } });
+    await get(port, '/inside.img', { headers: { Range: 'bytes=512-1023' } });
     await new Promise((res) => setTimeout(res, 20));
-    expect(events.filter((e) => e.event === 'http.file').map((e) => e.range)).toEqual(['0-511']);
-    expect(tel.counters.get('lanboot_http_bytes_total{"kind":"file"}')?.value).toBe(before + 1024);
+    expect(events.filter((e) => e.event === 'http.file').map((e) => e.range)).toEqual(['32768-33279']);
+    expect(tel.counters.get('lanboot_http_bytes_total{"kind":"file"}')?.value).toBe(before + 1536);
   });
 
   it('416 with bytes */size for a range past the end; multi-range and stale If-Range get the whole file', async () => {
