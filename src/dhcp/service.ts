@@ -262,7 +262,8 @@ export class DhcpService {
     if (replyType === DHCPNAK) return { kind: 'broadcast', port: 68 };
     if (req.ciaddr !== ZERO) return { kind: 'unicast', address: req.ciaddr, port: 68 };
     if (req.flags & FLAG_BROADCAST || !yiaddr) return { kind: 'broadcast', port: 68 };
-    if (ingress.via !== 'packet') return { kind: 'broadcast', port: 68 };
+    // Link-layer unicast needs a packet socket and an Ethernet chaddr.
+    if (ingress.via !== 'packet' || req.htype !== 1 || req.hlen !== 6) return { kind: 'broadcast', port: 68 };
     return { kind: 'link', address: yiaddr, mac: chaddrToMac(req), port: 68 };
   }
 
