@@ -357,10 +357,16 @@ export function encodeClasslessRoutes(routes: ClasslessRoute[]): Buffer {
 
 /**
  * Client identity for lease lookup (RFC 2131 §4.2): option 61 if present
- * (hex of its bytes, binary-safe), else htype + chaddr.
+ * (hex of its bytes, binary-safe), else htype + chaddr. A client-id that is
+ * just htype + chaddr (udhcpc, iPXE, perfdhcp) IS the hardware identity, so it
+ * maps to the same key as no client-id: a machine whose boot stages differ
+ * only in sending it keeps one lease.
  */
 export function clientKey(opts: DhcpOptions, htype: number, chaddrHex: string): string {
   const id = opts.get(OPT.CLIENT_ID);
-  if (id && id.length > 0) return 'id:' + id.toString('hex');
+  if (id && id.length > 0) {
+    if (id[0] === htype && id.length > 1 && id.toString('hex', 1) === chaddrHex) return `hw:${htype.toString(16).padStart(2, '0')}:${chaddrHex}`;
+    return 'id:' + id.toString('hex');
+  }
   return `hw:${htype.toString(16).padStart(2, '0')}:${chaddrHex}`;
 }

@@ -37,6 +37,10 @@ describe('real client captures', () => {
     expect(id[0]).toBe(1);
     expect(id.subarray(1)).toEqual(m.chaddr.subarray(0, 6));
     expect(clientKey(m.options, 1, '')).toBe('id:' + id.toString('hex'));
+    // 61 = htype + chaddr is the hardware identity itself.
+    const hw = m.chaddr.subarray(0, 6).toString('hex');
+    expect(clientKey(m.options, 1, hw)).toBe('hw:01:' + hw);
+    expect(clientKey(new Map([[61, Buffer.from([0xff, 1, 2, 3, 4])]]), 1, hw)).toBe('id:ff01020304');
     expect(roundTrip(buf)).toEqual(buf);
   });
 
