@@ -17,6 +17,12 @@ export interface NegotiateLimits {
   refuse: string[];
   /** File size for tsize on a read; undefined = do not report. */
   tsize?: number;
+  /**
+   * Cap on windowsize × blksize. A window is sent as one burst; past the
+   * receiver's socket buffer (~208 KiB on Linux, counted in skb truesize)
+   * its tail is dropped every time and the transfer crawls on timeouts.
+   */
+  windowBytesMax?: number;
   /** For a write: the largest upload we accept (tsize from the client is checked). */
   maxUpload?: number;
 }
@@ -88,6 +94,14 @@ export function negotiate(op: 'RRQ' | 'WRQ', options: TftpOptions, lim: Negotiat
       }
       default:
         break;
+    }
+  }
+  if (lim.windowBytesMax !== undefined && out.windowsize > 1) {
+    const w = Math.max(1, Math.min(out.windowsize, Math.floor(lim.windowBytesMax / out.blksize)));
+    if (w !== out.windowsize) {
+      out.windowsize = w;
+      // RFC 7440: the OACK may carry a smaller windowsize than asked.
+      for (const o of out.oack) if (o[0].toLowerCase() === 'windowsize') o[1] = String(w);
     }
   }
   return out;

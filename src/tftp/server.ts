@@ -63,6 +63,8 @@ export const TFTP_DEFAULTS = {
 };
 /** Lowest RTO: loopback RTTs are microseconds, but event-loop stalls are not. */
 const RTO_MIN_MS = 50;
+/** Largest window in bytes (windowsize × blksize) we grant; see negotiate(). */
+const WINDOW_BYTES_MAX = 64 * 1024;
 /** IPv4 + UDP + TFTP DATA header. */
 const HEADER_OVERHEAD = 20 + 8 + 4;
 
@@ -310,6 +312,7 @@ export class TftpServer {
     const neg = negotiate('RRQ', p.options, {
       blksizeMax,
       windowsizeMax: this.config.windowsize_max,
+      windowBytesMax: WINDOW_BYTES_MAX,
       refuse: refuseOpts,
       tsize: src.size,
     });
