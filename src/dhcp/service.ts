@@ -442,7 +442,8 @@ export class DhcpService {
    */
   private proxy(req: DhcpMessage, type: number, ingress: Ingress, mac: string, key: string): Reply | null {
     const vc = readString(req.options, OPT.VENDOR_CLASS);
-    if (!vc || !vc.startsWith('PXEClient')) return this.drop('proxy_not_pxe', { mac });
+    // PXE ROMs and UEFI HTTP boot clients (which take proxy offers too); nobody else.
+    if (!vc || !(vc.startsWith('PXEClient') || vc.startsWith('HTTPClient'))) return this.drop('proxy_not_pxe', { mac });
     const onProxyPort = ingress.localPort === this.config.proxy_port && this.config.proxy_port !== this.config.port;
     let replyType: number;
     if (!onProxyPort && type === DHCPDISCOVER) replyType = DHCPOFFER;

@@ -256,6 +256,10 @@ describe('DhcpService proxy mode', () => {
     expect(o!.message.options.has(1)).toBe(false);
     expect(decodeSuboptions(o!.message.options.get(43)!, 43).get(6)).toEqual(Buffer.from([8]));
     expect(await svc.handle(msg('52:54:00:00:02:02', 1), lan)).toBeNull();
+    // UEFI HTTP boot (arch 16) takes proxy offers too: URL bootfile, HTTPClient echoed.
+    const http = await svc.handle(msg('52:54:00:00:02:04', 1, [[60, str('HTTPClient:Arch:00016:UNDI:003001')], [93, Buffer.from([0, 16])]]), lan);
+    expect(readString(http!.message.options, 60)).toBe('HTTPClient');
+    expect(http!.message.file).toMatch(/^http:\/\//);
     // REQUEST to the real server on 67: not ours
     expect(await svc.handle(msg('52:54:00:00:02:01', 3, [...PXE_BIOS, [54, ip('10.77.0.254')], [50, ip('10.77.0.120')]]), lan)).toBeNull();
   });
