@@ -112,6 +112,12 @@ export class LeaseStore {
     });
   }
 
+  /** Replace the static reservations (config reload). */
+  setReserved(reserved: StaticReservation[]): void {
+    this.reservedIp.clear();
+    for (const r of reserved) this.reservedIp.set(ipToInt(r.ip), r.mac.toLowerCase());
+  }
+
   async open(): Promise<{ records: number; truncatedBytes: number }> {
     const r = await this.journal.open();
     for (const rec of r.records) this.apply(rec);
