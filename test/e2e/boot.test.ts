@@ -171,6 +171,12 @@ describe.skipIf(skip)('real firmware end to end', () => {
     expect(vm.output).toMatch(/undionly\.kpxe\.\.\. ok/);
     await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && String(l.event).startsWith('tftp.') && /undionly\.kpxe/.test(String(l.file ?? l.path ?? '')), 1000, 'the undionly.kpxe transfer');
     await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && l.event === 'http.script', 1000, 'http.script after the chain');
+    // DHCP saw the PXE-chain request as a PXE ROM (despite option 175) and the undionly one as iPXE.
+    const acks = lanboot.lines.filter((l) => forMac(BIOS_MAC)(l) && l.event === 'dhcp.ack');
+    expect(acks.map((l) => [l.stage, l.bootfile])).toEqual([
+      ['pxe', 'undionly.kpxe'],
+      ['ipxe', `http://${SERVER_IP}/boot/${BIOS_MAC}.ipxe`],
+    ]);
     // The order of the boot as lanboot logged it: chain bootfile first, script after.
     const i = (pred: (l: Record<string, unknown>) => boolean) => lanboot.lines.findIndex((l) => forMac(BIOS_MAC)(l) && pred(l));
     expect(i((l) => /undionly\.kpxe/.test(String(l.file ?? l.path ?? '')))).toBeLessThan(i((l) => l.event === 'http.script'));
