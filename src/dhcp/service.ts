@@ -125,7 +125,8 @@ export class DhcpService {
     if (!subnet) return this.drop('no_subnet', { mac, giaddr: req.giaddr, iface: ingress.iface });
     const serverId = this.serverIdFor(ingress, subnet);
     if (!serverId) return this.drop('no_server_address', { mac });
-    const pool = this.leases!.poolFor(subnet)!;
+    const pool = this.leases!.poolFor(subnet);
+    if (!pool) return this.drop('subnet_needs_restart', { mac, subnet: subnet.subnet }); // added by a reload
 
     switch (type) {
       case DHCPDISCOVER:
