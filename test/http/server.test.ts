@@ -188,6 +188,20 @@ describe('HttpServer on loopback', () => {
     expect((await get(port, '/%zz')).status).toBe(400);
   });
 
+  it('a failing hook is a 500 for that request only; the server keeps serving', async () => {
+    const boom: HttpHooks = { file: () => Promise.reject(new Error('plan exploded')) };
+    const s2 = new HttpServer({ address: '127.0.0.1', port: 0, root }, silent, tel, boom);
+    const { port: p2 } = await s2.start();
+    try {
+      expect((await get(p2, '/boot/x.ipxe')).status).toBe(500);
+      expect((await get(p2, '/boot/x.ipxe')).status).toBe(500);
+      expect(tel.counters.get('lanboot_http_requests_total{"kind":"error","status":500}')?.value).toBeGreaterThanOrEqual(2);
+    } finally {
+      await s2.stop();
+    }
+    expect((await get(port, '/images/big.img', { method: 'HEAD' })).status).toBe(200);
+  });
+
   it('refuses methods other than GET/HEAD for files', async () => {
     const r = await get(port, '/images/big.img', { method: 'PUT', body: 'x' });
     expect(r.status).toBe(405);
