@@ -24,7 +24,7 @@ import {
   ERR_UNDEFINED,
   type RequestPacket,
 } from '../codec/tftp.js';
-import { openUdp, PortAllocator, interfaceMtu, type UdpSocket } from '../io/udp.js';
+import { openUdp, PortAllocator, interfaceMtu, type TransferPort, type UdpSocket } from '../io/udp.js';
 import { FileCache } from './cache.js';
 import { ConfinementError, closeFd, isInside, realDir, sanitizeName } from './paths.js';
 import { negotiate, BLKSIZE_MAX } from './options.js';
@@ -317,7 +317,7 @@ export class TftpServer {
       tsize: src.size,
     });
     if (this.stopped) return src.release();
-    let sock: UdpSocket;
+    let sock: TransferPort;
     try {
       sock = await this.ports.open();
     } catch (e) {
@@ -433,7 +433,7 @@ export class TftpServer {
         fs.unlink(tmpPath, () => undefined);
       },
     };
-    let sock: UdpSocket;
+    let sock: TransferPort;
     try {
       sock = await this.ports.open();
     } catch {

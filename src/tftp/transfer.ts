@@ -24,7 +24,7 @@ import {
   TftpDecodeError,
   type TftpOptions,
 } from '../codec/tftp.js';
-import type { UdpSocket } from '../io/udp.js';
+import type { TransferPort, UdpSocket } from '../io/udp.js';
 import { RtoEstimator } from './rto.js';
 import { NetasciiDecoder } from './netascii.js';
 
@@ -40,6 +40,7 @@ export type Outcome =
   | 'timeout'
   | 'final-ack-timeout' // all data sent, the last ACK never came
   | 'io-error'
+  | 'client-gone' // ICMP port unreachable from the client
   | 'aborted'; // server stop / replaced
 
 export interface TransferStats {
@@ -87,15 +88,34 @@ abstract class Transfer {
   /** Packets from the peer that were not understood (counted, dropped). */
   malformed = 0;
 
+  protected readonly sock: UdpSocket;
+  private readonly stray: UdpSocket;
+
   constructor(
-    protected readonly sock: UdpSocket,
+    port: TransferPort,
     readonly peer: Peer,
     protected readonly timing: TransferTiming,
     protected readonly done: DoneFn,
   ) {
     this.rto = new RtoEstimator(timing.rtoInitialMs, timing.rtoMinMs, timing.rtoMaxMs);
-    sock.on('message', (msg, rinfo) => this.receive(msg, rinfo));
-    sock.on('error', () => this.finish('io-error', 'socket error'));
+    this.sock = port.sock;
+    this.stray = port.stray;
+    // Synchronous: the socket lookup answers literals at once.
+    this.sock.connect(peer.port, peer.address);
+    // The connected socket only ever sees the peer (kernel-filtered): no TID check needed.
+    this.sock.on('message', (msg) => this.fromPeer(msg));
+    this.stray.on('message', (msg, rinfo) => this.receive(msg, rinfo));
+    this.sock.on('error', (e: NodeJS.ErrnoException) =>
+      // ECONNREFUSED: the client's port is gone (ICMP unreachable).
+      this.finish(e.code === 'ECONNREFUSED' ? 'client-gone' : 'io-error', e.code ?? e.message),
+    );
+    this.stray.on('error', () => undefined);
+  }
+
+  /** Send to the peer over the connected socket. */
+  protected out(buf: Buffer, len?: number): void {
+    if (len === undefined) this.sock.send(buf);
+    else this.sock.send(buf, 0, len);
   }
 
   private receive(msg: Buffer, rinfo: RemoteInfo): void {
@@ -103,9 +123,14 @@ abstract class Transfer {
     if (rinfo.port !== this.peer.port || rinfo.address !== this.peer.address) {
       // RFC 1350: a packet from a wrong TID gets error 5; the transfer goes on.
       this.strangers++;
-      this.sock.send(ERR5, rinfo.port, rinfo.address);
+      this.stray.send(ERR5, rinfo.port, rinfo.address);
       return;
     }
+    this.fromPeer(msg);
+  }
+
+  private fromPeer(msg: Buffer): void {
+    if (this.closed) return;
     try {
       this.onPacket(msg);
     } catch (e) {
@@ -160,7 +185,7 @@ abstract class Transfer {
   /** Peer-visible error, then stop. */
   protected fail(code: number, message: string, outcome: Outcome, detail?: string): void {
     if (this.closed) return;
-    this.sock.send(errorPacket(code, message), this.peer.port, this.peer.address);
+    this.out(errorPacket(code, message));
     this.finish(outcome, detail ?? message);
   }
 
@@ -172,10 +197,12 @@ abstract class Transfer {
     this.cleanup(outcome);
     // Let queued sends (an error packet) leave before the socket goes.
     setImmediate(() => {
-      try {
-        this.sock.close();
-      } catch {
-        /* closed */
+      for (const s of [this.sock, this.stray]) {
+        try {
+          s.close();
+        } catch {
+          /* closed */
+        }
       }
     });
     this.done(outcome, this.stats(), detail);
@@ -222,7 +249,7 @@ export class ReadTransfer extends Transfer {
   probeCandidate = false;
 
   constructor(
-    sock: UdpSocket,
+    port: TransferPort,
     peer: Peer,
     private readonly src: ReadSource,
     blksize: number,
@@ -231,7 +258,7 @@ export class ReadTransfer extends Transfer {
     timing: TransferTiming,
     done: DoneFn,
   ) {
-    super(sock, peer, timing, done);
+    super(port, peer, timing, done);
     this.B = blksize;
     this.W = windowsize;
     this.total = Math.floor(src.size / blksize) + 1;
@@ -257,7 +284,7 @@ export class ReadTransfer extends Transfer {
   start(): void {
     if (this.state === 'oack') {
       this.oackSentAt = performance.now();
-      this.sock.send(this.oackBuf!, this.peer.port, this.peer.address);
+      this.out(this.oackBuf!);
       this.arm();
       if (this.src.fd !== undefined) this.maybeLoad();
     } else {
@@ -296,8 +323,8 @@ export class ReadTransfer extends Transfer {
         this.sampleBlock = b;
         this.sampleAt = now;
       }
-      if (len === this.B) this.sock.send(buf, this.peer.port, this.peer.address);
-      else this.sock.send(buf, 0, 4 + len, this.peer.port, this.peer.address);
+      if (len === this.B) this.sock.send(buf);
+      else this.sock.send(buf, 0, 4 + len);
       this.next = b + 1;
     }
     if (this.next - 1 > this.sentHigh) this.sentHigh = this.next - 1;
@@ -416,7 +443,7 @@ export class ReadTransfer extends Transfer {
     if (this.state === 'oack') {
       this.oackRetransmitted = true;
       this.retransmissions++;
-      this.sock.send(this.oackBuf!, this.peer.port, this.peer.address);
+      this.out(this.oackBuf!);
       this.arm();
       return;
     }
@@ -472,7 +499,7 @@ export class WriteTransfer extends Transfer {
   private committing = false;
 
   constructor(
-    sock: UdpSocket,
+    port: TransferPort,
     peer: Peer,
     private readonly target: UploadTarget,
     private readonly B: number,
@@ -483,7 +510,7 @@ export class WriteTransfer extends Transfer {
     timing: TransferTiming,
     done: DoneFn,
   ) {
-    super(sock, peer, timing, done);
+    super(port, peer, timing, done);
     if (oack.length > 0) {
       this.state = 'oack';
       this.oackBuf = encode({ op: 'OACK', options: oack });
@@ -492,7 +519,7 @@ export class WriteTransfer extends Transfer {
   }
 
   start(): void {
-    if (this.oackBuf) this.sock.send(this.oackBuf, this.peer.port, this.peer.address);
+    if (this.oackBuf) this.out(this.oackBuf);
     else this.sendAck();
     this.arm();
   }
@@ -505,7 +532,7 @@ export class WriteTransfer extends Transfer {
     b[2] = (this.received >>> 8) & 0xff;
     b[3] = this.received & 0xff;
     this.lastAckAt = performance.now();
-    this.sock.send(b, this.peer.port, this.peer.address);
+    this.out(b);
   }
 
   protected onPacket(msg: Buffer): void {
@@ -524,7 +551,7 @@ export class WriteTransfer extends Transfer {
   private onData(wire: number, data: Buffer): void {
     if (this.state === 'dally') {
       // The client missed our final ACK: repeat it.
-      if (this.finalAck) this.sock.send(this.finalAck, this.peer.port, this.peer.address);
+      if (this.finalAck) this.out(this.finalAck);
       return;
     }
     if (data.length > this.B) {
@@ -602,7 +629,7 @@ export class WriteTransfer extends Transfer {
         () => {
           if (this.closed) return;
           this.finalAck = Buffer.from([0, OP_ACK, (this.received >>> 8) & 0xff, this.received & 0xff]);
-          this.sock.send(this.finalAck, this.peer.port, this.peer.address);
+          this.out(this.finalAck);
           // RFC 1350 dally: stay a little to re-ACK a repeated final DATA.
           const dally = Math.min(Math.max(2 * this.rto.rto, 200), 2000);
           setTimeout(() => this.finish('ok'), dally).unref();
@@ -623,7 +650,7 @@ export class WriteTransfer extends Transfer {
     }
     this.rto.timedOut();
     this.retransmissions++;
-    if (this.state === 'oack') this.sock.send(this.oackBuf!, this.peer.port, this.peer.address);
+    if (this.state === 'oack') this.out(this.oackBuf!);
     else {
       this.sinceAck = 0;
       this.sendAck();
