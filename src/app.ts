@@ -16,10 +16,9 @@ import { listInterfaces } from './io/netif.js';
 import { TftpServer } from './tftp/server.js';
 import { HttpServer } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';
-import { serveRpl } from './rpl/links.js';
+import { RplLinks } from './rpl/links.js';
 import { AdminServer } from './admin/server.js';
 import { dropPrivileges } from './privileges.js';
-import type { PacketSocket } from './io/packet.js';
 import { startDhcp, type DhcpRunning } from './dhcp/run.js';
 
 export interface AppOptions {
@@ -40,7 +39,7 @@ export class App {
   private tftp?: TftpServer;
   private http?: HttpServer;
   private rpl?: RplResponder;
-  private rplLinks: PacketSocket[] = [];
+  private rplLinks?: RplLinks;
   private admin?: AdminServer;
   private dhcp?: DhcpRunning;
   readonly telemetry: Telemetry;
@@ -121,7 +120,11 @@ export class App {
           log: logger('rpl'),
           telemetry: this.telemetry,
         });
-        this.rplLinks = serveRpl(this.rpl, c.rpl.interfaces, { sap: c.rpl.sap });
+        const rplLog = logger('rpl');
+        this.rplLinks = new RplLinks(this.rpl, c.rpl.interfaces, {
+          sap: c.rpl.sap,
+          onEvent: (ifname, what) => rplLog.warn({ event: `rpl.link_${what}`, iface: ifname }, `RPL interface ${ifname} ${what}`),
+        });
         this.listening.push({ svc: 'rpl', address: c.rpl.interfaces.join(','), detail: `SAP 0x${c.rpl.sap.toString(16)}` });
       }
       if (c.admin) {
@@ -186,7 +189,7 @@ export class App {
       this.dhcp?.stop(),
       (async () => {
         this.rpl?.close();
-        for (const l of this.rplLinks) l.close();
+        this.rplLinks?.close();
       })(),
     ]);
   }

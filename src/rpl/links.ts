@@ -47,3 +47,70 @@ export function serveRpl(responder: RplResponder, ifnames: string[], opts: RplLi
   }
   return out;
 }
+
+/**
+ * serveRpl that survives an interface being deleted and re-created (USB NICs,
+ * bridges rebuilt by netifd): on ENODEV the socket is dropped and reopened
+ * every `retryMs` until the interface is back. ENETDOWN needs nothing: the
+ * socket keeps receiving once the link is up again.
+ */
+export class RplLinks {
+  private readonly sockets = new Map<string, PacketSocket>();
+  private retry?: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly responder: RplResponder,
+    private readonly ifnames: string[],
+    private readonly opts: RplLinkOptions & { retryMs?: number; onEvent?: (ifname: string, what: 'lost' | 'reopened') => void } = {},
+  ) {
+    const opened = serveRpl(responder, ifnames, opts);
+    opened.forEach((s, i) => this.watch(ifnames[i]!, s));
+  }
+
+  private watch(ifname: string, s: PacketSocket): void {
+    this.sockets.set(ifname, s);
+    s.on('linkerror', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENODEV' || this.closed) return;
+      this.responder.detach(s);
+      s.close();
+      this.sockets.delete(ifname);
+      this.opts.onEvent?.(ifname, 'lost');
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      for (const ifname of this.ifnames) {
+        if (this.sockets.has(ifname)) continue;
+        try {
+          const s = openRplLink(ifname, this.opts);
+          this.responder.attach(s, ifname);
+          this.watch(ifname, s);
+          this.opts.onEvent?.(ifname, 'reopened');
+        } catch {
+          /* still gone; try again */
+        }
+      }
+      if (this.sockets.size < this.ifnames.length) this.schedule();
+    }, this.opts.retryMs ?? 5000);
+    this.retry.unref();
+  }
+
+  get links(): PacketSocket[] {
+    return [...this.sockets.values()];
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    for (const s of this.sockets.values()) {
+      this.responder.detach(s);
+      s.close();
+    }
+    this.sockets.clear();
+  }
+}
