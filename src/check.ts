@@ -25,11 +25,12 @@ export interface HostReport {
 /** Stand-in when neither `server:` nor a request tells us our address. */
 const INGRESS = '<ingress-address>';
 
-export function checkReport(config: Config): HostReport[] {
+export function checkReport(config: Config, onHost?: (done: number, total: number) => void): HostReport[] {
   const plan = new BootPlan(config);
   const serverAddress = config.server ?? INGRESS;
   const pxe = 'PXEClient:Arch:00000:UNDI:002001';
-  return config.hosts.map((h) => {
+  return config.hosts.map((h, i) => {
+    onHost?.(i + 1, config.hosts.length);
     const facts = { mac: h.mac, serverAddress, vendorClass: pxe };
     const d = plan.derive(h.mac, { serverAddress });
     const r = plan.rpl(h.mac);

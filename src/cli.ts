@@ -59,9 +59,12 @@ program
   .description('validate the config and print the resolved boot plan for each host')
   .requiredOption('-c, --config <file>', 'config file')
   .option('--json', 'print JSON instead of text')
-  .action((o: { config: string; json?: boolean }) => {
+  .action(async (o: { config: string; json?: boolean }) => {
     const config = load(o.config);
-    const report = checkReport(config);
+    const { Progress } = await import('./admin/tables.js');
+    const progress = new Progress('checking hosts', config.hosts.length); // draws only on a TTY
+    const report = checkReport(config, (done) => progress.update(done));
+    progress.finish();
     process.stdout.write((o.json ? JSON.stringify(report, null, 2) : formatCheck(config, report)) + '\n');
   });
 
