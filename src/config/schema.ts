@@ -248,9 +248,15 @@ export const root = z
     server: ipv4.optional().describe('Address advertised as {server}; default: the ingress interface address.'),
     interfaces: z.array(z.string()).default([]).describe('Interfaces for DHCP (and RPL) packet sockets; [] = UDP only.'),
     log: z
-      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .object({
+        level: z
+          .enum(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
+          .default('info')
+          .describe('Log level; debug logs every dropped packet with its reason.'),
+      })
       .strict()
-      .default({ level: 'info' }),
+      .default({ level: 'info' })
+      .describe('JSON log lines on stdout, one per event, each client event with its MAC.'),
     user: z.string().optional().describe('Drop to this user after binding (when started as root).'),
     group: z.string().optional().describe('Drop to this group after binding.'),
     state_dir: z.string().default('/var/lib/lanboot').describe('Directory for the lease journal.'),
