@@ -291,6 +291,7 @@ function resolveConfig(
     if (boot === 'iscsi' && !raw.iscsi) fail(['hosts', key, 'boot'], 'boot: iscsi needs an iscsi: section (portal, target, initiator)');
     if (boot === 'linux' && !h.kernel) fail(['hosts', key], 'boot: linux needs kernel: (and usually initrd:, cmdline:)');
     if (boot === 'chain' && !h.chain) fail(['hosts', key], 'boot: chain needs chain: URL');
+    if (h.reset_on_boot && !h.reset?.length) fail(['hosts', key, 'reset_on_boot'], 'reset_on_boot needs reset: [command, args...]');
     if (boot === 'menu' && !h.menu?.length) fail(['hosts', key], 'boot: menu needs menu: [entries], e.g. [iscsi, local]');
     hosts.push({
       mac,
@@ -308,6 +309,7 @@ function resolveConfig(
       rpl,
       drives: h.drives,
       reset: h.reset,
+      reset_on_boot: h.reset_on_boot,
       line: p.line,
     });
   }

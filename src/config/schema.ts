@@ -240,6 +240,7 @@ export const host = z
     rpl: z.union([z.literal(true), rplImageOrPath]).optional().describe('Serve this host by RPL: true = rpl.image.'),
     drives: z.array(template).optional().describe('Extra iSCSI targets hooked as 0x81, 0x82...'),
     reset: z.array(template).optional().describe('Reset-hook command as argv (never a shell).'),
+    reset_on_boot: z.boolean().optional().describe('Run the reset hook at every SAN boot, before the disk is attached.'),
   })
   .strict();
 

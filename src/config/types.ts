@@ -234,6 +234,8 @@ export interface HostConfig {
   drives?: string[];
   /** Command run by the reset hook: argv, never a shell. Templates allowed. */
   reset?: string[];
+  /** Run the reset hook from the script at every SAN boot (seed: a fresh copy-on-write disk per boot). */
+  reset_on_boot?: boolean;
   /** Source position of the entry, for messages. */
   line: number;
 }

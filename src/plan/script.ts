@@ -180,6 +180,11 @@ function iscsi(w: ScriptWriter, d: DerivedHost, ctx: ScriptContext, p: string): 
   // Option 17 + a filename: iPXE attached the root-path as drive 0x80 before
   // this script ran; attaching it twice fails, so boot what is there.
   w.line(`iseq x\${root-path} x${s.rootPath} && goto ${p}_hooked ||`);
+  if (d.host.reset_on_boot && d.host.reset?.length && ctx.httpBase) {
+    // Before attaching: the disk must not change under a logged-in initiator.
+    w.line(`echo lanboot: resetting the disk of ${oneLine(d.name)} before boot`);
+    w.line(`chain --autofree ${ctx.httpBase}/reset/${ctx.mac} || goto ${p}_failed`);
+  }
   w.line(`echo lanboot: attaching ${s.rootPath}`);
   w.line(`sanhook --drive ${drive(0)} ${s.rootPath} || goto ${p}_failed`);
   w.label(`${p}_hooked`);

@@ -149,3 +149,16 @@ describe('generated files', () => {
     expect(plan.file('undionly.kpxe')).toBeUndefined();
   });
 });
+
+describe('reset on boot', () => {
+  it('calls the reset endpoint before the disk is attached, only when not already hooked by option 17', () => {
+    const p = new BootPlan(parseConfig(YAML.replace('{ name: pc01, ip: 10.77.0.10, boot: iscsi }', '{ name: pc01, ip: 10.77.0.10, boot: iscsi, reset: [/usr/local/bin/reset-cow, "{name}"], reset_on_boot: true }'), 'x.yaml'));
+    const s = p.script(MAC, { serverAddress: '10.77.0.1' }).split('\n');
+    const reset = s.findIndex((l) => l.startsWith('chain --autofree http://10.77.0.1:8080/reset/52:54:00:77:00:10'));
+    const hookedCheck = s.findIndex((l) => l.startsWith('iseq x${root-path}'));
+    const attach = s.findIndex((l) => l.startsWith('sanhook --drive 0x80'));
+    expect(reset).toBeGreaterThan(hookedCheck);
+    expect(reset).toBeLessThan(attach);
+    expect(() => parseConfig(YAML.replace('boot: iscsi }', 'boot: iscsi, reset_on_boot: true }'), 'x.yaml')).toThrow(/reset_on_boot needs reset/);
+  });
+});
