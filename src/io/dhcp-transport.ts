@@ -187,8 +187,11 @@ export class DhcpTransport {
       return;
     }
     const payload = Buffer.from(d.udp.payload);
-    const k = dedupeKey(payload);
-    if (k) this.remember(k);
+    // Only a source the dgram path would not drop by itself (0.0.0.0, on-link) needs remembering.
+    if (d.ip.src !== ZERO && !info.ipv4.some((a) => inPrefix(d.ip.src, a.address, a.prefix))) {
+      const k = dedupeKey(payload);
+      if (k) this.remember(k);
+    }
     this.dispatch(payload, ingress);
   }
 
