@@ -99,16 +99,7 @@ export class DhcpTransport {
     const out: Array<{ address: string; port?: number; detail?: string }> = [];
     try {
       for (const ifname of this.opts.interfaces) {
-        const link = this.opts.openLink
-          ? this.opts.openLink(ifname, ETH_P_IP, ports)
-          : PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports) });
-        const l: Link = { ifname, link, info: interfaceInfo(ifname), infoAt: Date.now() };
-        link.on('frame', (frame, _pktType, status) => this.onFrame(l, frame, status));
-        if (c.arp_probe) {
-          l.arp = this.opts.openLink ? this.opts.openLink(ifname, ETH_P_ARP, []) : PacketSocket.open({ ifname, protocol: ETH_P_ARP, rcvbuf: 256 * 1024 });
-          l.arp.on('frame', (frame) => this.onArp(frame));
-        }
-        this.links.set(ifname, l);
+        this.openLink(ifname, ports);
         out.push({ address: ifname, port: c.port, detail: `packet socket${ports.length > 1 ? ` (ports ${ports.join(', ')})` : ''}` });
       }
       this.main = await openUdp(c.address, c.port);
@@ -127,6 +118,42 @@ export class DhcpTransport {
       throw e;
     }
     return out;
+  }
+
+  private openLink(ifname: string, ports: number[]): void {
+    const c = this.opts.config;
+    const link = this.opts.openLink
+      ? this.opts.openLink(ifname, ETH_P_IP, ports)
+      : PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports) });
+    const l: Link = { ifname, link, info: interfaceInfo(ifname), infoAt: Date.now() };
+    link.on('frame', (frame, _pktType, status) => this.onFrame(l, frame, status));
+    if (link instanceof PacketSocket) link.on('linkerror', (err) => this.onLinkError(l, ports, err));
+    if (c.arp_probe) {
+      l.arp = this.opts.openLink ? this.opts.openLink(ifname, ETH_P_ARP, []) : PacketSocket.open({ ifname, protocol: ETH_P_ARP, rcvbuf: 256 * 1024 });
+      l.arp.on('frame', (frame) => this.onArp(frame));
+    }
+    this.links.set(ifname, l);
+  }
+
+  /**
+   * Link down: frames resume by themselves. Interface gone (ENODEV, e.g. a
+   * bridge recreated by the router's network restart): reopen when it is back.
+   */
+  private onLinkError(l: Link, ports: number[], err: NodeJS.ErrnoException): void {
+    this.opts.log.warn({ event: 'dhcp.link_error', iface: l.ifname, code: err.code }, err.message);
+    if (err.code !== 'ENODEV' || this.stopped) return;
+    l.link.close();
+    l.arp?.close();
+    const retry = () => {
+      if (this.stopped || this.links.get(l.ifname) !== l) return;
+      try {
+        this.openLink(l.ifname, ports);
+        this.opts.log.info({ event: 'dhcp.link_reopened', iface: l.ifname }, 'packet socket reopened');
+      } catch {
+        setTimeout(retry, 2000).unref();
+      }
+    };
+    setTimeout(retry, 2000).unref();
   }
 
   async stop(): Promise<void> {
