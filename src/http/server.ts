@@ -222,6 +222,12 @@ export class HttpServer {
       // Only the machine itself (its own disk) or the local operator may reset.
       return this.done(req, res, client, t0, { status: 403, kind: 'reset', body: answer(ipxe, `reset of ${mac} is allowed only from ${hostIp ?? 'the host'} or loopback`), reason: 'forbidden' });
     }
+    if (ipxe && hostIp !== client.address) {
+      // A GET from the router itself could be any local process or a browser
+      // tab following a link; the operator must POST (lanboot reset does).
+      res.setHeader('Allow', 'POST');
+      return this.done(req, res, client, t0, { status: 405, kind: 'reset', body: 'from loopback, reset with POST\n', reason: 'get-from-loopback' });
+    }
     let job: { argv: string[]; name?: string } | undefined;
     try {
       job = this.hooks.resetArgv?.(mac);

@@ -69,7 +69,8 @@ describe('HttpServer on loopback', () => {
       return Promise.resolve({ contentType: 'text/plain; charset=utf-8', body: `#!ipxe\necho for ${m[1]} from ${client.address}\n`, mac: m[1] });
     },
     macFor: (ip) => (ip === '127.0.0.1' ? '52:54:00:00:00:01' : undefined),
-    ipFor: (mac) => (mac === MAC ? '10.77.0.10' : undefined),
+    // pc02 "is" this machine, so its GETs come from the host itself.
+    ipFor: (mac) => (mac === MAC ? '10.77.0.10' : mac === '52:54:00:77:00:11' ? '127.0.0.1' : undefined),
     resetArgv(mac) {
       if (mac === MAC) return { name: 'pc01', argv: [process.execPath, '-e', `require('fs').writeFileSync(process.argv[1], process.argv.slice(2).join('|'))`, join(dir, 'reset.out'), 'pc01', '$(touch /tmp/lanboot-pwned)', ';', 'x'] };
       if (mac === '52:54:00:77:00:11') return { name: 'pc02', argv: [process.execPath, '-e', 'process.stderr.write("disk busy"); process.exit(3)'] };
@@ -223,16 +224,21 @@ describe('HttpServer on loopback', () => {
   });
 
   it('reset by GET (iPXE: chain http://.../reset/MAC) answers with an iPXE script; failures are 500 with the reason', async () => {
-    const ok = await get(port, `/reset/${MAC.replace(/:/g, '%3A')}`);
+    // A GET from loopback that is not the host itself (a browser, a local process) is refused...
+    const viaGet = await get(port, `/reset/${MAC.replace(/:/g, '%3A')}`);
+    expect(viaGet.status).toBe(405);
+    // ...the operator POSTs.
+    const ok = await get(port, `/reset/${MAC.replace(/:/g, '%3A')}`, { method: 'POST' });
     expect(ok.status).toBe(200);
-    expect(ok.body.toString()).toBe('#!ipxe\necho lanboot: reset of pc01 done\n');
+    expect(JSON.parse(ok.body.toString())).toMatchObject({ name: 'pc01', ok: true });
+    // The host itself GETs from its iPXE script and gets a script back.
     const fail = await get(port, '/reset/52-54-00-77-00-11');
     expect(fail.status).toBe(500);
     expect(fail.body.toString()).toMatch(/^#!ipxe\necho lanboot: reset of pc02 failed: exit 3/);
     const missing = await get(port, '/reset/52:54:00:77:00:12', { method: 'POST' });
     expect(missing.status).toBe(500);
     expect(JSON.parse(missing.body.toString()).error).toMatch(/ENOENT/);
-    expect((await get(port, '/reset/52:54:00:77:00:99')).status).toBe(404);
+    expect((await get(port, '/reset/52:54:00:77:00:99', { method: 'POST' })).status).toBe(404);
     expect((await get(port, '/reset/not-a-mac')).status).toBe(404);
   });
 });
