@@ -5,7 +5,7 @@
  * already running keep the settings they started with.
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadConfig, ConfigError, ipToInt } from './config/load.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
@@ -59,7 +59,10 @@ export class App {
     this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && h.prefix_bits === 48)?.mac;
 
   /** Address of a MAC: its fixed address, else its lease. */
-  ipFor = (mac: string): string | undefined => this.plan.host(mac)?.ip ?? this.dhcp?.ipFor(mac);
+  ipFor = (mac: string): string | undefined => {
+    const h = this.plan.host(mac);
+    return (h?.prefix_bits === 48 ? h.ip : undefined) ?? this.dhcp?.ipFor(mac);
+  };
 
   /**
    * Our address as a client sees it, for scripts fetched over TFTP (a socket
@@ -144,7 +147,9 @@ export class App {
     }
     // Everything privileged is bound now; become the service user.
     if (c.user) {
-      dropPrivileges(c.user, c.group, [c.state_dir, c.dhcp?.lease_file, c.tftp?.upload_dir].filter((p): p is string => !!p));
+      // Directories, not only files: compaction writes a temp file beside the journal and renames it.
+      const writable = [c.state_dir, c.dhcp && dirname(c.dhcp.lease_file), c.tftp?.upload_dir];
+      dropPrivileges(c.user, c.group, [...new Set(writable.filter((p): p is string => !!p))]);
     }
   }
 
@@ -200,6 +205,9 @@ export async function runApp(config: Config): Promise<void> {
   setRootLogger(makeLogger(config.log.level));
   const log = logger('core');
   const app = new App(config, { log });
+  // Created while still root: after the privilege drop the parent may not be ours.
+  mkdirSync(config.state_dir, { recursive: true });
+  if (config.dhcp) mkdirSync(dirname(config.dhcp.lease_file), { recursive: true });
   try {
     await app.start();
   } catch (e) {
@@ -207,7 +215,6 @@ export async function runApp(config: Config): Promise<void> {
     process.stderr.write(`lanboot: cannot start: ${(e as Error).message}\n`);
     process.exit(1);
   }
-  mkdirSync(config.state_dir, { recursive: true });
   const pidFile = join(config.state_dir, 'lanboot.pid');
   try {
     writeFileSync(pidFile, `${process.pid}\n`);

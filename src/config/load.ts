@@ -247,6 +247,12 @@ function resolveConfig(
     };
   });
 
+  // Overlapping subnets make the second one partly unreachable: refuse at its position.
+  subnets.forEach((b, j) => {
+    const a = subnets.slice(0, j).find((a) => inCidr(b.network, a) || inCidr(a.network, b));
+    if (a) fail(['dhcp', 'subnets', j, 'subnet'], `${b.subnet} overlaps ${a.subnet}; subnets must be disjoint`);
+  });
+
   const tftp = raw.tftp ? { ...raw.tftp, root: abs(raw.tftp.root), upload_dir: raw.tftp.upload_dir && abs(raw.tftp.upload_dir) } : null;
   if (tftp?.port_range && tftp.port_range[0] > tftp.port_range[1]) {
     fail(['tftp', 'port_range'], `first port is after the last; write [${tftp.port_range[1]}, ${tftp.port_range[0]}]`);
@@ -269,7 +275,13 @@ function resolveConfig(
     const p = pos(['hosts', key]);
     if (prefixBits > 48) fail(['hosts', key], `prefix /${prefixBits} is longer than a MAC (48 bits)`);
     const name = h.name ?? `host-${mac.replace(/:/g, '')}`;
+    if (h.ip && prefixBits < 48) {
+      fail(['hosts', key, 'ip'], 'a MAC prefix matches many machines; ip: needs a full MAC (drop /' + prefixBits + ' or the ip)');
+    }
     if (h.ip) {
+      const special = subnets.find((s) => inCidr(h.ip!, s) && (h.ip === s.network || h.ip === broadcastOf(s) || h.ip === s.router));
+      if (special) fail(['hosts', key, 'ip'], `${h.ip} is the network, broadcast or router address of ${special.subnet}`);
+      if (raw.server && h.ip === raw.server) fail(['hosts', key, 'ip'], `${h.ip} is this server's own address (server:)`);
       const other = seenIp.get(h.ip);
       if (other) fail(['hosts', key, 'ip'], `${h.ip} is already the address of ${other}; each host needs its own`);
       seenIp.set(h.ip, key);
@@ -355,6 +367,11 @@ function resolveConfig(
     iscsi: raw.iscsi ?? null,
     hosts,
   };
+}
+
+function broadcastOf(s: SubnetConfig): string {
+  const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
+  return intToIp((ipToInt(s.network) | (~mask >>> 0)) >>> 0);
 }
 
 function inCidr(ip: string, s: SubnetConfig): boolean {

@@ -70,7 +70,10 @@ const subnet = z
     router: ipv4.optional().describe('Default gateway (option 3).'),
     dns: z.array(ipv4).default([]).describe('DNS servers (option 6).'),
     domain: z.string().optional().describe('Domain name (option 15).'),
-    lease: duration.default(43200).describe('Lease time: 12h, 30m, 3600 ... (option 51).'),
+    lease: duration
+      .pipe(z.number().min(60, 'a lease shorter than 60 s makes clients renew in a loop').max(0xfffffffe, 'at most 4294967294 s (option 51 is 32 bits)'))
+      .default(43200)
+      .describe('Lease time: 12h, 30m, 3600 ... (option 51).'),
     interface: z.string().optional().describe('Serve this subnet on this interface only (multi-homed servers).'),
     options: z
       .record(z.string().regex(/^\d+$/, 'expected an option code'), z.union([z.string(), z.number(), z.array(z.string())]))

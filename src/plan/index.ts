@@ -65,7 +65,7 @@ export class BootPlan {
       mac_hex: mac.replace(/:/g, ''),
       name: h && h.prefix_bits === 48 ? h.name : `host-${mac.replace(/:/g, '')}`,
     };
-    const ip = h?.ip ?? ctx.ip;
+    const ip = (h?.prefix_bits === 48 ? h.ip : undefined) ?? ctx.ip;
     if (ip) v.ip = ip;
     if (server) {
       v.server = server;

@@ -12,7 +12,8 @@ export interface IpxeVerdict {
  * (an arch branch that fires first hands iPXE its own binary again: a loop).
  *  1. a per-host override wins;
  *  2. a user-class (77) is the client's explicit word about itself: the first
- *     rule matching one of its strings decides; no rule = not iPXE;
+ *     rule matching one of its strings decides; "iPXE" counts when no rule
+ *     names it; any other string without a rule = not iPXE;
  *  3. no user-class but option 175 present = iPXE (FlexBoot and other forks
  *     send no user-class);
  *  4. otherwise not iPXE.
@@ -26,6 +27,9 @@ export function detectIpxe(f: ClientFacts, rules: UserClassRule[], hostOverride?
         return { ipxe: rule.ipxe, why: `user-class "${rule.match}" matches a rule (ipxe: ${rule.ipxe})`, tag: rule.tag };
       }
     }
+    // iPXE's own name always counts unless a rule above said otherwise: adding a
+    // rule for gPXE must not turn real iPXE into a boot loop.
+    if (classes.includes('iPXE')) return { ipxe: true, why: 'user-class "iPXE" (built-in rule)' };
     return { ipxe: false, why: `user-class ${classes.map((c) => `"${c}"`).join(',')} matches no iPXE rule` };
   }
   if (f.ipxeOptions) return { ipxe: true, why: 'option 175 present without a user-class' };

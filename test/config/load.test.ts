@@ -100,3 +100,21 @@ describe('templates', () => {
     expect(() => expand('{ip}', { name: 'a' })).toThrow(/needs \{ip\}/);
   });
 });
+
+describe('config loader: refusals found in review', () => {
+  it('refuses overlapping subnets at the second one', () => {
+    const p = problems(BASE.replace('lease: 12h }', 'lease: 12h }\n    - { subnet: 10.77.0.0/16 }'));
+    expect(p[0]).toMatch(/:6:\d+: dhcp\.subnets\[1\]\.subnet: 10\.77\.0\.0\/16 overlaps 10\.77\.0\.0\/24/);
+  });
+  it('refuses a host address that is the network, broadcast or router address', () => {
+    expect(problems(BASE.replace('ip: 10.77.0.10', 'ip: 10.77.0.255'))[0]).toMatch(/network, broadcast or router address/);
+    expect(problems(BASE.replace('ip: 10.77.0.10', 'ip: 10.77.0.1'))[0]).toMatch(/network, broadcast or router address/);
+  });
+  it('refuses ip: on a MAC prefix entry', () => {
+    expect(problems(BASE.replace('52:54:00:77:00:10:', '52:54:00:00:00:00/24:'))[0]).toMatch(/ip: needs a full MAC/);
+  });
+  it('refuses leases under a minute or beyond 32 bits', () => {
+    expect(problems(BASE.replace('lease: 12h', 'lease: "0"'))[0]).toMatch(/lease: a lease shorter than 60 s/);
+    expect(problems(BASE.replace('lease: 12h', 'lease: 50000d'))[0]).toMatch(/lease: at most 4294967294 s/);
+  });
+});

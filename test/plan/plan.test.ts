@@ -162,3 +162,12 @@ describe('reset on boot', () => {
     expect(() => parseConfig(YAML.replace('boot: iscsi }', 'boot: iscsi, reset_on_boot: true }'), 'x.yaml')).toThrow(/reset_on_boot needs reset/);
   });
 });
+
+describe('user-class rules', () => {
+  it('keep iPXE recognised when the operator only added a rule for another name', () => {
+    const p = new BootPlan(parseConfig(YAML.replace('    - { match: iPXE, ipxe: true }\n', ''), 'x.yaml'));
+    expect(p.dhcp({ mac: MAC, userClasses: ['iPXE'], ...PXE }).stage).toBe('ipxe');
+    const off = new BootPlan(parseConfig(YAML.replace('{ match: iPXE, ipxe: true }', '{ match: iPXE, ipxe: false }'), 'x.yaml'));
+    expect(off.dhcp({ mac: MAC, userClasses: ['iPXE'], ...PXE }).stage).toBe('pxe'); // an explicit rule still wins
+  });
+});
