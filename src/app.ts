@@ -6,7 +6,8 @@
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadConfig, ConfigError, ipToInt } from './config/load.js';
+import { loadConfig, ConfigError } from './config/load.js';
+import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
 import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
@@ -71,13 +72,9 @@ export class App {
    */
   serverFor = (clientIp: string | undefined, bound?: string): string | undefined => {
     if (this.config.server) return this.config.server;
-    if (clientIp) {
-      const c = ipToInt(clientIp);
+    if (clientIp && isValidIpv4(clientIp)) {
       for (const i of listInterfaces()) {
-        for (const a of i.ipv4) {
-          const mask = a.prefix === 0 ? 0 : (0xffffffff << (32 - a.prefix)) >>> 0;
-          if (((ipToInt(a.address) & mask) >>> 0) === ((c & mask) >>> 0)) return a.address;
-        }
+        for (const a of i.ipv4) if (inPrefix(clientIp, a.address, a.prefix)) return a.address;
       }
     }
     return bound && bound !== '0.0.0.0' ? bound : undefined;

@@ -45,10 +45,21 @@ export function formatIp(buf: Uint8Array, offset = 0): string {
   return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
 }
 
+/** Prefix length -> netmask as a number, e.g. 24 -> 0xffffff00 (JS shifts are mod 32, hence /0). */
+export function prefixMask(prefix: number): number {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new FrameError('address', `bad prefix ${prefix}`);
+  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+}
+
 /** Prefix length -> netmask string, e.g. 24 -> '255.255.255.0'. */
 export function prefixToNetmask(prefix: number): string {
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new FrameError('address', `bad prefix ${prefix}`);
-  return numberToIp(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+  return numberToIp(prefixMask(prefix));
+}
+
+/** Is `ip` inside network/prefix? */
+export function inPrefix(ip: string, network: string, prefix: number): boolean {
+  const m = prefixMask(prefix);
+  return ((ipToNumber(ip) & m) >>> 0) === ((ipToNumber(network) & m) >>> 0);
 }
 
 // ---- checksum -------------------------------------------------------------

@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Docume
 import { z } from 'zod';
 import { root, type RawConfig, type RawHost } from './schema.js';
 import type { BootKind, Config, HostConfig, RplImage, SubnetConfig } from './types.js';
+import { inPrefix, ipToNumber as ipToInt, numberToIp as intToIp, prefixMask } from '../codec/ipv4.js';
 
 export interface ConfigProblem {
   file: string;
@@ -187,12 +188,6 @@ function levenshtein(a: string, b: string): number {
 
 // ---- resolution -----------------------------------------------------------
 
-export function ipToInt(ip: string): number {
-  return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) >>> 0;
-}
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
 export function normalizeMac(mac: string): string {
   return mac.toLowerCase().replace(/-/g, ':');
 }
@@ -212,7 +207,7 @@ function resolveConfig(
     const [net, bitsS] = s.subnet.split('/') as [string, string];
     const prefix = Number(bitsS);
     if (prefix > 32) fail(['dhcp', 'subnets', i, 'subnet'], `prefix /${prefix} is larger than 32`);
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    const mask = prefixMask(Math.min(prefix, 32));
     const network = (ipToInt(net) & mask) >>> 0;
     if (network !== ipToInt(net)) {
       fail(['dhcp', 'subnets', i, 'subnet'], `${s.subnet} has host bits set; write ${intToIp(network)}/${prefix}`);
@@ -370,11 +365,9 @@ function resolveConfig(
 }
 
 function broadcastOf(s: SubnetConfig): string {
-  const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
-  return intToIp((ipToInt(s.network) | (~mask >>> 0)) >>> 0);
+  return intToIp((ipToInt(s.network) | (~prefixMask(s.prefix) >>> 0)) >>> 0);
 }
 
 function inCidr(ip: string, s: SubnetConfig): boolean {
-  const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === ipToInt(s.network);
+  return inPrefix(ip, s.network, s.prefix);
 }

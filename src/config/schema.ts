@@ -49,10 +49,15 @@ export const template = z.string().superRefine((s, ctx) => {
   }
 });
 
-const cidr = z.string().regex(/^\d+\.\d+\.\d+\.\d+\/\d{1,2}$/, 'expected a subnet in CIDR form like 10.77.0.0/24');
+const cidr = z
+  .string()
+  .refine((v) => /^[^/]+\/\d{1,2}$/.test(v) && IPV4_RE.test(v.split('/')[0]!), 'expected a subnet in CIDR form like 10.77.0.0/24');
 const range = z
   .string()
-  .regex(/^\s*\d+\.\d+\.\d+\.\d+\s*-\s*\d+\.\d+\.\d+\.\d+\s*$/, 'expected a range like 10.77.0.100-10.77.0.199');
+  .refine((v) => {
+    const p = v.split('-').map((x) => x.trim());
+    return p.length === 2 && p.every((x) => IPV4_RE.test(x));
+  }, 'expected a range like 10.77.0.100-10.77.0.199');
 
 /** Integers written as 0x7C00 or 31744. YAML 1.2 reads 0x.. as a number already. */
 const address = z.union([

@@ -118,3 +118,10 @@ describe('config loader: refusals found in review', () => {
     expect(problems(BASE.replace('lease: 12h', 'lease: 50000d'))[0]).toMatch(/lease: at most 4294967294 s/);
   });
 });
+
+describe('config loader: malformed addresses', () => {
+  it('refuses octets over 255 in subnets and ranges with a position, never throws something else', () => {
+    expect(problems(BASE.replace('subnet: 10.77.0.0/24', 'subnet: 10.77.0.300/24'))[0]).toMatch(/dhcp\.subnets\[0\]\.subnet: expected a subnet in CIDR form/);
+    expect(problems(BASE.replace('10.77.0.100-10.77.0.199', '10.77.0.100-10.77.0.999'))[0]).toMatch(/dhcp\.subnets\[0\]\.range: expected a range/);
+  });
+});
