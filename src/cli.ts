@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import { checkReport, formatCheck } from './check.js';
+import type { ImportResult } from './config/import/types.js';
 
 const EXIT_CONFIG = 2;
 
@@ -76,7 +77,7 @@ program
   .option('-o, --output <file>', 'write the YAML here instead of stdout')
   .action(async (kind: string, file: string, o: { output?: string }) => {
     const text = readFileSync(file, 'utf8');
-    let result: { yaml: string; warnings: { line: number; message: string }[] };
+    let result: ImportResult;
     if (kind === 'rpld') result = (await import('./config/import/rpld.js')).importRpld(text, file);
     else if (kind === 'dnsmasq') result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file);
     else {

@@ -10,16 +10,8 @@
  */
 import { Document, isMap, isPair, isSeq } from 'yaml';
 
-export interface ImportWarning {
-  /** 1-based line in the dnsmasq file; 0 = about the file as a whole. */
-  line: number;
-  message: string;
-}
-
-export interface ImportResult {
-  yaml: string;
-  warnings: ImportWarning[];
-}
+import type { ImportResult, ImportWarning } from './types.js';
+export type { ImportResult, ImportWarning };
 
 interface Cond {
   name: string;

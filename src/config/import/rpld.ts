@@ -8,16 +8,8 @@
  */
 import { Document, Scalar, isMap, isPair, isSeq } from 'yaml';
 
-export interface ImportWarning {
-  /** 1-based line in rpld.conf; 0 = about the file as a whole. */
-  line: number;
-  message: string;
-}
-
-export interface ImportResult {
-  yaml: string;
-  warnings: ImportWarning[];
-}
+import type { ImportResult, ImportWarning } from './types.js';
+export type { ImportResult, ImportWarning };
 
 type TokKind = 'word' | 'string' | 'punct';
 interface Tok {
