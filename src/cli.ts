@@ -38,6 +38,16 @@ function load(file: string): Config {
   }
 }
 
+/** Read a user-named file; a missing or unreadable one is a usage error, not a stack trace. */
+function readInput(file: string | 0): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    process.stderr.write(`cannot read ${file === 0 ? 'stdin' : file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}
+
 const program = new Command();
 program
   .name('lanboot')
@@ -76,7 +86,7 @@ program
   .argument('<file>', 'file to convert')
   .option('-o, --output <file>', 'write the YAML here instead of stdout')
   .action(async (kind: string, file: string, o: { output?: string }) => {
-    const text = readFileSync(file, 'utf8');
+    const text = readInput(file);
     let result: ImportResult;
     if (kind === 'rpld') result = (await import('./config/import/rpld.js')).importRpld(text, file);
     else if (kind === 'dnsmasq') result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file);
@@ -97,7 +107,7 @@ program
   .option('-l, --log <file>', 'lanboot JSON log (default: stdin)')
   .action(async (mac: string, o: { log?: string }) => {
     const { traceLines } = await import('./trace.js');
-    const text = readFileSync(o.log ?? 0, 'utf8');
+    const text = readInput(o.log ?? 0);
     const lines = traceLines(text, mac);
     process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));
     if (!lines.length) {
