@@ -28,7 +28,7 @@ import { decodeUdpFrame, encodeUdpFrame, IPV4_BROADCAST } from '../codec/ipv4.js
 import { BROADCAST_MAC, encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP, parseMac, formatMac } from '../codec/ethernet.js';
 import { encode as encodeDhcp, ipToInt } from '../codec/dhcp.js';
 import type { DhcpConfig } from '../config/types.js';
-import type { Ingress, Reply } from '../dhcp/types.js';
+import type { Ingress, Reply } from './dhcp-types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Logger } from '../log.js';
 
