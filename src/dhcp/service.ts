@@ -134,7 +134,7 @@ export class DhcpService {
       case DHCPREQUEST:
         return this.request(req, ingress, mac, key, subnet, pool, serverId);
       case DHCPDECLINE:
-        return this.decline(req, mac, key, serverId);
+        return this.decline(req, mac, key, subnet, serverId);
       case DHCPRELEASE:
         return this.release(req, mac, key, serverId);
       case DHCPINFORM:
@@ -402,12 +402,19 @@ export class DhcpService {
     return this.build(ctx, ingress);
   }
 
-  private async decline(req: DhcpMessage, mac: string, key: string, serverId: string): Promise<null> {
+  /**
+   * RFC 2131 §4.3.3 / table 5: DECLINE MUST carry option 54 and 50. Only our
+   * client's own address on its own subnet is quarantined; anything else
+   * would let any host knock addresses (static ones too) out of service.
+   */
+  private async decline(req: DhcpMessage, mac: string, key: string, subnet: SubnetConfig, serverId: string): Promise<null> {
     const sid = readIpSafe(req, OPT.SERVER_ID);
-    if (sid !== undefined && !this.ours(serverId, sid)) return this.drop('other_server', { mac });
+    if (sid === undefined) return this.drop('decline_without_server_id', { mac });
+    if (!this.ours(serverId, sid)) return this.drop('other_server', { mac });
     const ip = readIpSafe(req, OPT.REQUESTED_IP);
     if (!ip) return this.drop('decline_without_address', { mac });
-    await this.leases!.decline(key, ip);
+    if (!this.inSubnet(subnet, ip)) return this.drop('decline_foreign_subnet', { mac, ip, subnet: subnet.subnet });
+    if (!(await this.leases!.decline(key, ip))) return this.drop('decline_not_client_address', { mac, ip });
     this.telemetry.count(M + 'conflicts_total', { source: 'decline' });
     this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.decline', mac, ip });
     return null;

@@ -290,7 +290,7 @@ export class LeaseStore {
 
   /** Mark an address as in use by someone we do not know (ARP probe answered). */
   conflict(ip: string): Promise<void> {
-    return this.decline('', ip);
+    return this.quarantine(ipToInt(ip), ip);
   }
 
   // ----------------------------------------------------------- changes (journaled)
@@ -326,11 +326,26 @@ export class LeaseStore {
     return this.journal.commit([{ t: 'F', ip, key, mac: l.mac, at }]).then(() => true);
   }
 
-  /** DHCPDECLINE (or a probe conflict): quarantine the address. */
-  decline(key: string, ip: string): Promise<void> {
-    const n = ipToInt(ip);
+  /**
+   * DHCPDECLINE: the client found `ip` in use after we gave it to it. Only an
+   * address bound or offered (live) to this same client can be declined, so a
+   * stranger cannot quarantine static hosts' or other clients' addresses.
+   * Resolves true when the address was quarantined.
+   */
+  decline(key: string, ip: string): Promise<boolean> {
+    let n: number;
+    try {
+      n = ipToInt(ip);
+    } catch {
+      return Promise.resolve(false);
+    }
     const l = this.byIp.get(n);
-    if (key && l && l.key && l.key !== key) return Promise.resolve(); // not the client's address to decline
+    if (!key || !l || l.key !== key || !this.isLive(l)) return Promise.resolve(false);
+    return this.quarantine(n, ip).then(() => true);
+  }
+
+  private quarantine(n: number, ip: string): Promise<void> {
+    const l = this.byIp.get(n);
     if (l && l.key && this.byKey.get(l.key) === l) this.byKey.delete(l.key);
     const until = this.now() + this.declineHoldMs;
     this.byIp.set(n, { ip, ipInt: n, state: 'declined', key: '', mac: '', expires: until, used: true });

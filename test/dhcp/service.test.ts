@@ -192,6 +192,31 @@ describe('DhcpService authoritative', () => {
     expect(inf!.to).toEqual({ kind: 'unicast', address: '10.77.0.50', port: 68 });
   });
 
+  it('DECLINE from a stranger quarantines nothing; 54 is required and the address must be the client\'s, on its subnet', async () => {
+    const stranger = '52:54:00:00:00:66';
+    const sid: [number, Buffer] = [54, ip('10.77.0.1')];
+    for (const a of ['10.77.0.10', '10.77.0.100', '10.77.0.101']) {
+      expect(await svc.handle(msg(stranger, 4, [[50, ip(a)], sid]), lan)).toBeNull();
+    }
+    expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"decline_not_client_address"}')?.value).toBe(3);
+    expect(store.all().some((l) => l.state === 'declined')).toBe(false);
+    // pc01 still gets its fixed address, a new client still gets the pool address.
+    expect((await svc.handle(msg('52:54:00:77:00:10', 1), lan))!.message.yiaddr).toBe('10.77.0.10');
+    const { ack } = await dora('52:54:00:00:00:67');
+    expect(ack.message.yiaddr).toBe('10.77.0.101');
+    // The holder itself: no option 54 -> dropped (RFC 2131 table 5); another subnet's address -> dropped.
+    const holder = '52:54:00:00:00:67';
+    expect(await svc.handle(msg(holder, 4, [[50, ip('10.77.0.101')]]), lan)).toBeNull();
+    expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"decline_without_server_id"}')?.value).toBe(1);
+    expect(await svc.handle(msg(holder, 4, [[50, ip('10.88.0.120')], sid]), lan)).toBeNull();
+    expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"decline_foreign_subnet"}')?.value).toBe(1);
+    expect(store.leaseAt('10.77.0.101')?.state).toBe('bound');
+    // With 54 and its own address: quarantined.
+    expect(await svc.handle(msg(holder, 4, [[50, ip('10.77.0.101')], sid]), lan)).toBeNull();
+    expect(store.all().find((l) => l.ip === '10.77.0.101')?.state).toBe('declined');
+    expect(tel.counters.get('lanboot_dhcp_conflicts_total{"source":"decline"}')?.value).toBe(1);
+  });
+
   it('static host gets its fixed address, with hostname, initiator and root-path at the iPXE stage', async () => {
     const { ack } = await dora('52:54:00:77:00:10', [[77, str('iPXE')], [175, Buffer.from([0x11, 1, 1])]]);
     expect(ack.message.yiaddr).toBe('10.77.0.10');

@@ -142,6 +142,27 @@ describe('LeaseStore', () => {
     await s2.close();
   });
 
+  it('DECLINE is refused for an address the client does not hold (free, reserved, or another client\'s)', async () => {
+    const s = await open({ reserved: [{ ip: '10.77.0.10', mac: 'm9' }] });
+    const pool = s.pools[0]!;
+    await s.bind('k1', 'm1', '10.77.0.100', 60);
+    expect(await s.decline('stranger', '10.77.0.101')).toBe(false); // nobody holds it
+    expect(await s.decline('stranger', '10.77.0.10')).toBe(false); // a static host's address
+    expect(await s.decline('stranger', '10.77.0.100')).toBe(false); // k1's lease
+    expect(s.available(pool, '10.77.0.101', 'k2', 'm2')).toBe(true);
+    expect(s.available(pool, '10.77.0.10', 'k9', 'm9')).toBe(true);
+    expect(s.leaseOf('k1')?.ip).toBe('10.77.0.100');
+    expect(s.all().some((l) => l.state === 'declined')).toBe(false);
+    // An offer counts as the client's: it may decline what it was offered.
+    s.offer('k2', 'm2', '10.77.0.102');
+    expect(await s.decline('k2', '10.77.0.102')).toBe(true);
+    expect(s.available(pool, '10.77.0.102', 'k3', 'm3')).toBe(false);
+    // The ARP-probe path still quarantines addresses nobody holds.
+    await s.conflict('10.77.0.103');
+    expect(s.available(pool, '10.77.0.103', 'k3', 'm3')).toBe(false);
+    await s.close();
+  });
+
   it('RELEASE frees the address but keeps affinity; others cannot release it', async () => {
     const s = await open();
     const pool = s.pools[0]!;
