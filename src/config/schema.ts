@@ -113,6 +113,9 @@ const dhcp = z
     commit_delay_ms: z.number().int().min(0).max(100).default(2).describe(
       'How long a lease write may wait to share one fsync with others (group commit).',
     ),
+    decline_hold: duration
+      .default(600)
+      .describe('How long an address a client DECLINEd (found in use) stays out of the pool; default 10m (also 1h, 600 ...).'),
   })
   .strict();
 

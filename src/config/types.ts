@@ -58,6 +58,8 @@ export interface DhcpConfig {
   arp_probe: boolean;
   /** Milliseconds the lease journal may wait to batch fsyncs (group commit). */
   commit_delay_ms: number;
+  /** Seconds a DECLINEd address stays quarantined (YAML accepts 10m, 1h, 600). */
+  decline_hold: number;
 }
 
 export interface UserClassRule {

@@ -61,6 +61,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
       subnets: dc.subnets,
       reserved: reservationsOf(config),
       commitDelayMs: dc.commit_delay_ms,
+      declineHoldMs: dc.decline_hold * 1000,
       noSync: hooks.noSync,
     });
     const r = await leases.open();
