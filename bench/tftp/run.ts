@@ -36,7 +36,9 @@ const STORMS: Array<{ clients: number; bytes: number; label: string }> = [
   { clients: 200, bytes: 5 * 1024 * 1024, label: '200 × 5 MiB' },
 ];
 const STORM_BLKSIZE = 1432; // what iPXE asks for
-const RUN_TIMEOUT_MS = 300_000;
+/** A throughput run slower than SIZE/60 s counts as failed (atftpd crawls at some window sizes). */
+const TPUT_TIMEOUT_MS = 60_000;
+const RUN_TIMEOUT_MS = 180_000;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const serverJs = path.join(here, 'server.js');
@@ -139,7 +141,7 @@ async function curlOnce(p: Peer, blksize: number): Promise<number> {
   const r = await nsRun([
     'curl', '-s', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', '--tftp-blksize', String(blksize),
     `tftp://127.0.0.1:${p.port}/big`,
-  ]);
+  ], TPUT_TIMEOUT_MS);
   const [size, t] = r.out.trim().split(' ').map(Number);
   if (r.code !== 0 || size !== SIZE || !t) return NaN;
   return SIZE / 1e6 / t;
@@ -150,7 +152,7 @@ async function atftpOnce(p: Peer, blksize: number, windowsize: number): Promise<
   const r = await nsRun([
     'atftp', '-g', '-r', 'big', '-l', dest, '--option', `blksize ${blksize}`, '--option', `windowsize ${windowsize}`,
     '127.0.0.1', String(p.port),
-  ]);
+  ], TPUT_TIMEOUT_MS);
   let ok = false;
   try {
     ok = fs.statSync(dest).size === SIZE;

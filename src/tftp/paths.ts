@@ -82,7 +82,13 @@ export async function openConfined(realRoot: string, rel: string): Promise<{ fd:
     throw new ConfinementError('access', 'Access violation');
   }
   try {
-    const real = await readlinkP(`/proc/self/fd/${fd}`);
+    let real: string;
+    try {
+      real = await readlinkP(`/proc/self/fd/${fd}`);
+    } catch {
+      // No /proc (chroot): fall back to resolving the path (racier, still confined).
+      real = await fs.promises.realpath(path.join(realRoot, rel));
+    }
     if (!isInside(realRoot, real)) throw new ConfinementError('access', 'Access violation');
     const stat = await fstatP(fd);
     if (!stat.isFile()) throw new ConfinementError('not-file', 'Not a regular file');

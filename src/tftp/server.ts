@@ -84,7 +84,6 @@ export class TftpServer {
   private sock: UdpSocket | undefined;
   private readonly ports: PortAllocator;
   private readonly transfers = new Map<string, { t?: Active; op: string; file: string; meta?: TransferMeta }>();
-  private pending = 0;
   private realRoot = '';
   private realUpload: string | undefined;
   private lastBusyLog = 0;
@@ -231,7 +230,6 @@ export class TftpServer {
     }
     const entry: { t?: Active; op: string; file: string; meta?: TransferMeta } = { op: p.op, file: p.filename };
     this.transfers.set(key, entry);
-    this.pending++;
     const req = p;
     this.accept(req, rinfo, entry)
       .catch((e: Error) => {
@@ -239,7 +237,6 @@ export class TftpServer {
         this.sock?.send(errorPacket(ERR_UNDEFINED, 'Internal error'), rinfo.port, rinfo.address);
       })
       .finally(() => {
-        this.pending--;
         if (!entry.t && this.transfers.get(key) === entry) this.transfers.delete(key);
       });
   }
