@@ -65,3 +65,14 @@ describe('netascii', () => {
     expect(Buffer.concat([...parts, d.end()]).equals(src)).toBe(true);
   });
 });
+
+describe('interface MTU cap', () => {
+  it('finds loopback for a loopback peer and reads its MTU', async () => {
+    const { interfaceMtu } = await import('../../src/io/udp.js');
+    const fs = await import('node:fs');
+    const lo = Number(fs.readFileSync('/sys/class/net/lo/mtu', 'utf8'));
+    expect(interfaceMtu('127.0.0.1', '0.0.0.0')).toBe(lo);
+    // an unroutable peer falls back to something sane
+    expect(interfaceMtu('203.0.113.9', '127.0.0.1')).toBeGreaterThanOrEqual(576);
+  });
+});
