@@ -179,6 +179,8 @@ export class BootPlan {
         bootfile: file,
         nextServer: serverAddress,
         vendorClass: 'PXEClient',
+        // PXE ROMs (not iPXE, not HTTP boot) skip boot-server discovery; some ignore a proxy offer without it.
+        discoveryControl: 8,
         reason: `PXE ROM, firmware ${firmware} (arch ${f.arch ?? 'none'}; not iPXE: ${verdict.why}) -> ${file} by TFTP`,
       };
     }

@@ -83,6 +83,11 @@ export interface DhcpAnswer {
   rootPath?: string;
   /** Option 203 iSCSI initiator IQN. */
   initiatorIqn?: string;
+  /**
+   * PXE discovery control (option 43 suboption 6) to send, e.g. 8 = "no
+   * boot-server discovery, use the bootfile"; undefined = send no option 43.
+   */
+  discoveryControl?: number;
   /** Option 175.176 no-pxedhcp for iPXE. */
   ipxeNoPxeDhcp: boolean;
   /** Why: short human-readable trace of the decision (for logs and `lanboot check`). */

@@ -48,6 +48,13 @@ describe('BootPlan.dhcp', () => {
     expect(a).toMatchObject({ stage: 'pxe', boot: true, bootfile: 'undionly.kpxe', nextServer: '10.77.0.1', vendorClass: 'PXEClient', fixedIp: '10.77.0.10' });
   });
 
+  it('asks PXE ROMs, and only them, to skip boot-server discovery (option 43 discovery control 8)', () => {
+    expect(plan.dhcp({ mac: MAC, arch: 0, ...PXE }).discoveryControl).toBe(8);
+    expect(plan.dhcp({ mac: MAC, arch: 0, userClasses: ['iPXE'], ...PXE }).discoveryControl).toBeUndefined();
+    expect(plan.dhcp({ mac: MAC, arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' }).discoveryControl).toBeUndefined();
+    expect(plan.dhcp({ mac: 'aa:bb:cc:dd:ee:ff' }).discoveryControl).toBeUndefined();
+  });
+
   it('hands UEFI x64 (arch 7 or 9) the UEFI bootfile', () => {
     expect(plan.dhcp({ mac: MAC, arch: 7, ...PXE }).bootfile).toBe('snponly.efi');
     expect(plan.dhcp({ mac: MAC, arch: 9, ...PXE }).bootfile).toBe('snponly.efi');

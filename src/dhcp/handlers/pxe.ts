@@ -9,9 +9,8 @@ const FILE_FIELD_MAX = 127;
  * Boot information from the plan's answer: the bootfile in BOTH the `file`
  * field and option 67, next-server in BOTH siaddr and option 66 (ROMs read
  * one or the other), option 60 echoed (PXEClient / HTTPClient, which UEFI
- * HTTP boot requires), and for PXE ROMs option 43 with discovery control 8
- * ("no boot-server discovery, use the bootfile"), without which some ROMs
- * ignore a proxyDHCP offer. The UUID (97) is echoed to PXE clients.
+ * HTTP boot requires), and option 43 with the discovery control the plan
+ * chose (answer.discoveryControl). The UUID (97) is echoed to PXE clients.
  */
 export const pxe: ReplyHandler = {
   name: 'pxe',
@@ -29,8 +28,8 @@ export const pxe: ReplyHandler = {
       ctx.reply.file = b.length <= FILE_FIELD_MAX ? a.bootfile : '';
       if (b.length > 0) o.set(OPT.BOOTFILE, b);
     }
-    if (a.vendorClass === 'PXEClient' && a.stage !== 'ipxe') {
-      o.set(OPT.VENDOR_SPECIFIC, encodeSuboptions([[PXE_SUB.DISCOVERY_CONTROL, Buffer.from([8])]], true));
+    if (a.discoveryControl !== undefined) {
+      o.set(OPT.VENDOR_SPECIFIC, encodeSuboptions([[PXE_SUB.DISCOVERY_CONTROL, Buffer.from([a.discoveryControl & 0xff])]], true));
     }
     const uuid = ctx.req.options.get(OPT.UUID);
     if (a.vendorClass === 'PXEClient' && uuid) o.set(OPT.UUID, Buffer.from(uuid));

@@ -11,7 +11,7 @@ export const subnet: SubnetConfig = {
 
 export const dhcpConfig: DhcpConfig = {
   mode: 'authoritative', address: '0.0.0.0', port: 67, proxy_port: 4011, lease_file: '/nonexistent',
-  subnets: [subnet], user_classes: [{ match: 'iPXE', ipxe: true }], arp_probe: false, commit_delay_ms: 0,
+  subnets: [subnet], user_classes: [{ match: 'iPXE', ipxe: true }], arp_probe: false, commit_delay_ms: 0, decline_hold: 600,
 };
 
 export function request(options: Array<[number, Buffer]> = [], over: Partial<DhcpMessage> = {}): DhcpMessage {
