@@ -143,6 +143,9 @@ const tftp = z
     upload_dir: z.string().optional().describe('Accept uploads (WRQ) into this directory; refused when unset.'),
     upload_overwrite: z.boolean().default(false).describe('Let uploads replace existing files.'),
     quirks: z.array(quirk).default([]).describe('Per-client TFTP quirks by MAC prefix, arch or vendor class.'),
+    cache_bytes: z.number().int().min(0).optional().describe('Memory for cached files shared by concurrent clients (default 32 MiB).'),
+    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in the cache (default 16 MiB); larger ones stream from disk.'),
+    upload_max: z.number().int().min(0).optional().describe('Largest upload accepted, in bytes (default 4 GiB).'),
   })
   .strict();
 
