@@ -449,9 +449,11 @@ export class DhcpService {
    * Nothing is written to disk: the answer leaves at once (iPXE waits 2 s).
    */
   private proxy(req: DhcpMessage, type: number, ingress: Ingress, mac: string, key: string): Reply | null {
-    const vc = readString(req.options, OPT.VENDOR_CLASS);
-    // PXE ROMs and UEFI HTTP boot clients (which take proxy offers too); nobody else.
-    if (!vc || !(vc.startsWith('PXEClient') || vc.startsWith('HTTPClient'))) return this.drop('proxy_not_pxe', { mac });
+    const serverId = this.serverIdFor(ingress);
+    const facts0 = this.facts(req, ingress, mac, serverId);
+    // Who gets a proxy answer (PXE ROMs, UEFI HTTP boot) is the plan's decision.
+    const answer = this.ask(facts0);
+    if (!answer.boot) return this.drop(answer.notPxe ? 'proxy_not_pxe' : 'proxy_no_boot', { mac, reason: answer.reason });
     const onProxyPort = ingress.localPort === this.config.proxy_port && this.config.proxy_port !== this.config.port;
     let replyType: number;
     if (!onProxyPort && type === DHCPDISCOVER) replyType = DHCPOFFER;
@@ -459,16 +461,11 @@ export class DhcpService {
     else if (!onProxyPort && type === DHCPREQUEST) {
       // Broadcast REQUEST to the real server; only answer if it names us.
       const sid = readIpSafe(req, OPT.SERVER_ID);
-      const serverId0 = this.serverIdFor(ingress);
-      if (!sid || !serverId0 || !this.ours(serverId0, sid)) return this.drop('proxy_not_ours', { mac });
+      if (!sid || !serverId || !this.ours(serverId, sid)) return this.drop('proxy_not_ours', { mac });
       replyType = DHCPACK;
     } else return this.drop('proxy_ignored', { mac, type });
-    const serverId = this.serverIdFor(ingress);
     if (!serverId) return this.drop('no_server_address', { mac });
     const subnet = this.selectSubnet(req, ingress);
-    const facts0 = this.facts(req, ingress, mac, serverId);
-    const answer = this.ask(facts0);
-    if (!answer.boot) return this.drop('proxy_no_boot', { mac, reason: answer.reason });
     const ctx = this.context(req, type, replyType, mac, key, facts0, answer, subnet, serverId, true);
     // proxyDHCP never offers an address: PXE ROMs ignore offers with one from a proxy.
     const to: Destination | undefined = onProxyPort

@@ -124,6 +124,9 @@ export class BootPlan {
       if (d.iscsi) base.initiatorIqn = d.iscsi.initiator;
     }
 
+    // proxyDHCP (PXE spec §2.2.3) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
+    const bootClient = f.vendorClass !== undefined && (f.vendorClass.startsWith('PXEClient') || f.vendorClass.startsWith('HTTPClient'));
+    if (proxy && !bootClient) return { ...base, notPxe: true, reason: 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)' };
     if (!host && !this.config.boot.unknown_clients) return { ...base, reason: 'unknown client; boot.unknown_clients is false' };
     if (host && (host.boot === 'none' || host.boot === 'local')) {
       return { ...base, reason: `host ${host.name} has boot: ${host.boot}` };
@@ -184,7 +187,7 @@ export class BootPlan {
         reason: `PXE ROM, firmware ${firmware} (arch ${f.arch ?? 'none'}; not iPXE: ${verdict.why}) -> ${file} by TFTP`,
       };
     }
-    return { ...base, reason: 'not a PXE client (no option 60 PXEClient / 93)' };
+    return { ...base, notPxe: true, reason: 'not a PXE client (no option 60 PXEClient / 93)' };
   }
 
   private expandOr(t: string, v: TemplateValues): string | undefined {

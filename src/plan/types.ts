@@ -90,6 +90,8 @@ export interface DhcpAnswer {
   discoveryControl?: number;
   /** Option 175.176 no-pxedhcp for iPXE. */
   ipxeNoPxeDhcp: boolean;
+  /** Not a PXE/HTTP boot client (boot is false): proxyDHCP stays silent, counted as such. */
+  notPxe?: boolean;
   /** Why: short human-readable trace of the decision (for logs and `lanboot check`). */
   reason: string;
 }

@@ -289,6 +289,19 @@ describe('DhcpService proxy mode', () => {
     expect(await svc.handle(msg('52:54:00:00:02:01', 3, [...PXE_BIOS, [54, ip('10.77.0.254')], [50, ip('10.77.0.120')]]), lan)).toBeNull();
   });
 
+  it('who gets a proxy answer is the plan\'s call: the service obeys answer.boot', async () => {
+    const plain = msg('52:54:00:00:02:05', 1, [[60, str('MSFT 5.0')]]);
+    expect(await svc.handle(plain, lan)).toBeNull();
+    expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"proxy_not_pxe"}')?.value).toBe(1);
+    // A plan that boots everyone: the service answers a client without PXEClient too.
+    const real = new BootPlan(cfg);
+    const everyone = { dhcp: (f: Parameters<BootPlan['dhcp']>[0]) => ({ ...real.dhcp({ ...f, vendorClass: 'PXEClient', arch: 0 }) }) };
+    const s2 = new DhcpService({ config: cfg.dhcp!, plan: everyone, telemetry: tel, log: silent, server: cfg.server });
+    const o = await s2.handle(msg('52:54:00:00:02:05', 1, [[60, str('MSFT 5.0')]]), lan);
+    expect(t(o)).toBe(2);
+    expect(o!.message.file).toBe('undionly.kpxe');
+  });
+
   it('REQUEST on 4011 → ACK unicast to the client’s source', async () => {
     const r = await svc.handle(msg('52:54:00:00:02:03', 3, [...PXE_UEFI], { ciaddr: '10.77.0.120' }), { via: 'udp', localAddress: '10.77.0.1', localPort: 4011, srcAddress: '10.77.0.120', srcPort: 68 });
     expect(t(r)).toBe(5);

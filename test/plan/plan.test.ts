@@ -114,6 +114,19 @@ describe('BootPlan.dhcp', () => {
     expect(a.rootPath).toBeUndefined();
     expect(a.bootfile).toMatch(/boot\/52:54:00:77:00:10\.ipxe$/);
   });
+
+  it('in proxy mode boots PXE and HTTP boot clients only; everyone else is marked notPxe', () => {
+    const p = new BootPlan(parseConfig(YAML.replace('dhcp:\n', 'dhcp:\n  mode: proxy\n'), 'x.yaml'));
+    expect(p.dhcp({ mac: MAC, arch: 0, ...PXE })).toMatchObject({ boot: true, stage: 'pxe' });
+    expect(p.dhcp({ mac: MAC, arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001' })).toMatchObject({ boot: true, stage: 'uefi-http' });
+    for (const f of [{}, { arch: 0 }, { userClasses: ['iPXE'], ipxeOptions: true }, { vendorClass: 'MSFT 5.0' }]) {
+      const a = p.dhcp({ mac: MAC, ...f });
+      expect(a, JSON.stringify(f)).toMatchObject({ boot: false, notPxe: true });
+      expect(a.reason).toMatch(/not a PXE client/);
+    }
+    // Authoritative mode still boots an iPXE client that sends no option 60.
+    expect(plan.dhcp({ mac: MAC, userClasses: ['iPXE'] }).boot).toBe(true);
+  });
 });
 
 describe('derived values', () => {
