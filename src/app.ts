@@ -55,9 +55,9 @@ export class App {
     this.log = opts.log ?? logger('core');
   }
 
-  /** MAC holding an address: a lease, else a fixed host entry. */
+  /** MAC holding an address: a lease, else a fixed host entry, else the last DHCP client seen using it (proxy mode). */
   macFor = (ip: string): string | undefined =>
-    this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && h.prefix_bits === 48)?.mac;
+    this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && h.prefix_bits === 48)?.mac ?? this.dhcp?.factsFor(ip)?.mac;
 
   /** Address of a MAC: its fixed address, else its lease. */
   ipFor = (mac: string): string | undefined => {
@@ -93,7 +93,7 @@ export class App {
       }
       if (c.tftp) {
         this.tftp = new TftpServer(c.tftp, logger('tftp'), this.telemetry, {
-          policy: (cl) => this.plan.tftpPolicy({ mac: cl.mac ?? this.macFor(cl.address) }),
+          policy: (cl) => this.plan.tftpPolicy({ ...this.dhcp?.factsFor(cl.address), mac: cl.mac ?? this.macFor(cl.address) ?? this.dhcp?.factsFor(cl.address)?.mac }),
           generate: (path, cl) => {
             const mac = cl.mac ?? this.macFor(cl.address);
             return this.plan.file(path, { mac, address: cl.address, serverAddress: this.serverFor(cl.address, c.tftp!.address) });

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Telemetry } from '../telemetry.js';
+import type { ClientFacts } from '../plan/types.js';
 import type { Logger } from '../log.js';
 import { LeaseStore } from '../leases/store.js';
 import { DhcpTransport } from '../io/dhcp-transport.js';
@@ -37,6 +38,8 @@ export interface DhcpRunning {
   transport: DhcpTransport;
   listening: Array<{ address: string; port?: number; detail?: string }>;
   macFor(ip: string): string | undefined;
+  /** What the client at `ip` last told the DHCP service (arch, vendor class, MAC), while its lease lasts. */
+  factsFor(ip: string): ClientFacts | undefined;
   ipFor(mac: string): string | undefined;
   leaseViews(): LeaseViewLike[];
   poolViews(): Array<{ subnet: string; size: number; used: number }>;
@@ -117,6 +120,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     transport,
     listening,
     macFor: (ip) => leases?.leaseAt(ip)?.mac,
+    factsFor: (ip) => service.factsFor(ip),
     ipFor: (mac) => {
       const m = mac.toLowerCase();
       let best: { ip: string; expires: number } | undefined;

@@ -45,10 +45,16 @@ export interface DhcpServiceOptions {
   probe?: (ip: string, ingress: Ingress) => Promise<boolean>;
   /** Reply chain; default ./handlers. */
   handlers?: readonly ReplyHandler[];
+  /** How many client addresses factsFor() remembers (least recently used go first; default 4096). */
+  factsCapacity?: number;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
 const ZERO = '0.0.0.0';
 const M = 'lanboot_dhcp_';
+/** proxyDHCP knows no lease time: how long facts of a proxy client are kept. */
+const PROXY_FACTS_SECONDS = 3600;
 
 export class DhcpService {
   config: DhcpConfig;
@@ -59,6 +65,10 @@ export class DhcpService {
   private server?: string;
   private readonly probe?: (ip: string, ingress: Ingress) => Promise<boolean>;
   private readonly handlers: readonly ReplyHandler[];
+  private readonly now: () => number;
+  /** Client IP -> last facts seen for it; Map order is recency (LRU). */
+  private readonly factsByIp = new Map<string, { facts: ClientFacts; expires: number }>();
+  private readonly factsCapacity: number;
 
   constructor(opts: DhcpServiceOptions) {
     this.config = opts.config;
@@ -70,6 +80,8 @@ export class DhcpService {
     this.server = opts.server;
     this.probe = opts.probe;
     this.handlers = opts.handlers ?? defaultHandlers;
+    this.now = opts.now ?? Date.now;
+    this.factsCapacity = Math.max(1, opts.factsCapacity ?? 4096);
     if (this.config.mode === 'authoritative' && !this.leases) throw new Error('authoritative DHCP needs a lease store');
   }
 
@@ -77,6 +89,28 @@ export class DhcpService {
   setConfig(config: DhcpConfig, server?: string): void {
     this.config = config;
     this.server = server;
+  }
+
+  /**
+   * What the client using `ip` last told us (arch, vendor class, MAC...), so
+   * other services (TFTP quirks) can apply per-client policy; in proxy mode
+   * there are no leases to look the client up in. Undefined once the lease
+   * (or the proxy hold) has expired, or after RELEASE/DECLINE.
+   */
+  factsFor(ip: string): ClientFacts | undefined {
+    const e = this.factsByIp.get(ip);
+    if (!e) return undefined;
+    this.factsByIp.delete(ip);
+    if (e.expires <= this.now()) return undefined;
+    this.factsByIp.set(ip, e); // most recently used
+    return e.facts;
+  }
+
+  private remember(ip: string, facts: ClientFacts, seconds: number): void {
+    if (!ip || ip === ZERO) return;
+    this.factsByIp.delete(ip);
+    this.factsByIp.set(ip, { facts: { ...facts, ip }, expires: this.now() + seconds * 1000 });
+    while (this.factsByIp.size > this.factsCapacity) this.factsByIp.delete(this.factsByIp.keys().next().value!);
   }
 
   private drop(reason: string, detail?: Record<string, unknown>): null {
@@ -332,6 +366,7 @@ export class DhcpService {
     const ctx = this.context(req, DHCPDISCOVER, DHCPOFFER, mac, key, facts0, answer, subnet, serverId, false);
     ctx.yiaddr = alloc.ip;
     ctx.leaseSeconds = this.leaseSecondsFor(subnet);
+    this.remember(alloc.ip, facts0, ctx.leaseSeconds);
     this.telemetry.bootEvent(this.log, {
       svc: 'dhcp', event: 'dhcp.offer', mac, ip: alloc.ip, stage: answer.stage, firmware: answer.firmware,
       bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
@@ -395,6 +430,7 @@ export class DhcpService {
     const ctx = this.context(req, DHCPREQUEST, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
     ctx.yiaddr = ip;
     ctx.leaseSeconds = seconds;
+    this.remember(ip, facts0, seconds);
     this.telemetry.bootEvent(this.log, {
       svc: 'dhcp', event: 'dhcp.ack', mac, ip, state, stage: answer.stage, firmware: answer.firmware,
       bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
@@ -415,6 +451,7 @@ export class DhcpService {
     if (!ip) return this.drop('decline_without_address', { mac });
     if (!this.inSubnet(subnet, ip)) return this.drop('decline_foreign_subnet', { mac, ip, subnet: subnet.subnet });
     if (!(await this.leases!.decline(key, ip))) return this.drop('decline_not_client_address', { mac, ip });
+    this.factsByIp.delete(ip);
     this.telemetry.count(M + 'conflicts_total', { source: 'decline' });
     this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.decline', mac, ip });
     return null;
@@ -425,6 +462,7 @@ export class DhcpService {
     if (sid !== undefined && !this.ours(serverId, sid)) return this.drop('other_server', { mac });
     const ok = await this.leases!.release(key, req.ciaddr);
     if (!ok) return this.drop('release_unknown', { mac, ip: req.ciaddr });
+    this.factsByIp.delete(req.ciaddr);
     this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.release', mac, ip: req.ciaddr });
     return null;
   }
@@ -433,6 +471,7 @@ export class DhcpService {
     const facts0 = this.facts(req, ingress, mac, serverId);
     const answer = this.ask(facts0);
     const ctx = this.context(req, DHCPINFORM, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
+    this.remember(req.ciaddr, facts0, this.leaseSecondsFor(subnet));
     this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.inform', mac, ip: req.ciaddr, stage: answer.stage });
     // §4.3.5: reply to ciaddr (the client has an address); relayed -> relay.
     const to: Destination | undefined =
@@ -467,9 +506,12 @@ export class DhcpService {
     if (!serverId) return this.drop('no_server_address', { mac });
     const subnet = this.selectSubnet(req, ingress);
     const ctx = this.context(req, type, replyType, mac, key, facts0, answer, subnet, serverId, true);
+    // The address the client will fetch its bootfile from (TFTP quirks look it up).
+    const clientIp = req.ciaddr !== ZERO ? req.ciaddr : onProxyPort ? ingress.srcAddress : undefined;
+    if (clientIp) this.remember(clientIp, facts0, PROXY_FACTS_SECONDS);
     // proxyDHCP never offers an address: PXE ROMs ignore offers with one from a proxy.
     const to: Destination | undefined = onProxyPort
-      ? { kind: 'unicast', address: req.ciaddr !== ZERO ? req.ciaddr : ingress.srcAddress, port: ingress.srcPort }
+      ? { kind: 'unicast', address: clientIp!, port: ingress.srcPort }
       : req.giaddr !== ZERO
         ? { kind: 'relay', address: req.giaddr, port: this.config.port }
         : { kind: 'broadcast', port: 68 };

@@ -7,6 +7,7 @@ import { BootPlan } from '../../src/plan/index.js';
 import { startDhcp, type DhcpRunning } from '../../src/dhcp/run.js';
 import { Telemetry } from '../../src/telemetry.js';
 import { silent } from '../../src/log.js';
+import { macToChaddr, type DhcpMessage } from '../../src/codec/dhcp.js';
 
 let dir: string;
 let running: DhcpRunning | undefined;
@@ -52,5 +53,19 @@ describe('startDhcp', () => {
     const b = await start('  decline_hold: 30s');
     expect(b.cfg.dhcp!.decline_hold).toBe(30);
     expect(b.running.leases!.opts.declineHoldMs).toBe(30_000);
+  });
+
+  it('factsFor(ip) answers what the client at that address told the DHCP service', async () => {
+    const { running: r } = await start();
+    const req: DhcpMessage = {
+      op: 1, htype: 1, hlen: 6, hops: 0, xid: 7, secs: 0, flags: 0x8000, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0',
+      giaddr: '0.0.0.0', chaddr: macToChaddr('52:54:00:00:04:01'), sname: '', file: '',
+      options: new Map([[53, Buffer.from([1])], [60, Buffer.from('PXEClient:Arch:00007:UNDI:003016')], [93, Buffer.from([0, 7])]]),
+    };
+    const offer = await r.service.handle(req, { via: 'udp', localAddress: '127.0.0.1', localPort: r.service.config.port, srcAddress: '0.0.0.0', srcPort: 68 });
+    const yi = offer!.message.yiaddr;
+    expect(yi).toMatch(/^10\.77\.0\.1\d\d$/);
+    expect(r.factsFor(yi)).toMatchObject({ mac: '52:54:00:00:04:01', arch: 7 });
+    expect(r.factsFor('10.77.0.99')).toBeUndefined();
   });
 });

@@ -265,6 +265,61 @@ describe('DhcpService authoritative', () => {
   });
 });
 
+describe('DhcpService.factsFor (per-client facts for TFTP quirks)', () => {
+  const QUIRKS = '\ntftp:\n  root: /tmp\n  quirks:\n    - { arch: [7, 9], blksize_max: 1024, refuse_options: [tsize] }\n';
+  let clock = 1_000_000;
+  const service = (c: Config, extra: Partial<ConstructorParameters<typeof DhcpService>[0]> = {}) =>
+    new DhcpService({ config: c.dhcp!, plan: new BootPlan(c), leases: c.dhcp!.mode === 'authoritative' ? store : undefined, telemetry: tel, log: silent, server: c.server, now: () => clock, ...extra });
+
+  it('remembers the facts of the client at yiaddr until its lease ends, forgets them on RELEASE, bounded LRU', async () => {
+    const c = parseConfig(YAML('authoritative') + QUIRKS, join(dir, 'q.yaml'));
+    const s = service(c, { factsCapacity: 2 });
+    const mac = '52:54:00:00:03:01';
+    const relay: Ingress = { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: '10.88.0.1', srcPort: 67 };
+    const r = { giaddr: '10.88.0.1' };
+    const offer = (await s.handle(msg(mac, 1, PXE_UEFI, r), relay))!.message;
+    const yi = offer.yiaddr;
+    expect(s.factsFor(yi)).toMatchObject({ mac, arch: 7, vendorClass: 'PXEClient:Arch:00007:UNDI:003016', ip: yi });
+    const ack = (await s.handle(msg(mac, 3, [[50, ip(yi)], [54, ip('10.77.0.1')], ...PXE_UEFI], r), relay))!.message;
+    expect(t({ message: ack })).toBe(5);
+    // Through the plan, as the app's TFTP policy hook asks: the arch quirk applies.
+    const plan = new BootPlan(c);
+    expect(plan.tftpPolicy({ ...s.factsFor(yi), mac: s.factsFor(yi)?.mac })).toEqual({ blksizeMax: 1024, refuseOptions: ['tsize'] });
+    expect(plan.tftpPolicy({ mac })).toEqual({ refuseOptions: [] }); // what the hook saw before: MAC only
+    // Lease is 30 min on this subnet.
+    clock += 29 * 60_000;
+    expect(s.factsFor(yi)?.arch).toBe(7);
+    clock += 2 * 60_000;
+    expect(s.factsFor(yi)).toBeUndefined();
+    // RELEASE forgets.
+    const a2 = (await s.handle(msg(mac, 1, PXE_BIOS, r), relay))!.message.yiaddr;
+    await s.handle(msg(mac, 3, [[50, ip(a2)], [54, ip('10.77.0.1')], ...PXE_BIOS], r), relay);
+    expect(s.factsFor(a2)?.arch).toBe(0);
+    await s.handle(msg(mac, 7, [[54, ip('10.77.0.1')]], { ...r, ciaddr: a2 }), relay);
+    expect(s.factsFor(a2)).toBeUndefined();
+    // Capacity 2: the least recently used address goes first.
+    const ips: string[] = [];
+    for (const m of ['52:54:00:00:03:02', '52:54:00:00:03:03']) ips.push((await s.handle(msg(m, 1, PXE_BIOS, r), relay))!.message.yiaddr);
+    expect(s.factsFor(ips[0]!)?.mac).toBe('52:54:00:00:03:02'); // touch: now most recent
+    const third = (await s.handle(msg('52:54:00:00:03:04', 1, PXE_BIOS, r), relay))!.message.yiaddr;
+    expect(s.factsFor(ips[1]!)).toBeUndefined();
+    expect(s.factsFor(ips[0]!)?.mac).toBe('52:54:00:00:03:02');
+    expect(s.factsFor(third)?.mac).toBe('52:54:00:00:03:04');
+  });
+
+  it('proxy mode (no leases): the address of the 4011 REQUEST carries the facts, so arch quirks apply', async () => {
+    const c = parseConfig(YAML('proxy') + QUIRKS, join(dir, 'q.yaml'));
+    const s = service(c);
+    const mac = '52:54:00:00:03:10';
+    const r = await s.handle(msg(mac, 3, PXE_UEFI), { via: 'udp', localAddress: '10.77.0.1', localPort: 4011, srcAddress: '10.77.0.150', srcPort: 4011 });
+    expect(t(r)).toBe(5);
+    expect(s.factsFor('10.77.0.150')).toMatchObject({ mac, arch: 7, ip: '10.77.0.150' });
+    expect(new BootPlan(c).tftpPolicy({ ...s.factsFor('10.77.0.150') }).blksizeMax).toBe(1024);
+    clock += 2 * 3600_000;
+    expect(s.factsFor('10.77.0.150')).toBeUndefined();
+  });
+});
+
 describe('DhcpService proxy mode', () => {
   beforeEach(async () => {
     await store.close();
