@@ -4,6 +4,11 @@
       "target_name": "lanboot_packet",
       "sources": ["lanboot_packet.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+    },
+    {
+      "target_name": "lanboot_tftp",
+      "sources": ["tftp_engine.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ]
 }

@@ -146,6 +146,10 @@ const tftp = z
     cache_bytes: z.number().int().min(0).optional().describe('Memory for cached files shared by concurrent clients (default 32 MiB).'),
     cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in the cache (default 16 MiB); larger ones stream from disk.'),
     upload_max: z.number().int().min(0).optional().describe('Largest upload accepted, in bytes (default 4 GiB).'),
+    engine: z
+      .enum(['native', 'js'])
+      .default('native')
+      .describe("Data path for octet reads: 'native' (packet loop in C) or 'js' (Node dgram)."),
   })
   .strict();
 

@@ -149,6 +149,8 @@ export interface TftpConfig {
   cache_file_max?: number;
   /** Largest upload accepted (bytes); default 4 GiB. */
   upload_max?: number;
+  /** Data path of octet read transfers: 'native' (C packet loop, default) or 'js' (dgram). */
+  engine?: 'native' | 'js';
 }
 
 export interface TftpQuirkRule {

@@ -25,12 +25,14 @@ import {
   type RequestPacket,
 } from '../codec/tftp.js';
 import { openUdp, PortAllocator, interfaceMtu, type TransferPort, type UdpSocket } from '../io/udp.js';
+import { EnginePorts, engineUnavailable } from '../io/tftp-engine.js';
 import { FileCache } from './cache.js';
 import { ConfinementError, closeFd, isInside, realDir, sanitizeName } from './paths.js';
 import { negotiate, BLKSIZE_MAX } from './options.js';
 import { toNetascii } from './netascii.js';
 import {
   errorPacket,
+  NativeReadTransfer,
   ReadTransfer,
   WriteTransfer,
   type Outcome,
@@ -68,7 +70,10 @@ const WINDOW_BYTES_MAX = 64 * 1024;
 /** IPv4 + UDP + TFTP DATA header. */
 const HEADER_OVERHEAD = 20 + 8 + 4;
 
-type Active = ReadTransfer | WriteTransfer;
+type Active = ReadTransfer | NativeReadTransfer | WriteTransfer;
+
+/** Data path for octet RRQs when tftp.engine is not set. */
+export const TFTP_ENGINE_DEFAULT: 'native' | 'js' = 'native';
 
 interface TransferMeta {
   op: 'RRQ' | 'WRQ';
@@ -83,6 +88,8 @@ export class TftpServer {
   readonly cache: FileCache;
   private sock: UdpSocket | undefined;
   private readonly ports: PortAllocator;
+  private readonly enginePorts: EnginePorts;
+  private engineWarned = false;
   private readonly transfers = new Map<string, { t?: Active; op: string; file: string; meta?: TransferMeta }>();
   private realRoot = '';
   private realUpload: string | undefined;
@@ -100,6 +107,7 @@ export class TftpServer {
       config.cache_file_max ?? TFTP_DEFAULTS.cache_file_max,
     );
     this.ports = new PortAllocator(config.address, config.port_range);
+    this.enginePorts = new EnginePorts(config.port_range);
     telemetry.gauge('lanboot_tftp_active_transfers', () => this.transfers.size);
     telemetry.gauge('lanboot_tftp_cache_bytes', () => this.cache.bytes);
   }
@@ -314,6 +322,34 @@ export class TftpServer {
       tsize: src.size,
     });
     if (this.stopped) return src.release();
+    if (mode === 'octet' && this.useNative()) {
+      const meta: TransferMeta = { op: 'RRQ', file: rel, client, blksize: neg.blksize, windowsize: neg.windowsize, mode };
+      const key = `${rinfo.address}:${rinfo.port}`;
+      const nt: NativeReadTransfer = new NativeReadTransfer(
+        this.enginePorts,
+        this.config.address,
+        { address: rinfo.address, port: rinfo.port },
+        src,
+        neg.blksize,
+        neg.windowsize,
+        neg.oack,
+        this.timing(neg.timeout),
+        (outcome, stats, detail) => this.finished(key, nt, meta, outcome, stats, detail, generated),
+      );
+      nt.probeCandidate = neg.tsizeAsked;
+      try {
+        nt.start();
+      } catch (e) {
+        src.release();
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES')
+          return this.refuse(rinfo, ERR_UNDEFINED, 'No free transfer port', 'no-port', mac, rel);
+        throw e;
+      }
+      entry.t = nt;
+      entry.meta = meta;
+      return;
+    }
     let sock: TransferPort;
     try {
       sock = await this.ports.open();
@@ -345,6 +381,18 @@ export class TftpServer {
     entry.meta = meta;
     if (this.stopped) return t.finish('aborted');
     t.start();
+  }
+
+  /** tftp.engine (default native), falling back to JS once, loudly, if the addon is missing. */
+  private useNative(): boolean {
+    if ((this.config.engine ?? TFTP_ENGINE_DEFAULT) !== 'native') return false;
+    const why = engineUnavailable();
+    if (why === undefined) return true;
+    if (!this.engineWarned) {
+      this.engineWarned = true;
+      this.log.warn({ event: 'tftp.engine_unavailable', err: why }, 'native TFTP engine unavailable; using the JS data path');
+    }
+    return false;
   }
 
   private async acceptWrite(

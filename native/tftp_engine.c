@@ -1,0 +1,642 @@
+/*
+ * lanboot_tftp: the per-packet loop of a TFTP read transfer (RRQ) in C.
+ *
+ * Node's dgram costs a few microseconds of JS and libuv work per datagram,
+ * which caps lock-step throughput below tftp-hpa's. JS still decides
+ * everything (request, options, confinement, cache); this engine only moves
+ * DATA out and ACKs in: RFC 1350 lock-step, RFC 7440 windows, RFC 2348
+ * blksize, block-number rollover, adaptive RTO (RFC 6298 style, Karn),
+ * wrong-TID error 5, and one completion callback.
+ *
+ * One unconnected UDP socket per transfer, bound exclusively (no
+ * SO_REUSEADDR: the kernel guarantees the TID is ours alone), so packets
+ * from other TIDs reach us and get error 5 without a second socket.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define RXBUF 1024
+#define MAX_PER_WAKE 256
+#define OP_DATA 3
+#define OP_ACK 4
+#define OP_ERROR 5
+
+typedef struct Engine Engine;
+typedef struct { Engine *e; } Box;
+
+struct Engine {
+  napi_env env;
+  napi_ref cb, data_ref;
+  napi_async_context actx;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int handles_open;
+  int sock;
+  int file_fd;
+  const uint8_t *data;
+  uint64_t size;
+  struct sockaddr_in peer;
+  uint32_t B, W;
+  uint64_t total, acked, next, sent_high;
+  int oack_state;
+  uint8_t *oack;
+  size_t oack_len;
+  int oack_retx;
+  double oack_sent_at;
+  uint8_t *tx;
+  /* RTO (same rules as src/tftp/rto.ts) */
+  double srtt, rttvar, rto, rto_init, rto_min, rto_max;
+  int sampled, backoff;
+  uint32_t retries, consec_timeouts;
+  double give_up_ms, last_progress, started;
+  int64_t sample_block;
+  double sample_at;
+  int dup_goback_done, probe_candidate;
+  double retrans, dup_acks, gobacks, strangers, malformed;
+  int finished, no_cb, in_start, notified;
+  const char *outcome;
+  char detail[200];
+  Box *box;
+  uint8_t rx[RXBUF];
+};
+
+static const uint8_t ERR5[] = {0, OP_ERROR, 0, 5, 'U', 'n', 'k', 'n', 'o', 'w', 'n', ' ', 't', 'r', 'a', 'n',
+                               's', 'f', 'e', 'r', ' ', 'I', 'D', 0};
+
+static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  const char *name = uv_err_name(uv_translate_sys_error(err));
+  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name);
+  napi_value code, text, e, num;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, code, text, &e);
+  napi_create_int32(env, -err, &num);
+  napi_set_named_property(env, e, "errno", num);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+/* ---------- RTO ---------- */
+
+static void rto_update(Engine *e) {
+  double base = e->sampled ? e->srtt + (4 * e->rttvar > 1 ? 4 * e->rttvar : 1) : e->rto_init;
+  if (base < e->rto_min) base = e->rto_min;
+  base *= e->backoff;
+  e->rto = base > e->rto_max ? e->rto_max : base;
+}
+
+static void rto_sample(Engine *e, double rtt) {
+  if (!e->sampled) {
+    e->srtt = rtt;
+    e->rttvar = rtt / 2;
+    e->sampled = 1;
+  } else {
+    double d = e->srtt - rtt;
+    e->rttvar = 0.75 * e->rttvar + 0.25 * (d < 0 ? -d : d);
+    e->srtt = 0.875 * e->srtt + 0.125 * rtt;
+  }
+  e->backoff = 1;
+  rto_update(e);
+}
+
+static void on_timeout(uv_timer_t *h);
+
+static void arm(Engine *e) {
+  uint64_t ms = (uint64_t)(e->rto + 0.999);
+  uv_timer_start(&e->timer, on_timeout, ms ? ms : 1, 0);
+}
+
+/* ---------- finishing ---------- */
+
+static void notify(Engine *e);
+static void free_engine(Engine *e);
+
+static void on_closed(uv_handle_t *h) {
+  Engine *e = h->data;
+  if (--e->handles_open > 0) return;
+  notify(e); /* ended inside engineStart: report on this later turn */
+  free_engine(e);
+}
+
+static void finish(Engine *e, const char *outcome, const char *detail) {
+  if (e->finished) return;
+  e->finished = 1;
+  e->outcome = outcome;
+  if (detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
+  uv_poll_stop(&e->poll);
+  uv_timer_stop(&e->timer);
+  uv_close((uv_handle_t *)&e->poll, on_closed);
+  uv_close((uv_handle_t *)&e->timer, on_closed);
+  close(e->sock);
+  e->sock = -1;
+  /* Report at once, as the JS path does: a new request from the same client
+   * port right after its ERROR must not be taken for a duplicate. */
+  if (!e->in_start) notify(e);
+}
+
+static void send_error(Engine *e, uint16_t code, const char *msg) {
+  uint8_t buf[128];
+  size_t n = strlen(msg);
+  if (n > sizeof buf - 5) n = sizeof buf - 5;
+  buf[0] = 0; buf[1] = OP_ERROR; buf[2] = code >> 8; buf[3] = code & 0xff;
+  memcpy(buf + 4, msg, n);
+  buf[4 + n] = 0;
+  sendto(e->sock, buf, n + 5, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+}
+
+/* ---------- sending ---------- */
+
+static uint32_t block_len(Engine *e, uint64_t b) {
+  return b < e->total ? e->B : (uint32_t)(e->size - (e->total - 1) * (uint64_t)e->B);
+}
+
+/* Returns 0 on success, -1 if the transfer ended (read error). */
+static int send_block(Engine *e, uint64_t b) {
+  uint32_t len = block_len(e, b);
+  uint64_t off = (b - 1) * (uint64_t)e->B;
+  uint8_t hdr[4] = {0, OP_DATA, (b >> 8) & 0xff, b & 0xff};
+  ssize_t r;
+  if (e->data) {
+    struct iovec iov[2] = {{hdr, 4}, {(void *)(e->data + off), len}};
+    struct msghdr m = {&e->peer, sizeof e->peer, iov, len ? 2 : 1, NULL, 0, 0};
+    r = sendmsg(e->sock, &m, 0);
+  } else {
+    uint32_t got = 0;
+    while (got < len) {
+      ssize_t n = pread(e->file_fd, e->tx + 4 + got, len - got, (off_t)(off + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        send_error(e, 0, "Read error");
+        finish(e, "io-error", strerror(errno));
+        return -1;
+      }
+      if (n == 0) {
+        send_error(e, 0, "File changed during transfer");
+        finish(e, "io-error", "File changed during transfer");
+        return -1;
+      }
+      got += (uint32_t)n;
+    }
+    memcpy(e->tx, hdr, 4);
+    r = sendto(e->sock, e->tx, 4 + len, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+  }
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) return 1; /* retry on timeout */
+  return 0;
+}
+
+static void send_window(Engine *e) {
+  if (e->finished) return;
+  uint64_t end = e->acked + e->W;
+  if (end > e->total) end = e->total;
+  double t = now_ms();
+  while (e->next <= end) {
+    uint64_t b = e->next;
+    if (b <= e->sent_high) e->retrans++;
+    else if (b == end && e->sample_block < 0) {
+      e->sample_block = (int64_t)b;
+      e->sample_at = t;
+    }
+    int r = send_block(e, b);
+    if (r < 0) return;
+    if (r > 0) break; /* socket buffer full: the timer goes back */
+    e->next = b + 1;
+  }
+  if (e->next - 1 > e->sent_high) e->sent_high = e->next - 1;
+  arm(e);
+}
+
+static void go_back(Engine *e) {
+  e->gobacks++;
+  e->sample_block = -1; /* Karn */
+  e->next = e->acked + 1;
+  send_window(e);
+}
+
+/* ---------- receiving ---------- */
+
+static void on_ack(Engine *e, uint16_t wire) {
+  double t = now_ms();
+  if (e->oack_state) {
+    if (wire != 0) return;
+    e->oack_state = 0;
+    e->probe_candidate = 0;
+    e->last_progress = t;
+    if (!e->oack_retx) rto_sample(e, t - e->oack_sent_at);
+    e->consec_timeouts = 0;
+    send_window(e);
+    return;
+  }
+  uint64_t d = (uint16_t)(wire - (uint16_t)(e->acked & 0xffff));
+  if (d == 0) {
+    e->dup_acks++;
+    /* Lock-step: never answer a duplicate ACK (Sorcerer's Apprentice).
+     * Windowed: the window's first block was lost; go back once. */
+    if (e->W > 1 && e->sent_high > e->acked && !e->dup_goback_done) {
+      e->dup_goback_done = 1;
+      go_back(e);
+    }
+    return;
+  }
+  if (d > e->sent_high - e->acked) return; /* stale or bogus */
+  e->acked += d;
+  e->consec_timeouts = 0;
+  e->last_progress = t;
+  e->dup_goback_done = 0;
+  if (e->sample_block > 0 && e->acked >= (uint64_t)e->sample_block) {
+    rto_sample(e, t - e->sample_at);
+    e->sample_block = -1;
+  } else if (e->backoff != 1) {
+    e->backoff = 1;
+    rto_update(e);
+  }
+  if (e->acked >= e->total) {
+    finish(e, "ok", NULL);
+    return;
+  }
+  if (e->acked < e->next - 1) {
+    go_back(e); /* RFC 7440: an ACK inside the window: the rest was lost */
+    return;
+  }
+  send_window(e);
+}
+
+static void on_packet(Engine *e, const uint8_t *p, size_t n) {
+  if (n >= 4 && p[0] == 0 && p[1] == OP_ACK) {
+    on_ack(e, (uint16_t)((p[2] << 8) | p[3]));
+    return;
+  }
+  if (n >= 4 && p[0] == 0 && p[1] == OP_ERROR) {
+    /* RFC 1350: message is NUL-terminated; a packet without the NUL is malformed. */
+    const uint8_t *z = memchr(p + 4, 0, n - 4);
+    if (!z) { e->malformed++; return; }
+    unsigned code = (p[2] << 8) | p[3];
+    if (e->oack_state && code == 8 && e->probe_candidate) {
+      finish(e, "probe", (const char *)p + 4);
+    } else {
+      char d[200];
+      snprintf(d, sizeof d, "%u %s", code, (const char *)p + 4);
+      finish(e, "client-error", d);
+    }
+    return;
+  }
+  e->malformed++;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  Engine *e = h->data;
+  (void)events;
+  for (int i = 0; i < MAX_PER_WAKE && !e->finished; i++) {
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(e->sock, e->rx, RXBUF, 0, (struct sockaddr *)&from, &fl);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break; /* EAGAIN, or a queued ICMP error: the timer decides */
+    }
+    if (from.sin_family != AF_INET || from.sin_port != e->peer.sin_port ||
+        from.sin_addr.s_addr != e->peer.sin_addr.s_addr) {
+      /* RFC 1350: a wrong TID gets error 5; the transfer goes on. */
+      e->strangers++;
+      sendto(e->sock, ERR5, sizeof ERR5, 0, (struct sockaddr *)&from, fl);
+      continue;
+    }
+    on_packet(e, e->rx, (size_t)n);
+  }
+  (void)status;
+}
+
+static void on_timeout(uv_timer_t *h) {
+  Engine *e = h->data;
+  if (e->finished) return;
+  e->consec_timeouts++;
+  if (e->consec_timeouts > e->retries && now_ms() - e->last_progress >= e->give_up_ms) {
+    char d[80];
+    snprintf(d, sizeof d, "no ACK after %u retries", e->retries);
+    int all_sent = !e->oack_state && e->sent_high >= e->total;
+    finish(e, all_sent ? "final-ack-timeout" : "timeout", d);
+    return;
+  }
+  e->backoff = e->backoff * 2 > 64 ? 64 : e->backoff * 2;
+  rto_update(e);
+  e->sample_block = -1;
+  if (e->oack_state) {
+    e->oack_retx = 1;
+    e->retrans++;
+    sendto(e->sock, e->oack, e->oack_len, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+    arm(e);
+    return;
+  }
+  e->dup_goback_done = 0;
+  e->next = e->acked + 1;
+  send_window(e);
+}
+
+/* ---------- JS surface ---------- */
+
+static void set_num(napi_env env, napi_value o, const char *k, double v) {
+  napi_value x;
+  napi_create_double(env, v, &x);
+  napi_set_named_property(env, o, k, x);
+}
+
+static napi_value stats_obj(napi_env env, Engine *e) {
+  napi_value o, s;
+  napi_create_object(env, &o);
+  uint64_t blocks = e->acked < e->total ? e->acked : e->total;
+  uint64_t bytes = e->acked * (uint64_t)e->B;
+  if (bytes > e->size) bytes = e->size;
+  set_num(env, o, "bytes", (double)bytes);
+  set_num(env, o, "blocks", (double)blocks);
+  set_num(env, o, "retransmissions", e->retrans);
+  set_num(env, o, "duplicateAcks", e->dup_acks);
+  set_num(env, o, "goBacks", e->gobacks);
+  set_num(env, o, "durationMs", now_ms() - e->started);
+  set_num(env, o, "rttMs", e->srtt);
+  set_num(env, o, "strangers", e->strangers);
+  set_num(env, o, "malformed", e->malformed);
+  set_num(env, o, "port", 0);
+  napi_create_string_utf8(env, e->outcome ? e->outcome : "", NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, o, "outcome", s);
+  napi_create_string_utf8(env, e->detail, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, o, "detail", s);
+  return o;
+}
+
+static void free_engine(Engine *e) {
+  if (e->box) e->box->e = NULL;
+  if (e->cb) napi_delete_reference(e->env, e->cb);
+  if (e->data_ref) napi_delete_reference(e->env, e->data_ref);
+  if (e->actx) napi_async_destroy(e->env, e->actx);
+  free(e->oack);
+  free(e->tx);
+  free(e);
+}
+
+/* Report once (never after abort). Never from inside engineStart: JS does
+ * not expect its callback before engineStart has returned. */
+static void notify(Engine *e) {
+  napi_env env = e->env;
+  if (e->notified) return;
+  e->notified = 1;
+  if (!e->no_cb && e->cb) {
+    napi_handle_scope hs;
+    napi_value cb, recv, arg, res;
+    napi_open_handle_scope(env, &hs);
+    napi_get_reference_value(env, e->cb, &cb);
+    napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
+    arg = stats_obj(env, e);
+    if (napi_make_callback(env, e->actx, recv, cb, 1, &arg, &res) == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+    napi_close_handle_scope(env, hs);
+  }
+}
+
+static void box_finalize(napi_env env, void *data, void *hint) {
+  Box *b = data;
+  (void)env; (void)hint;
+  if (b->e) b->e->box = NULL;
+  free(b);
+}
+
+static int get_prop(napi_env env, napi_value obj, const char *k, napi_value *v, napi_valuetype want) {
+  bool has = false;
+  napi_valuetype t;
+  if (napi_has_named_property(env, obj, k, &has) != napi_ok || !has) return 0;
+  if (napi_get_named_property(env, obj, k, v) != napi_ok) return 0;
+  if (napi_typeof(env, *v, &t) != napi_ok || t != want) return 0;
+  return 1;
+}
+
+static int get_int(napi_env env, napi_value obj, const char *k, double lo, double hi, double *out) {
+  napi_value v;
+  double d;
+  if (!get_prop(env, obj, k, &v, napi_number)) return 0;
+  napi_get_value_double(env, v, &d);
+  if (d != d || d < lo || d > hi || d != (double)(int64_t)d) return 0;
+  *out = d;
+  return 1;
+}
+
+static int get_ip(napi_env env, napi_value obj, const char *k, struct in_addr *out) {
+  napi_value v;
+  char s[64];
+  size_t n;
+  if (!get_prop(env, obj, k, &v, napi_string)) return 0;
+  if (napi_get_value_string_utf8(env, v, s, sizeof s, &n) != napi_ok) return 0;
+  return inet_pton(AF_INET, s, out) == 1;
+}
+
+/*
+ * engineStart(opts, onDone) -> handle
+ * opts: { fd?: number, data?: Buffer, size, localAddress, localPort, peerAddress,
+ *         peerPort, blksize, windowsize, rtoInitialMs, rtoMinMs, rtoMaxMs,
+ *         retries, giveUpMs, oack?: Buffer, probeCandidate?: boolean }
+ * The handle has .port (the bound TID). Throws EADDRINUSE etc. from bind.
+ */
+static napi_value engine_start(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], v, handle, port;
+  napi_valuetype t;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_object)
+    return throw_type(env, "engineStart(opts, onDone): opts must be an object");
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
+    return throw_type(env, "engineStart(opts, onDone): onDone must be a function");
+  napi_value o = argv[0];
+  double size, lport, pport, blk, win, rinit, rmin, rmax, retries, giveup, fd = -1;
+  struct in_addr laddr, paddr;
+  if (!get_int(env, o, "size", 0, 9007199254740991.0, &size)) return throw_type(env, "size must be a non-negative integer");
+  if (!get_int(env, o, "localPort", 0, 65535, &lport)) return throw_type(env, "localPort must be 0..65535");
+  if (!get_int(env, o, "peerPort", 1, 65535, &pport)) return throw_type(env, "peerPort must be 1..65535");
+  if (!get_int(env, o, "blksize", 8, 65464, &blk)) return throw_type(env, "blksize must be 8..65464");
+  if (!get_int(env, o, "windowsize", 1, 65535, &win)) return throw_type(env, "windowsize must be 1..65535");
+  if (!get_int(env, o, "rtoInitialMs", 1, 3600000, &rinit) || !get_int(env, o, "rtoMinMs", 1, 3600000, &rmin) ||
+      !get_int(env, o, "rtoMaxMs", 1, 3600000, &rmax))
+    return throw_type(env, "rtoInitialMs/rtoMinMs/rtoMaxMs must be integers 1..3600000");
+  if (!get_int(env, o, "retries", 0, 1000, &retries)) return throw_type(env, "retries must be 0..1000");
+  if (!get_int(env, o, "giveUpMs", 0, 86400000, &giveup)) return throw_type(env, "giveUpMs must be 0..86400000");
+  if (!get_ip(env, o, "localAddress", &laddr)) return throw_type(env, "localAddress must be an IPv4 literal");
+  if (!get_ip(env, o, "peerAddress", &paddr)) return throw_type(env, "peerAddress must be an IPv4 literal");
+  const uint8_t *data = NULL;
+  size_t data_len = 0;
+  napi_value data_v = NULL;
+  bool isbuf = false;
+  if (get_prop(env, o, "data", &v, napi_object)) {
+    if (napi_is_buffer(env, v, &isbuf) != napi_ok || !isbuf) return throw_type(env, "data must be a Buffer");
+    void *p;
+    napi_get_buffer_info(env, v, &p, &data_len);
+    data = p;
+    data_v = v;
+    if (data_len < size) return throw_type(env, "data is shorter than size");
+  } else if (!get_int(env, o, "fd", 0, 2147483647, &fd)) {
+    return throw_type(env, "either data (Buffer) or fd (integer) is required");
+  }
+  uint8_t *oack = NULL;
+  size_t oack_len = 0;
+  if (get_prop(env, o, "oack", &v, napi_object)) {
+    void *p;
+    if (napi_is_buffer(env, v, &isbuf) != napi_ok || !isbuf) return throw_type(env, "oack must be a Buffer");
+    napi_get_buffer_info(env, v, &p, &oack_len);
+    if (oack_len < 2 || oack_len > 65507) return throw_type(env, "oack length out of range");
+    oack = malloc(oack_len);
+    if (!oack) return throw_errno(env, "malloc", ENOMEM);
+    memcpy(oack, p, oack_len);
+  }
+  bool probe = false;
+  if (get_prop(env, o, "probeCandidate", &v, napi_boolean)) napi_get_value_bool(env, v, &probe);
+
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) { free(oack); return throw_errno(env, "socket", errno); }
+  struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport), .sin_addr = laddr};
+  if (bind(s, (struct sockaddr *)&la, sizeof la) < 0) {
+    int err = errno;
+    close(s);
+    free(oack);
+    return throw_errno(env, "bind", err);
+  }
+  socklen_t ll = sizeof la;
+  getsockname(s, (struct sockaddr *)&la, &ll);
+  int sb = (int)((win < 64 ? 64 : win) * (blk + 64));
+  if (sb < 65536) sb = 65536;
+  if (sb > 4 << 20) sb = 4 << 20;
+  setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+  int rb = 65536;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+
+  Engine *e = calloc(1, sizeof *e);
+  Box *box = calloc(1, sizeof *box);
+  uint8_t *tx = data ? NULL : malloc(4 + (size_t)blk);
+  if (!e || !box || (!data && !tx)) {
+    free(e); free(box); free(tx); free(oack); close(s);
+    return throw_errno(env, "calloc", ENOMEM);
+  }
+  e->env = env;
+  e->sock = s;
+  e->file_fd = (int)fd;
+  e->data = data;
+  e->size = (uint64_t)size;
+  e->peer.sin_family = AF_INET;
+  e->peer.sin_port = htons((uint16_t)pport);
+  e->peer.sin_addr = paddr;
+  e->B = (uint32_t)blk;
+  e->W = (uint32_t)win;
+  e->total = e->size / e->B + 1;
+  e->tx = tx;
+  e->oack = oack;
+  e->oack_len = oack_len;
+  e->oack_state = oack != NULL;
+  e->rto_init = rinit; e->rto_min = rmin; e->rto_max = rmax;
+  e->backoff = 1;
+  rto_update(e);
+  e->retries = (uint32_t)retries;
+  e->give_up_ms = giveup;
+  e->started = e->last_progress = now_ms();
+  e->sample_block = -1;
+  e->probe_candidate = probe;
+  e->next = 1;
+  e->box = box;
+  box->e = e;
+  napi_value name;
+  napi_create_string_utf8(env, "lanboot:tftp-engine", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[1], 1, &e->cb) != napi_ok ||
+      (data_v && napi_create_reference(env, data_v, 1, &e->data_ref) != napi_ok) ||
+      napi_async_init(env, NULL, name, &e->actx) != napi_ok ||
+      napi_create_external(env, box, box_finalize, NULL, &handle) != napi_ok) {
+    /* box may already be owned by the external: detach instead of freeing */
+    close(s);
+    e->box = NULL;
+    box->e = NULL;
+    free_engine(e);
+    return NULL;
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_poll_init(loop, &e->poll, s);
+  uv_timer_init(loop, &e->timer);
+  e->poll.data = e->timer.data = e;
+  e->handles_open = 2;
+  e->in_start = 1;
+  uv_poll_start(&e->poll, UV_READABLE, on_readable);
+  if (e->oack_state) {
+    e->oack_sent_at = now_ms();
+    sendto(s, oack, oack_len, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+    arm(e);
+  } else {
+    send_window(e);
+  }
+  e->in_start = 0;
+  napi_value result;
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "handle", handle);
+  napi_create_uint32(env, ntohs(la.sin_port), &port);
+  napi_set_named_property(env, result, "port", port);
+  return result;
+}
+
+static Engine *unwrap(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) return NULL;
+  return ((Box *)p)->e;
+}
+
+/* engineStats(handle) -> stats, or null once the engine is gone. */
+static napi_value engine_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], nul;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_get_null(env, &nul);
+  if (argc < 1) return throw_type(env, "engineStats(handle)");
+  Engine *e = unwrap(env, argv[0]);
+  return e ? stats_obj(env, e) : nul;
+}
+
+/* engineAbort(handle) -> final stats (null if already gone). No onDone afterwards. */
+static napi_value engine_abort(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], nul;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_get_null(env, &nul);
+  if (argc < 1) return throw_type(env, "engineAbort(handle)");
+  Engine *e = unwrap(env, argv[0]);
+  if (!e) return nul;
+  e->no_cb = 1;
+  finish(e, "aborted", NULL);
+  return stats_obj(env, e);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "engineStart", NAPI_AUTO_LENGTH, engine_start, NULL, &fn);
+  napi_set_named_property(env, exports, "engineStart", fn);
+  napi_create_function(env, "engineStats", NAPI_AUTO_LENGTH, engine_stats, NULL, &fn);
+  napi_set_named_property(env, exports, "engineStats", fn);
+  napi_create_function(env, "engineAbort", NAPI_AUTO_LENGTH, engine_abort, NULL, &fn);
+  napi_set_named_property(env, exports, "engineAbort", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,152 @@
+/**
+ * The native TFTP read data path (native/tftp_engine.c): one socket per
+ * transfer, DATA out / ACK in on the libuv loop without a JS turn per
+ * datagram. JS decides everything before (request, options, confinement)
+ * and after (logging, telemetry); this wrapper only starts, observes and
+ * aborts engines and picks their port (TID).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface EngineOptions {
+  /** Whole content (cached or generated file)... */
+  data?: Buffer;
+  /** ...or a descriptor read with pread (the caller keeps it open until onDone/abort). */
+  fd?: number;
+  size: number;
+  localAddress: string;
+  peerAddress: string;
+  peerPort: number;
+  blksize: number;
+  windowsize: number;
+  rtoInitialMs: number;
+  rtoMinMs: number;
+  rtoMaxMs: number;
+  /** Timeouts in a row before giving up (together with giveUpMs of silence). */
+  retries: number;
+  giveUpMs: number;
+  /** Encoded OACK to send first; absent = start with DATA block 1. */
+  oack?: Buffer;
+  /** The client asked tsize: error 8 right after the OACK is the UEFI size probe. */
+  probeCandidate?: boolean;
+}
+
+export type EngineOutcome =
+  | ''
+  | 'ok'
+  | 'probe'
+  | 'client-error'
+  | 'timeout'
+  | 'final-ack-timeout'
+  | 'io-error'
+  | 'aborted';
+
+export interface EngineStats {
+  outcome: EngineOutcome;
+  detail: string;
+  bytes: number;
+  blocks: number;
+  retransmissions: number;
+  duplicateAcks: number;
+  goBacks: number;
+  durationMs: number;
+  rttMs: number;
+  /** Packets from a wrong TID (answered with error 5). */
+  strangers: number;
+  malformed: number;
+}
+
+export type EngineHandle = { readonly __engine: unique symbol };
+
+interface Addon {
+  engineStart(
+    opts: Omit<EngineOptions, never> & { localPort: number },
+    onDone: (s: EngineStats) => void,
+  ): { handle: EngineHandle; port: number };
+  engineStats(h: EngineHandle): EngineStats | null;
+  engineAbort(h: EngineHandle): EngineStats | null;
+}
+
+let addon: Addon | undefined;
+let loadError: Error | undefined;
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'lanboot') return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error('lanboot package root not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+function load(): Addon | undefined {
+  if (addon || loadError) return addon;
+  try {
+    const root = packageRoot();
+    const file = join(root, 'native', 'build', 'Release', 'lanboot_tftp.node');
+    addon = createRequire(join(root, 'package.json'))(file) as Addon;
+  } catch (e) {
+    loadError = e as Error;
+  }
+  return addon;
+}
+
+/** Why the native engine cannot be used, or undefined when it can. */
+export function engineUnavailable(): string | undefined {
+  load();
+  return addon ? undefined : (loadError?.message ?? 'not loaded');
+}
+
+/**
+ * Starts engines on ports from a fixed range (round robin, skipping ports in
+ * use: the engine binds without SO_REUSEADDR, so the kernel refuses any port
+ * another socket holds) or anywhere (port 0).
+ */
+export class EnginePorts {
+  private cursor: number;
+  constructor(private readonly range?: [number, number]) {
+    this.cursor = range ? range[0] : 0;
+  }
+
+  /** Throws EADDRINUSE when the range is exhausted; onDone never runs after engineAbort. */
+  start(opts: EngineOptions, onDone: (s: EngineStats) => void): { handle: EngineHandle; port: number } {
+    const a = load();
+    if (!a) throw new Error(`native TFTP engine unavailable: ${loadError?.message}`);
+    const o = {
+      ...opts,
+      rtoInitialMs: Math.max(1, Math.round(opts.rtoInitialMs)),
+      rtoMinMs: Math.max(1, Math.round(opts.rtoMinMs)),
+      rtoMaxMs: Math.max(1, Math.round(opts.rtoMaxMs)),
+      giveUpMs: Math.max(0, Math.round(opts.giveUpMs)),
+      localPort: 0,
+    };
+    if (!this.range) return a.engineStart(o, onDone);
+    const [lo, hi] = this.range;
+    for (let i = 0; i <= hi - lo; i++) {
+      const port = this.cursor;
+      this.cursor = port >= hi ? lo : port + 1;
+      try {
+        return a.engineStart({ ...o, localPort: port }, onDone);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EADDRINUSE' && code !== 'EACCES') throw e;
+      }
+    }
+    const err = new Error(`no free port in ${lo}-${hi}`) as NodeJS.ErrnoException;
+    err.code = 'EADDRINUSE';
+    throw err;
+  }
+}
+
+export function engineStats(h: EngineHandle): EngineStats | null {
+  return load()!.engineStats(h);
+}
+
+/** Stops the engine at once (socket closed); returns its last stats. No onDone follows. */
+export function engineAbort(h: EngineHandle): EngineStats | null {
+  return load()!.engineAbort(h);
+}

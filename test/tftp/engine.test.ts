@@ -1,0 +1,58 @@
+/**
+ * The same downloads through each data path (tftp.engine 'js' and 'native'),
+ * from the memory cache and from a shared descriptor, lock-step and
+ * windowed, byte-exact; the native path must leave no transfer behind.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { run, sha256, startServer, tmpdir, until, type Started } from './helpers.js';
+
+const root = tmpdir();
+const out = tmpdir('lb-tftp-out-');
+// 0 and exact multiples of the blksize end with an empty block; 300 KiB takes the fd path below.
+const files: Record<string, Buffer> = {
+  empty: Buffer.alloc(0),
+  b512: crypto.randomBytes(512),
+  odd: crypto.randomBytes(70_001),
+  big: crypto.randomBytes(300 * 1024 + 3),
+};
+for (const [n, b] of Object.entries(files)) fs.writeFileSync(path.join(root, n), b);
+
+afterAll(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(out, { recursive: true, force: true });
+});
+
+for (const engine of ['js', 'native'] as const) {
+  describe(`tftp.engine ${engine}`, () => {
+    let srv: Started;
+    afterAll(async () => srv?.stop());
+
+    it('serves cached and descriptor-backed files byte-exact, lock-step and windowed', async () => {
+      // cache_file_max 128 KiB: "big" streams from a shared fd, the rest from memory.
+      srv = await startServer({ root, engine, cache_file_max: 128 * 1024 });
+      const port = String(srv.port);
+      const clients: Array<[string, (f: string, d: string) => ReturnType<typeof run>]> = [
+        ['curl', (f, d) => run('curl', ['-s', '-S', '-o', d, `tftp://127.0.0.1:${port}/${f}`])],
+        ['curl-1468', (f, d) => run('curl', ['-s', '-S', '--tftp-blksize', '1468', '-o', d, `tftp://127.0.0.1:${port}/${f}`])],
+        ['atftp-w8', (f, d) => run('atftp', ['-g', '-r', f, '-l', d, '--option', 'blksize 1024', '--option', 'windowsize 8', '127.0.0.1', port])],
+      ];
+      for (const [cname, get] of clients) {
+        for (const [fname, body] of Object.entries(files)) {
+          const d = path.join(out, `${engine}-${cname}-${fname}`);
+          const r = await get(fname, d);
+          expect(r.code, `${cname} ${fname}: ${r.stderr}`).toBe(0);
+          expect(sha256(fs.readFileSync(d)), `${engine} ${cname} ${fname}`).toBe(sha256(body));
+        }
+      }
+      expect(await until(() => srv.server.active === 0)).toBe(true);
+      // No silent fallback: the native run must really use the addon.
+      expect(srv.logs.filter((l) => l.event === 'tftp.engine_unavailable')).toEqual([]);
+      const done = srv.logs.filter((l) => l.event === 'tftp.done');
+      expect(done.length).toBe(clients.length * Object.keys(files).length);
+      expect(done.find((l) => l.file === 'big')).toMatchObject({ bytes: files.big!.length, outcome: 'ok' });
+    });
+  });
+}
