@@ -93,7 +93,21 @@ export interface EncodeOptions {
    * if those fields are unused.
    */
   maxLength?: number;
+  /**
+   * The client's parameter request list (its option 55), for replies. When
+   * given, options go out as 53, 54, then in the order requested (RFC 2132
+   * §9.8), then the rest, 82 last (RFC 3046); and if they do not fit even with
+   * overload, options the client did not request are dropped (last first)
+   * instead of failing the whole reply.
+   */
+  requested?: readonly number[] | Uint8Array;
+  /** Called with the option codes dropped to make the reply fit. */
+  onDrop?: (codes: number[]) => void;
 }
+
+/** Never dropped to make a reply fit: message type, server id, lease time (RFC 2131 table 3), client-id (RFC 6842), relay info (RFC 3046). */
+const KEEP_ALWAYS = new Set([53, 54, 51, 61, 82]);
+const OPT_RELAY_AGENT = 82;
 
 // ---------------------------------------------------------------- addresses
 
@@ -272,14 +286,54 @@ interface Layout {
   length: number;
 }
 
+/** RFC 2132 §9.8 order: 53, 54, the requested ones in the client's order, the rest, 82 last. */
+function orderByRequest(entries: Array<[number, Buffer]>, requested: readonly number[] | Uint8Array): Array<[number, Buffer]> {
+  const rank = new Map<number, number>();
+  requested.forEach((code, i) => {
+    if (!rank.has(code)) rank.set(code, i);
+  });
+  const group = (code: number) =>
+    code === 53 ? 0 : code === 54 ? 1 : code === OPT_RELAY_AGENT ? 4 : rank.has(code) ? 2 : 3;
+  // Stable: within "the rest", map order is kept.
+  return entries
+    .map((e, i) => ({ e, i, g: group(e[0]) }))
+    .sort((a, b) => a.g - b.g || (a.g === 2 ? rank.get(a.e[0])! - rank.get(b.e[0])! : a.i - b.i))
+    .map((x) => x.e);
+}
+
 function layout(msg: DhcpMessage, opts: EncodeOptions): Layout {
-  const entries = optionEntries(msg);
+  let entries = optionEntries(msg);
+  if (opts.requested === undefined) {
+    const r = place(msg, entries, opts);
+    if (r.error) throw r.error;
+    return r.layout;
+  }
+  entries = orderByRequest(entries, opts.requested);
+  const requested = new Set(opts.requested);
+  const dropped: number[] = [];
+  for (;;) {
+    const r = place(msg, entries, opts);
+    if (r.layout) {
+      if (dropped.length) opts.onDrop?.(dropped);
+      return r.layout;
+    }
+    // Drop the last option nobody asked for, and try again.
+    let i = entries.length - 1;
+    while (i >= 0 && (requested.has(entries[i]![0]) || KEEP_ALWAYS.has(entries[i]![0]))) i--;
+    if (i < 0) throw r.error;
+    dropped.push(entries[i]![0]);
+    entries = entries.filter((_, j) => j !== i);
+  }
+}
+
+/** Lay options out in the options field, then file, then sname; an error when they do not fit. */
+function place(msg: DhcpMessage, entries: Array<[number, Buffer]>, opts: EncodeOptions): { layout: Layout; error?: undefined } | { layout?: undefined; error: DhcpEncodeError } {
   const minLength = opts.minLength ?? (msg.op === BOOTREPLY ? BOOTP_MIN_LENGTH : 0);
   const total = entries.reduce((n, [, v]) => n + optionWireLength(v), 0);
   const maxLength = opts.maxLength;
   let mainLen = HEADER_LENGTH + total + 1; // + END
   if (maxLength === undefined || mainLen <= maxLength) {
-    return { main: entries, file: [], sname: [], overload: 0, length: Math.max(mainLen, minLength) };
+    return { layout: { main: entries, file: [], sname: [], overload: 0, length: Math.max(mainLen, minLength) } };
   }
   // Overflow: keep options in order; fill the options field (leaving room for
   // option 52 and END), then file (128 incl. END), then sname (64 incl. END).
@@ -296,14 +350,14 @@ function layout(msg: DhcpMessage, opts: EncodeOptions): Layout {
       a++;
       used = 0;
     }
-    if (a >= areas.length) throw new DhcpEncodeError(`options do not fit in ${maxLength} bytes`);
+    if (a >= areas.length) return { error: new DhcpEncodeError(`options do not fit in ${maxLength} bytes`) };
     areas[a]!.list.push(e);
     used += len;
   }
   const overload = (areas[1]!.list.length ? 1 : 0) | (areas[2]!.list.length ? 2 : 0);
   const mainBytes = areas[0]!.list.reduce((n, [, v]) => n + optionWireLength(v), 0);
   mainLen = HEADER_LENGTH + mainBytes + (overload ? 3 : 0) + 1;
-  return { main: areas[0]!.list, file: areas[1]!.list, sname: areas[2]!.list, overload, length: Math.max(mainLen, minLength) };
+  return { layout: { main: areas[0]!.list, file: areas[1]!.list, sname: areas[2]!.list, overload, length: Math.max(mainLen, minLength) } };
 }
 
 function writeOptions(buf: Buffer, off: number, list: Array<[number, Buffer]>): number {

@@ -307,7 +307,8 @@ export class DhcpService {
     if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // §4.3.2: relay broadcasts the NAK
     const dest = to ?? this.destination(ctx.req, ctx.replyType, ctx.yiaddr, ingress);
     this.telemetry.count(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[ctx.replyType]!.toLowerCase() });
-    return { message: ctx.reply, to: dest, iface: ingress.iface, from: ctx.serverId, maxLength: this.maxLength(ctx.req) };
+    const requested = [...(ctx.req.options.get(OPT.PARAMETER_LIST) ?? [])];
+    return { message: ctx.reply, to: dest, iface: ingress.iface, from: ctx.serverId, maxLength: this.maxLength(ctx.req), requested };
   }
 
   private context(

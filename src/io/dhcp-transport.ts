@@ -26,7 +26,7 @@ import { udpDstPort } from './bpf.js';
 import { interfaceInfo, listInterfaces, type InterfaceInfo } from './netif.js';
 import { decodeUdpFrame, encodeUdpFrame, IPV4_BROADCAST } from '../codec/ipv4.js';
 import { BROADCAST_MAC, encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP, parseMac, formatMac } from '../codec/ethernet.js';
-import { encode as encodeDhcp, ipToInt } from '../codec/dhcp.js';
+import { encode as encodeDhcp, ipToInt, chaddrToMac } from '../codec/dhcp.js';
 import type { DhcpConfig } from '../config/types.js';
 import type { Ingress, Reply } from './dhcp-types.js';
 import type { Telemetry } from '../telemetry.js';
@@ -289,7 +289,15 @@ export class DhcpTransport {
   send(reply: Reply, ingress: Ingress): void {
     let payload: Buffer;
     try {
-      payload = encodeDhcp(reply.message, { maxLength: reply.maxLength });
+      payload = encodeDhcp(reply.message, {
+        maxLength: reply.maxLength,
+        requested: reply.requested,
+        onDrop: (codes) => {
+          // RFC 2132 §9.8: better a reply without unrequested options than none at all.
+          this.opts.telemetry.count(M + 'options_dropped_total', {}, codes.length);
+          this.opts.log.debug({ event: 'dhcp.options_dropped', mac: chaddrToMac(reply.message), codes, max: reply.maxLength }, 'reply too long: unrequested options dropped');
+        },
+      });
     } catch (e) {
       this.opts.telemetry.count(M + 'dropped_total', { reason: 'encode' });
       this.opts.log.warn({ event: 'dhcp.encode_error', err: (e as Error).message }, 'reply does not encode');

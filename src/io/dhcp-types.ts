@@ -43,4 +43,6 @@ export interface Reply {
   from?: string;
   /** Largest message the client accepts (from its option 57, else 548). */
   maxLength: number;
+  /** The client's parameter request list (option 55): reply option order, and what may not be dropped to fit. */
+  requested?: number[];
 }

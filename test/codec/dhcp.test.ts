@@ -186,6 +186,46 @@ describe('encode/decode', () => {
     expect(enc[242]).toBe(3); // file and sname both used
   });
 
+  it('replies follow option 55 (RFC 2132 §9.8): 53, 54, requested order, rest, 82 last; an oversized reply drops unrequested options, not itself', () => {
+    const url = 'http://10.77.0.1:8080/boot/' + 'x'.repeat(100) + '.ipxe';
+    const options = new Map<number, Buffer>([
+      [53, Buffer.from([5])], [54, ip('10.77.0.1')], [51, Buffer.from([0, 0, 14, 16])], [1, ip('255.255.255.0')],
+      [3, ip('10.77.0.1')], [6, Buffer.concat([ip('10.77.0.1'), ip('10.77.0.2')])], [12, str('pc01')],
+      [224, Buffer.alloc(120, 0xe0)], [225, Buffer.alloc(90, 0xe1)], // operator extras nobody asked for
+      [67, str(url)], [17, str('iscsi:10.77.0.1::3260:1:iqn.2010-01.lan.example:' + 'd'.repeat(20))],
+      [203, str('iqn.2010-01.lan.example:initiator:pc01')], [82, Buffer.from([1, 4, 0, 0, 0, 7])],
+    ]);
+    const reply = baseMsg({ op: BOOTREPLY, file: 'undionly.kpxe', options });
+    const requested = [1, 3, 6, 12, 17, 203, 67];
+    // Without option 55 handling the reply does not fit in 548 bytes (file is taken, sname alone is too small).
+    expect(() => encode(reply, { maxLength: 548 })).toThrow(DhcpEncodeError);
+
+    const dropped: number[][] = [];
+    const enc = encode(reply, { maxLength: 548, requested, onDrop: (c) => dropped.push(c) });
+    expect(enc.length).toBeLessThanOrEqual(548);
+    expect(dropped).toEqual([[225, 224]]);
+    const dec = decode(enc);
+    for (const code of [53, 54, 51, 82, ...requested]) expect(dec.options.get(code), `option ${code}`).toEqual(options.get(code));
+    expect(dec.options.has(224) || dec.options.has(225)).toBe(false);
+    expect(dec.file).toBe('undionly.kpxe');
+
+    // Order on the wire when everything fits.
+    const order = (buf: Buffer) => {
+      const codes: number[] = [];
+      for (let i = 240; buf[i] !== 255; i += 2 + buf[i + 1]!) if (buf[i] !== 52 && buf[i] !== 0) codes.push(buf[i]!);
+      return codes;
+    };
+    const small = baseMsg({ op: BOOTREPLY, options: new Map<number, Buffer>([
+      [1, ip('255.255.255.0')], [82, Buffer.from([1, 1, 9])], [3, ip('10.77.0.1')], [51, Buffer.from([0, 0, 1, 0])],
+      [54, ip('10.77.0.1')], [6, ip('10.77.0.1')], [53, Buffer.from([2])], [15, str('lan')],
+    ]) });
+    expect(order(encode(small, { requested: [6, 15, 1, 99] }))).toEqual([53, 54, 6, 15, 1, 3, 51, 82]);
+    // No parameter list given: map order, as before.
+    expect(order(encode(small))).toEqual([1, 82, 3, 51, 54, 6, 53, 15]);
+    // Still too big with only requested (and essential) options left: an encode error, as before.
+    expect(() => encode(reply, { maxLength: 300, requested: [...requested, 224, 225] })).toThrow(DhcpEncodeError);
+  });
+
   it('unknown options survive decode → encode byte for byte, in order', () => {
     const opts = Buffer.from([53, 1, 3, 250, 3, 1, 2, 3, 224, 0, 61, 7, 1, 0, 0xff, 0, 0x10, 0x80, 0, 255]);
     const buf = Buffer.concat([encode(baseMsg()).subarray(0, 240), opts]);

@@ -256,6 +256,15 @@ describe('DhcpService authoritative', () => {
     expect(rfc3004.file).toBe('http://10.77.0.1/boot/52:54:00:00:01:06.ipxe');
   });
 
+  it('hands the client\'s option 55 to the encoder with the reply (RFC 2132 §9.8 order)', async () => {
+    const r = await svc.handle(msg('52:54:00:00:00:71', 1, [[55, Buffer.from([6, 3, 1, 51, 54])]]), lan);
+    expect(r!.requested).toEqual([6, 3, 1, 51, 54]);
+    const buf = encode(r!.message, { maxLength: r!.maxLength, requested: r!.requested });
+    const codes: number[] = [];
+    for (let i = 240; buf[i] !== 255; i += 2 + buf[i + 1]!) codes.push(buf[i]!);
+    expect(codes.slice(0, 6)).toEqual([53, 54, 6, 3, 1, 51]);
+  });
+
   it('malformed input is dropped and counted, never thrown', async () => {
     expect(await svc.handleBuffer(Buffer.from('garbage'), lan)).toBeNull();
     expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"malformed_short"}')?.value).toBe(1);
