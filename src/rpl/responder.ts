@@ -7,6 +7,7 @@
  * produces frames through the links it was given (anything with `mac` and
  * `send()`, e.g. a packet-socket FrameLink), so tests can run it in memory.
  */
+import type { RplLoadView } from '../views.js';
 import {
   decode,
   encode,
@@ -74,17 +75,8 @@ export interface RplHooks {
 
 type State = 'found' | 'loading' | 'await-ack' | 'sent' | 'done';
 
-/** One load in progress, for the status page (same shape as admin's RplLoadView; times in ms since the epoch). */
-export interface RplLoadInfo {
-  mac: string;
-  iface?: string;
-  file?: string;
-  /** Image bytes sent in order so far (up to the highest block sent). */
-  bytes: number;
-  size: number;
-  started: number;
-  frameSize?: number;
-  blockSize?: number;
+/** One load in progress for the status page: the common view plus what RPL adds. `bytes` = image bytes sent in order so far. */
+export interface RplLoadInfo extends RplLoadView {
   /** found | loading | await-ack | sent | done */
   state: string;
   frames: number;
