@@ -12,6 +12,7 @@
  * SO_REUSEADDR: the kernel guarantees the TID is ours alone), so packets
  * from other TIDs reach us and get error 5 without a second socket.
  */
+#define _GNU_SOURCE /* sendmmsg */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <uv.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/errqueue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -31,6 +33,7 @@
 #define OP_DATA 3
 #define OP_ACK 4
 #define OP_ERROR 5
+#define BATCH 64
 
 typedef struct Engine Engine;
 typedef struct { Engine *e; } Box;
@@ -55,6 +58,7 @@ struct Engine {
   int oack_retx;
   double oack_sent_at;
   uint8_t *tx;
+  uint32_t batch; /* blocks per sendmmsg (tx holds batch * B on the fd path) */
   /* RTO (same rules as src/tftp/rto.ts) */
   double srtt, rttvar, rto, rto_init, rto_min, rto_max;
   int sampled, backoff;
@@ -169,56 +173,70 @@ static uint32_t block_len(Engine *e, uint64_t b) {
   return b < e->total ? e->B : (uint32_t)(e->size - (e->total - 1) * (uint64_t)e->B);
 }
 
-/* Returns 0 on success, -1 if the transfer ended (read error). */
-static int send_block(Engine *e, uint64_t b) {
-  uint32_t len = block_len(e, b);
-  uint64_t off = (b - 1) * (uint64_t)e->B;
-  uint8_t hdr[4] = {0, OP_DATA, (b >> 8) & 0xff, b & 0xff};
-  ssize_t r;
-  if (e->data) {
-    struct iovec iov[2] = {{hdr, 4}, {(void *)(e->data + off), len}};
-    struct msghdr m = {&e->peer, sizeof e->peer, iov, len ? 2 : 1, NULL, 0, 0};
-    r = sendmsg(e->sock, &m, 0);
-  } else {
-    uint32_t got = 0;
-    while (got < len) {
-      ssize_t n = pread(e->file_fd, e->tx + 4 + got, len - got, (off_t)(off + got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        send_error(e, 0, "Read error");
-        finish(e, "io-error", strerror(errno));
-        return -1;
-      }
-      if (n == 0) {
-        send_error(e, 0, "File changed during transfer");
-        finish(e, "io-error", "File changed during transfer");
-        return -1;
-      }
-      got += (uint32_t)n;
+/* Fill [first, first+n) blocks into e->tx (fd path): one pread for the run. -1 = ended. */
+static int load_run(Engine *e, uint64_t first, uint32_t n) {
+  uint64_t off = (first - 1) * (uint64_t)e->B;
+  uint64_t want = (uint64_t)n * e->B;
+  if (off + want > e->size) want = e->size - off;
+  uint64_t got = 0;
+  while (got < want) {
+    ssize_t r = pread(e->file_fd, e->tx + got, want - got, (off_t)(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      const char *why = r < 0 ? strerror(errno) : "File changed during transfer";
+      send_error(e, 0, r < 0 ? "Read error" : "File changed during transfer");
+      finish(e, "io-error", why);
+      return -1;
     }
-    memcpy(e->tx, hdr, 4);
-    r = sendto(e->sock, e->tx, 4 + len, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+    got += (uint64_t)r;
   }
-  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) return 1; /* retry on timeout */
   return 0;
 }
 
+/* Send the window from e->next on: one pread and one sendmmsg per run of up
+ * to BATCH blocks instead of two syscalls per block. */
 static void send_window(Engine *e) {
   if (e->finished) return;
   uint64_t end = e->acked + e->W;
   if (end > e->total) end = e->total;
   double t = now_ms();
+  struct mmsghdr mm[BATCH];
+  struct iovec iov[2 * BATCH];
+  uint8_t hdr[BATCH][4];
   while (e->next <= end) {
-    uint64_t b = e->next;
-    if (b <= e->sent_high) e->retrans++;
-    else if (b == end && e->sample_block < 0) {
-      e->sample_block = (int64_t)b;
-      e->sample_at = t;
+    uint32_t n = (uint32_t)(end - e->next + 1);
+    if (n > e->batch) n = e->batch;
+    if (!e->data && load_run(e, e->next, n) < 0) return;
+    for (uint32_t i = 0; i < n; i++) {
+      uint64_t b = e->next + i;
+      uint32_t len = block_len(e, b);
+      const uint8_t *src = e->data ? e->data + (b - 1) * (uint64_t)e->B : e->tx + (uint64_t)i * e->B;
+      hdr[i][0] = 0; hdr[i][1] = OP_DATA; hdr[i][2] = (b >> 8) & 0xff; hdr[i][3] = b & 0xff;
+      iov[2 * i] = (struct iovec){hdr[i], 4};
+      iov[2 * i + 1] = (struct iovec){(void *)src, len};
+      memset(&mm[i], 0, sizeof mm[i]);
+      mm[i].msg_hdr.msg_name = &e->peer;
+      mm[i].msg_hdr.msg_namelen = sizeof e->peer;
+      mm[i].msg_hdr.msg_iov = &iov[2 * i];
+      mm[i].msg_hdr.msg_iovlen = len ? 2 : 1;
     }
-    int r = send_block(e, b);
-    if (r < 0) return;
-    if (r > 0) break; /* socket buffer full: the timer goes back */
-    e->next = b + 1;
+    int r;
+    if (n == 1) {
+      r = sendmsg(e->sock, &mm[0].msg_hdr, 0) < 0 ? -1 : 1;
+    } else {
+      r = sendmmsg(e->sock, mm, n, 0);
+    }
+    if (r <= 0) break; /* EAGAIN/ENOBUFS: the timer goes back */
+    for (int i = 0; i < r; i++) {
+      uint64_t b = e->next + (uint64_t)i;
+      if (b <= e->sent_high) e->retrans++;
+      else if (b == end && e->sample_block < 0) {
+        e->sample_block = (int64_t)b;
+        e->sample_at = t;
+      }
+    }
+    e->next += (uint64_t)r;
+    if ((uint32_t)r < n) break;
   }
   if (e->next - 1 > e->sent_high) e->sent_high = e->next - 1;
   arm(e);
@@ -301,16 +319,49 @@ static void on_packet(Engine *e, const uint8_t *p, size_t n) {
   e->malformed++;
 }
 
+/* IP_RECVERR: an ICMP port unreachable for a packet to the peer means the
+ * client is gone (as ECONNREFUSED on the JS path's connected socket). */
+static void drain_errqueue(Engine *e) {
+  for (int i = 0; i < 64 && !e->finished; i++) {
+    struct sockaddr_in to;
+    union { struct cmsghdr h; char b[512]; } ctl;
+    char buf[64];
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr m = {&to, sizeof to, &iov, 1, ctl.b, sizeof ctl.b, 0};
+    if (recvmsg(e->sock, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR) continue;
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(c), sizeof ee);
+      if (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_errno == ECONNREFUSED && m.msg_namelen >= sizeof to &&
+          to.sin_addr.s_addr == e->peer.sin_addr.s_addr && to.sin_port == e->peer.sin_port) {
+        finish(e, "client-gone", "ECONNREFUSED");
+        return;
+      }
+    }
+  }
+  int err = 0;
+  socklen_t l = sizeof err;
+  getsockopt(e->sock, SOL_SOCKET, SO_ERROR, &err, &l); /* clear sk_err */
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   Engine *e = h->data;
   (void)events;
+  if (status < 0) {
+    /* POLLERR (queued ICMP error): libuv stopped the poll; drain and resume. */
+    drain_errqueue(e);
+    if (!e->finished) uv_poll_start(&e->poll, UV_READABLE, on_readable);
+    return;
+  }
   for (int i = 0; i < MAX_PER_WAKE && !e->finished; i++) {
     struct sockaddr_in from;
     socklen_t fl = sizeof from;
     ssize_t n = recvfrom(e->sock, e->rx, RXBUF, 0, (struct sockaddr *)&from, &fl);
     if (n < 0) {
       if (errno == EINTR) continue;
-      break; /* EAGAIN, or a queued ICMP error: the timer decides */
+      if (errno != EAGAIN && errno != EWOULDBLOCK) drain_errqueue(e);
+      break;
     }
     if (from.sin_family != AF_INET || from.sin_port != e->peer.sin_port ||
         from.sin_addr.s_addr != e->peer.sin_addr.s_addr) {
@@ -320,8 +371,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       continue;
     }
     on_packet(e, e->rx, (size_t)n);
+    break; /* level-triggered poll comes back if more is queued: saves an EAGAIN recv per ACK */
   }
-  (void)status;
 }
 
 static void on_timeout(uv_timer_t *h) {
@@ -522,12 +573,15 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   if (sb < 65536) sb = 65536;
   if (sb > 4 << 20) sb = 4 << 20;
   setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
-  int rb = 65536;
+  int rb = 65536, one = 1;
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+  setsockopt(s, SOL_IP, IP_RECVERR, &one, sizeof one);
 
   Engine *e = calloc(1, sizeof *e);
   Box *box = calloc(1, sizeof *box);
-  uint8_t *tx = data ? NULL : malloc(4 + (size_t)blk);
+  uint32_t batch = win < BATCH ? (uint32_t)win : BATCH;
+  while (batch > 1 && (uint64_t)batch * (uint64_t)blk > (1u << 20)) batch /= 2;
+  uint8_t *tx = data ? NULL : malloc((size_t)batch * (size_t)blk);
   if (!e || !box || (!data && !tx)) {
     free(e); free(box); free(tx); free(oack); close(s);
     return throw_errno(env, "calloc", ENOMEM);
@@ -544,6 +598,7 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   e->W = (uint32_t)win;
   e->total = e->size / e->B + 1;
   e->tx = tx;
+  e->batch = batch;
   e->oack = oack;
   e->oack_len = oack_len;
   e->oack_state = oack != NULL;

@@ -38,3 +38,10 @@ server.start().then(
   },
 );
 process.on('SIGTERM', () => void server.stop().then(() => process.exit(0)));
+if (process.env.MEMSTAT) {
+  setInterval(() => {
+    const m = process.memoryUsage();
+    const f = (x: number) => (x / 1048576).toFixed(1);
+    process.stderr.write(`MEM rss ${f(m.rss)} heapTotal ${f(m.heapTotal)} heapUsed ${f(m.heapUsed)} external ${f(m.external)} ab ${f(m.arrayBuffers)}\n`);
+  }, 200).unref();
+}

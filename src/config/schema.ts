@@ -144,7 +144,7 @@ const tftp = z
     upload_overwrite: z.boolean().default(false).describe('Let uploads replace existing files.'),
     quirks: z.array(quirk).default([]).describe('Per-client TFTP quirks by MAC prefix, arch or vendor class.'),
     cache_bytes: z.number().int().min(0).optional().describe('Memory for cached files shared by concurrent clients (default 32 MiB).'),
-    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in the cache (default 16 MiB); larger ones stream from disk.'),
+    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in the cache (default 16 MiB; 1 MiB with engine native, which preads larger ones from a shared descriptor).'),
     upload_max: z.number().int().min(0).optional().describe('Largest upload accepted, in bytes (default 4 GiB).'),
     engine: z
       .enum(['native', 'js'])

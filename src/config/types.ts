@@ -145,7 +145,7 @@ export interface TftpConfig {
   quirks: TftpQuirkRule[];
   /** Memory budget (bytes) of the shared file cache; default 32 MiB. */
   cache_bytes?: number;
-  /** Files up to this size (bytes) are cached in memory, bigger ones share a descriptor; default 16 MiB. */
+  /** Files up to this size (bytes) are cached in memory, bigger ones share a descriptor; default 16 MiB (1 MiB with engine native). */
   cache_file_max?: number;
   /** Largest upload accepted (bytes); default 4 GiB. */
   upload_max?: number;

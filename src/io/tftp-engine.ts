@@ -41,6 +41,7 @@ export type EngineOutcome =
   | 'timeout'
   | 'final-ack-timeout'
   | 'io-error'
+  | 'client-gone' // ICMP port unreachable from the client
   | 'aborted';
 
 export interface EngineStats {

@@ -61,6 +61,7 @@ export interface TftpHooks {
 export const TFTP_DEFAULTS = {
   cache_bytes: 32 * 1024 * 1024,
   cache_file_max: 16 * 1024 * 1024,
+  cache_file_max_native: 1024 * 1024,
   upload_max: 4 * 1024 * 1024 * 1024,
 };
 /** Lowest RTO: loopback RTTs are microseconds, but event-loop stalls are not. */
@@ -102,9 +103,12 @@ export class TftpServer {
     private readonly telemetry: Telemetry,
     private readonly hooks: TftpHooks,
   ) {
+    // The native engine preads from the shared descriptor (page cache) at no
+    // cost to the process: keep only small files in memory (RSS in a storm).
+    const native = (config.engine ?? TFTP_ENGINE_DEFAULT) === 'native';
     this.cache = new FileCache(
       config.cache_bytes ?? TFTP_DEFAULTS.cache_bytes,
-      config.cache_file_max ?? TFTP_DEFAULTS.cache_file_max,
+      config.cache_file_max ?? (native ? TFTP_DEFAULTS.cache_file_max_native : TFTP_DEFAULTS.cache_file_max),
     );
     this.ports = new PortAllocator(config.address, config.port_range);
     this.enginePorts = new EnginePorts(config.port_range);

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, sha256, startServer, tmpdir, until, type Started } from './helpers.js';
+import { RawPeer, run, sha256, startServer, tmpdir, until, type Started } from './helpers.js';
 
 const root = tmpdir();
 const out = tmpdir('lb-tftp-out-');
@@ -53,6 +53,16 @@ for (const engine of ['js', 'native'] as const) {
       const done = srv.logs.filter((l) => l.event === 'tftp.done');
       expect(done.length).toBe(clients.length * Object.keys(files).length);
       expect(done.find((l) => l.file === 'big')).toMatchObject({ bytes: files.big!.length, outcome: 'ok' });
+    });
+
+    it('frees a transfer at once when the client port is gone (ICMP unreachable)', async () => {
+      const peer = await new RawPeer().bind();
+      peer.rrq(srv.port, 'odd', [['timeout', '1']]);
+      const m = await peer.recv();
+      expect(m?.p).toMatchObject({ op: 'OACK' });
+      peer.close(); // the OACK retransmission after 1 s draws a port unreachable
+      expect(await until(() => srv.server.active === 0, 5000)).toBe(true);
+      expect(srv.logs.find((l) => l.event === 'tftp.failed' && l.file === 'odd')).toMatchObject({ outcome: 'client-gone' });
     });
   });
 }
