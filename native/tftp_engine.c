@@ -8,9 +8,11 @@
  * blksize, block-number rollover, adaptive RTO (RFC 6298 style, Karn),
  * wrong-TID error 5, and one completion callback.
  *
- * One unconnected UDP socket per transfer, bound exclusively (no
- * SO_REUSEADDR: the kernel guarantees the TID is ours alone), so packets
- * from other TIDs reach us and get error 5 without a second socket.
+ * Two sockets share the transfer's port (its TID): one connected to the
+ * peer (the kernel caches the route and delivers only the peer's packets
+ * to it) and one unconnected that receives everything else, answered with
+ * error 5. The port is bound exclusively first, shared only for the second
+ * bind, then made exclusive again (SO_REUSEADDR is checked at bind time).
  */
 #define _GNU_SOURCE /* sendmmsg */
 #define NAPI_VERSION 8
@@ -24,7 +26,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <linux/errqueue.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -42,10 +43,10 @@ struct Engine {
   napi_env env;
   napi_ref cb, data_ref;
   napi_async_context actx;
-  uv_poll_t poll;
+  uv_poll_t poll, spoll;
   uv_timer_t timer;
   int handles_open;
-  int sock;
+  int sock, stray;
   int file_fd;
   const uint8_t *data;
   uint64_t size;
@@ -147,11 +148,14 @@ static void finish(Engine *e, const char *outcome, const char *detail) {
   e->outcome = outcome;
   if (detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
   uv_poll_stop(&e->poll);
+  uv_poll_stop(&e->spoll);
   uv_timer_stop(&e->timer);
   uv_close((uv_handle_t *)&e->poll, on_closed);
+  uv_close((uv_handle_t *)&e->spoll, on_closed);
   uv_close((uv_handle_t *)&e->timer, on_closed);
   close(e->sock);
-  e->sock = -1;
+  close(e->stray);
+  e->sock = e->stray = -1;
   /* Report at once, as the JS path does: a new request from the same client
    * port right after its ERROR must not be taken for a duplicate. */
   if (!e->in_start) notify(e);
@@ -164,7 +168,7 @@ static void send_error(Engine *e, uint16_t code, const char *msg) {
   buf[0] = 0; buf[1] = OP_ERROR; buf[2] = code >> 8; buf[3] = code & 0xff;
   memcpy(buf + 4, msg, n);
   buf[4 + n] = 0;
-  sendto(e->sock, buf, n + 5, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+  send(e->sock, buf, n + 5, 0);
 }
 
 /* ---------- sending ---------- */
@@ -215,8 +219,6 @@ static void send_window(Engine *e) {
       iov[2 * i] = (struct iovec){hdr[i], 4};
       iov[2 * i + 1] = (struct iovec){(void *)src, len};
       memset(&mm[i], 0, sizeof mm[i]);
-      mm[i].msg_hdr.msg_name = &e->peer;
-      mm[i].msg_hdr.msg_namelen = sizeof e->peer;
       mm[i].msg_hdr.msg_iov = &iov[2 * i];
       mm[i].msg_hdr.msg_iovlen = len ? 2 : 1;
     }
@@ -226,7 +228,13 @@ static void send_window(Engine *e) {
     } else {
       r = sendmmsg(e->sock, mm, n, 0);
     }
-    if (r <= 0) break; /* EAGAIN/ENOBUFS: the timer goes back */
+    if (r <= 0) {
+      if (errno == ECONNREFUSED) {
+        finish(e, "client-gone", "ECONNREFUSED");
+        return;
+      }
+      break; /* EAGAIN/ENOBUFS: the timer goes back */
+    }
     for (int i = 0; i < r; i++) {
       uint64_t b = e->next + (uint64_t)i;
       if (b <= e->sent_high) e->retrans++;
@@ -319,59 +327,67 @@ static void on_packet(Engine *e, const uint8_t *p, size_t n) {
   e->malformed++;
 }
 
-/* IP_RECVERR: an ICMP port unreachable for a packet to the peer means the
- * client is gone (as ECONNREFUSED on the JS path's connected socket). */
-static void drain_errqueue(Engine *e) {
-  for (int i = 0; i < 64 && !e->finished; i++) {
-    struct sockaddr_in to;
-    union { struct cmsghdr h; char b[512]; } ctl;
-    char buf[64];
-    struct iovec iov = {buf, sizeof buf};
-    struct msghdr m = {&to, sizeof to, &iov, 1, ctl.b, sizeof ctl.b, 0};
-    if (recvmsg(e->sock, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-      if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR) continue;
-      struct sock_extended_err ee;
-      memcpy(&ee, CMSG_DATA(c), sizeof ee);
-      if (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_errno == ECONNREFUSED && m.msg_namelen >= sizeof to &&
-          to.sin_addr.s_addr == e->peer.sin_addr.s_addr && to.sin_port == e->peer.sin_port) {
-        finish(e, "client-gone", "ECONNREFUSED");
-        return;
-      }
-    }
+/* The connected socket reports the peer's ICMP port unreachable as
+ * ECONNREFUSED: the client is gone (same outcome as the JS path). */
+static int peer_error(Engine *e, int err) {
+  if (err == ECONNREFUSED) {
+    finish(e, "client-gone", "ECONNREFUSED");
+    return 1;
   }
-  int err = 0;
-  socklen_t l = sizeof err;
-  getsockopt(e->sock, SOL_SOCKET, SO_ERROR, &err, &l); /* clear sk_err */
+  return 0;
 }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
   Engine *e = h->data;
   (void)events;
+  if (e->finished) return;
   if (status < 0) {
-    /* POLLERR (queued ICMP error): libuv stopped the poll; drain and resume. */
-    drain_errqueue(e);
-    if (!e->finished) uv_poll_start(&e->poll, UV_READABLE, on_readable);
+    /* POLLERR: libuv stopped the poll; read (and clear) the error, resume. */
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(e->sock, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (!peer_error(e, err)) uv_poll_start(&e->poll, UV_READABLE, on_readable);
     return;
   }
-  for (int i = 0; i < MAX_PER_WAKE && !e->finished; i++) {
+  ssize_t n;
+  do n = recv(e->sock, e->rx, RXBUF, 0); while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    peer_error(e, errno); /* EAGAIN: spurious wake-up */
+    return;
+  }
+  /* One datagram per wake: the level-triggered poll comes straight back if
+   * more is queued, which saves an EAGAIN recv per ACK in lock-step. */
+  on_packet(e, e->rx, (size_t)n);
+}
+
+/* Everything not from the peer's TID. RFC 1350: error 5, the transfer goes on. */
+static void on_stray(uv_poll_t *h, int status, int events) {
+  Engine *e = h->data;
+  (void)events;
+  if (e->finished) return;
+  if (status < 0) {
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(e->stray, SOL_SOCKET, SO_ERROR, &err, &l);
+    uv_poll_start(&e->spoll, UV_READABLE, on_stray);
+    return;
+  }
+  for (int i = 0; i < MAX_PER_WAKE; i++) {
     struct sockaddr_in from;
     socklen_t fl = sizeof from;
-    ssize_t n = recvfrom(e->sock, e->rx, RXBUF, 0, (struct sockaddr *)&from, &fl);
+    ssize_t n = recvfrom(e->stray, e->rx, RXBUF, 0, (struct sockaddr *)&from, &fl);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) drain_errqueue(e);
       break;
     }
-    if (from.sin_family != AF_INET || from.sin_port != e->peer.sin_port ||
-        from.sin_addr.s_addr != e->peer.sin_addr.s_addr) {
-      /* RFC 1350: a wrong TID gets error 5; the transfer goes on. */
-      e->strangers++;
-      sendto(e->sock, ERR5, sizeof ERR5, 0, (struct sockaddr *)&from, fl);
+    if (from.sin_family == AF_INET && from.sin_port == e->peer.sin_port &&
+        from.sin_addr.s_addr == e->peer.sin_addr.s_addr) {
+      on_packet(e, e->rx, (size_t)n); /* raced the connect() */
+      if (e->finished) return;
       continue;
     }
-    on_packet(e, e->rx, (size_t)n);
-    break; /* level-triggered poll comes back if more is queued: saves an EAGAIN recv per ACK */
+    e->strangers++;
+    sendto(e->stray, ERR5, sizeof ERR5, 0, (struct sockaddr *)&from, fl);
   }
 }
 
@@ -392,7 +408,7 @@ static void on_timeout(uv_timer_t *h) {
   if (e->oack_state) {
     e->oack_retx = 1;
     e->retrans++;
-    sendto(e->sock, e->oack, e->oack_len, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+    if (send(e->sock, e->oack, e->oack_len, 0) < 0 && peer_error(e, errno)) return;
     arm(e);
     return;
   }
@@ -558,24 +574,36 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   bool probe = false;
   if (get_prop(env, o, "probeCandidate", &v, napi_boolean)) napi_get_value_bool(env, v, &probe);
 
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (s < 0) { free(oack); return throw_errno(env, "socket", errno); }
   struct sockaddr_in la = {.sin_family = AF_INET, .sin_port = htons((uint16_t)lport), .sin_addr = laddr};
-  if (bind(s, (struct sockaddr *)&la, sizeof la) < 0) {
-    int err = errno;
-    close(s);
-    free(oack);
-    return throw_errno(env, "bind", err);
-  }
+  struct sockaddr_in pa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)pport), .sin_addr = paddr};
+  int one = 1, zero = 0, err = 0;
+  const char *what = "socket";
+  int st = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   socklen_t ll = sizeof la;
-  getsockname(s, (struct sockaddr *)&la, &ll);
+  if (st < 0 || s < 0) err = errno;
+  /* Exclusive bind (a port nobody else holds), share it for the connected
+   * socket only, then exclusive again. */
+  else if (bind(st, (struct sockaddr *)&la, sizeof la) < 0) { err = errno; what = "bind"; }
+  else if (getsockname(st, (struct sockaddr *)&la, &ll) < 0 ||
+           setsockopt(st, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+           setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) { err = errno; what = "setsockopt"; }
+  else if (bind(s, (struct sockaddr *)&la, sizeof la) < 0) { err = errno; what = "bind"; }
+  else if (connect(s, (struct sockaddr *)&pa, sizeof pa) < 0) { err = errno; what = "connect"; }
+  if (err) {
+    if (st >= 0) close(st);
+    if (s >= 0) close(s);
+    free(oack);
+    return throw_errno(env, what, err);
+  }
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof zero);
+  setsockopt(st, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof zero);
   int sb = (int)((win < 64 ? 64 : win) * (blk + 64));
   if (sb < 65536) sb = 65536;
   if (sb > 4 << 20) sb = 4 << 20;
   setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
-  int rb = 65536, one = 1;
+  int rb = 65536;
   setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
-  setsockopt(s, SOL_IP, IP_RECVERR, &one, sizeof one);
 
   Engine *e = calloc(1, sizeof *e);
   Box *box = calloc(1, sizeof *box);
@@ -583,11 +611,12 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   while (batch > 1 && (uint64_t)batch * (uint64_t)blk > (1u << 20)) batch /= 2;
   uint8_t *tx = data ? NULL : malloc((size_t)batch * (size_t)blk);
   if (!e || !box || (!data && !tx)) {
-    free(e); free(box); free(tx); free(oack); close(s);
+    free(e); free(box); free(tx); free(oack); close(s); close(st);
     return throw_errno(env, "calloc", ENOMEM);
   }
   e->env = env;
   e->sock = s;
+  e->stray = st;
   e->file_fd = (int)fd;
   e->data = data;
   e->size = (uint64_t)size;
@@ -621,6 +650,7 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
       napi_create_external(env, box, box_finalize, NULL, &handle) != napi_ok) {
     /* box may already be owned by the external: detach instead of freeing */
     close(s);
+    close(st);
     e->box = NULL;
     box->e = NULL;
     free_engine(e);
@@ -629,14 +659,16 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   uv_poll_init(loop, &e->poll, s);
+  uv_poll_init(loop, &e->spoll, st);
   uv_timer_init(loop, &e->timer);
-  e->poll.data = e->timer.data = e;
-  e->handles_open = 2;
+  e->poll.data = e->spoll.data = e->timer.data = e;
+  e->handles_open = 3;
   e->in_start = 1;
   uv_poll_start(&e->poll, UV_READABLE, on_readable);
+  uv_poll_start(&e->spoll, UV_READABLE, on_stray);
   if (e->oack_state) {
     e->oack_sent_at = now_ms();
-    sendto(s, oack, oack_len, 0, (struct sockaddr *)&e->peer, sizeof e->peer);
+    send(s, oack, oack_len, 0);
     arm(e);
   } else {
     send_window(e);
