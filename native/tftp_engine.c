@@ -60,6 +60,7 @@ struct Engine {
   double oack_sent_at;
   uint8_t *tx;
   uint32_t batch; /* blocks per sendmmsg (tx holds batch * B on the fd path) */
+  uint64_t tx_first, tx_count; /* blocks tx holds (read ahead while the client ACKs) */
   /* RTO (same rules as src/tftp/rto.ts) */
   double srtt, rttvar, rto, rto_init, rto_min, rto_max;
   int sampled, backoff;
@@ -179,6 +180,8 @@ static uint32_t block_len(Engine *e, uint64_t b) {
 
 /* Fill [first, first+n) blocks into e->tx (fd path): one pread for the run. -1 = ended. */
 static int load_run(Engine *e, uint64_t first, uint32_t n) {
+  if (e->tx_count >= n && e->tx_first == first) return 0; /* read ahead */
+  e->tx_count = 0;
   uint64_t off = (first - 1) * (uint64_t)e->B;
   uint64_t want = (uint64_t)n * e->B;
   if (off + want > e->size) want = e->size - off;
@@ -194,7 +197,31 @@ static int load_run(Engine *e, uint64_t first, uint32_t n) {
     }
     got += (uint64_t)r;
   }
+  e->tx_first = first;
+  e->tx_count = n;
   return 0;
+}
+
+/* sendmmsg copied tx into the socket: read the run the next ACK will ask
+ * for now, off the ACK-to-DATA path (tftp-hpa reads ahead the same way). */
+static void read_ahead(Engine *e) {
+  if (e->data || e->finished || e->next > e->total) return;
+  uint64_t n = e->total - e->next + 1;
+  if (n > e->batch) n = e->batch;
+  if (e->tx_count >= n && e->tx_first == e->next) return;
+  uint64_t off = (e->next - 1) * (uint64_t)e->B;
+  uint64_t want = n * e->B;
+  if (off + want > e->size) want = e->size - off;
+  e->tx_count = 0;
+  uint64_t got = 0;
+  while (got < want) {
+    ssize_t r = pread(e->file_fd, e->tx + got, want - got, (off_t)(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return; /* the real load reports it */
+    got += (uint64_t)r;
+  }
+  e->tx_first = e->next;
+  e->tx_count = n;
 }
 
 /* Send the window from e->next on: one pread and one sendmmsg per run of up
@@ -248,6 +275,7 @@ static void send_window(Engine *e) {
   }
   if (e->next - 1 > e->sent_high) e->sent_high = e->next - 1;
   arm(e);
+  if (e->next > end) read_ahead(e); /* whole window out: wait for the ACK with the next run loaded */
 }
 
 static void go_back(Engine *e) {

@@ -4,6 +4,8 @@
  * (dnsmasq 2.90 serves TFTP on port 69 only), same clients, same files.
  *
  *   npm run build && npm run bench:tftp [-- --rounds 3 --size-mib 100 --quick]
+ *     [--peers lanboot,tftp-hpa] [--skip-throughput] [--skip-storm]
+ *     [--windows 4,16,64] [--win-blksizes 512,1468,8192,65464] [--tput-timeout-s 60]
  *
  * Throughput: a SIZE MiB file with curl (lock-step, --tftp-blksize) and with
  * atftp (--option windowsize) for the peers that support RFC 7440. Storms:
@@ -28,7 +30,13 @@ const quick = flag('quick');
 const ROUNDS = opt('rounds', quick ? 1 : 3);
 const SIZE = opt('size-mib', quick ? 20 : 100) * 1024 * 1024;
 const BLKSIZES = [512, 1468, 8192, 65464];
-const WINDOWS = [4, 16, 64];
+const list = (n: string, d: number[]) => {
+  const i = argv.indexOf(`--${n}`);
+  return i >= 0 ? argv[i + 1]!.split(',').map(Number) : d;
+};
+const WINDOWS = list('windows', [4, 16, 64]);
+/** Windowed runs only at these blksizes (atftpd crawls at the large ones; each crawl costs a timeout). */
+const WIN_BLKSIZES = list('win-blksizes', BLKSIZES);
 const STORMS: Array<{ clients: number; bytes: number; label: string }> = [
   { clients: 50, bytes: 70_000, label: '50 × 70 KB' },
   { clients: 200, bytes: 70_000, label: '200 × 70 KB' },
@@ -37,7 +45,7 @@ const STORMS: Array<{ clients: number; bytes: number; label: string }> = [
 ];
 const STORM_BLKSIZE = 1432; // what iPXE asks for
 /** A throughput run slower than SIZE/60 s counts as failed (atftpd crawls at some window sizes). */
-const TPUT_TIMEOUT_MS = 60_000;
+const TPUT_TIMEOUT_MS = opt('tput-timeout-s', 60) * 1000;
 const RUN_TIMEOUT_MS = 180_000;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -234,7 +242,7 @@ async function main(): Promise<void> {
         }
       }
       for (const w of WINDOWS) {
-        for (const b of BLKSIZES) {
+        for (const b of WIN_BLKSIZES) {
           for (const p of order.filter((x) => x.windowed)) {
             const v = await atftpOnce(p, b, w);
             add(`ws${w}|${b}|${p.name}`, v);
@@ -278,7 +286,7 @@ async function main(): Promise<void> {
     for (const b of BLKSIZES)
       lines.push(`| curl, lock-step | ${b} | ${names.map((n) => fmt(median(tput.get(`curl|${b}|${n}`) ?? []))).join(' | ')} |`);
     for (const w of WINDOWS)
-      for (const b of BLKSIZES)
+      for (const b of WIN_BLKSIZES)
         lines.push(
           `| atftp, windowsize ${w} | ${b} | ${active.map((p) => (p.windowed ? fmt(median(tput.get(`ws${w}|${b}|${p.name}`) ?? [])) : 'n/a')).join(' | ')} |`,
         );
