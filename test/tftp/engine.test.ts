@@ -55,6 +55,31 @@ for (const engine of ['js', 'native'] as const) {
       expect(done.find((l) => l.file === 'big')).toMatchObject({ bytes: files.big!.length, outcome: 'ok' });
     });
 
+    it('aborts running transfers on stop: sockets freed, no late callback', async () => {
+      const s2 = await startServer({ root, engine, timeout: 0.2 });
+      const peers = await Promise.all([0, 1, 2].map(() => new RawPeer().bind()));
+      peers.forEach((p, i) => p.rrq(s2.port, i === 2 ? 'big' : 'odd', i === 1 ? [['windowsize', '4']] : []));
+      for (const p of peers) {
+        let m = await p.recv();
+        if (m?.p?.op === 'OACK') {
+          p.send({ op: 'ACK', block: 0 }, m.port); // into the windowed data phase
+          m = await p.recv();
+        }
+        expect(m?.p).toMatchObject({ op: 'DATA', block: 1 });
+        while (await p.recv(50)); // drain the rest of the window
+      }
+      expect(s2.server.active).toBe(3);
+      await s2.stop();
+      expect(s2.server.active).toBe(0);
+      const before = s2.logs.length;
+      await new Promise((r) => setTimeout(r, 600)); // past several RTOs: nothing may fire now
+      expect(s2.logs.length).toBe(before);
+      for (const p of peers) {
+        expect(await p.recv(300)).toBeNull(); // no retransmission after the abort
+        p.close();
+      }
+    });
+
     it('frees a transfer at once when the client port is gone (ICMP unreachable)', async () => {
       const peer = await new RawPeer().bind();
       peer.rrq(srv.port, 'odd', [['timeout', '1']]);
