@@ -6,10 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNative } from './native.js';
 import type { BpfInstruction } from './bpf.js';
 import { formatMac, normalizeMac, parseMac } from '../codec/ethernet.js';
 
@@ -98,28 +95,9 @@ interface Addon {
 
 let addon: Addon | undefined;
 
-/** Walk up from this file (src/io or dist/src/io) to the package root. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'lanboot') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('lanboot package root not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
-
 /** Loaded on first use so that importing this module never needs the build. */
 export function loadAddon(): Addon {
-  if (!addon) {
-    const root = packageRoot();
-    const file = join(root, 'native', 'build', 'Release', 'lanboot_packet.node');
-    if (!existsSync(file)) {
-      throw new Error(`${file} is missing: build it with "npx node-gyp rebuild --directory native" (npm ci does)`);
-    }
-    addon = createRequire(join(root, 'package.json'))(file) as Addon;
-  }
+  if (!addon) addon = loadNative<Addon>('lanboot_packet');
   return addon;
 }
 

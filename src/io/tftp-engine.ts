@@ -5,10 +5,7 @@
  * and after (logging, telemetry); this wrapper only starts, observes and
  * aborts engines and picks their port (TID).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadNative } from './native.js';
 
 export interface EngineOptions {
   /** Whole content (cached or generated file)... */
@@ -73,23 +70,10 @@ interface Addon {
 let addon: Addon | undefined;
 let loadError: Error | undefined;
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'lanboot') return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('lanboot package root not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
-
 function load(): Addon | undefined {
   if (addon || loadError) return addon;
   try {
-    const root = packageRoot();
-    const file = join(root, 'native', 'build', 'Release', 'lanboot_tftp.node');
-    addon = createRequire(join(root, 'package.json'))(file) as Addon;
+    addon = loadNative<Addon>('lanboot_tftp');
   } catch (e) {
     loadError = e as Error;
   }

@@ -5,6 +5,7 @@
  * hooks answer "which quirks for this client", "is this path generated",
  * and "which MAC has this IP".
  */
+import type { TransferView } from '../views.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -162,20 +163,8 @@ export class TftpServer {
     this.realUpload = realUpload;
   }
 
-  /** Running transfers, for the status page (shape of admin's TransferView). */
-  transferViews(): Array<{
-    id: string;
-    mac?: string;
-    peer: string;
-    file: string;
-    bytes: number;
-    size?: number;
-    blksize?: number;
-    windowsize?: number;
-    started: number;
-    retransmits?: number;
-    direction?: 'read' | 'write';
-  }> {
+  /** Running transfers, for the status page. */
+  transferViews(): TransferView[] {
     const out = [];
     for (const [key, e] of this.transfers) {
       if (!e.t || !e.meta) continue;
