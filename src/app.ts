@@ -176,16 +176,17 @@ export class App {
     }
     if (!!prev.rpl !== !!next.rpl || !same(prev.rpl?.interfaces, next.rpl?.interfaces)) notes.push('rpl interfaces changed: restart to apply');
     // Settings a running service holds in its own state (lease pools, roots) are not half-applied.
-    const dhcpShape = (c: Config) => c.dhcp && { mode: c.dhcp.mode, proxy_port: c.dhcp.proxy_port, lease_file: c.dhcp.lease_file, subnets: c.dhcp.subnets.map((s) => [s.subnet, s.range, s.interface]) };
+    // The mode decides the sockets (4011) and whether a lease store exists at all.
+    const dhcpShape = (c: Config) => c.dhcp && { mode: c.dhcp.mode, proxy_port: c.dhcp.proxy_port, lease_file: c.dhcp.lease_file };
     const dhcpRestart = !same(dhcpShape(prev), dhcpShape(next));
-    if (dhcpRestart) notes.push('dhcp mode, proxy_port, lease_file or subnet/range changed: restart to apply (options and hosts did apply)');
-    if (prev.http?.root !== next.http?.root) notes.push('http.root changed: restart to apply');
+    if (dhcpRestart) notes.push('dhcp mode, proxy_port or lease_file changed: restart to apply (in the same mode, the rest of the dhcp section did apply)');
     if (prev.tftp?.root !== next.tftp?.root && prev.rpl) notes.push('tftp.root changed: RPL images are still read from the old root until restart');
     this.config = next;
     this.plan = new BootPlan(next);
     this.rpl?.setPlan({ rpl: (mac) => this.plan.rpl(mac) });
     if (next.tftp) this.tftp?.setConfig?.(next.tftp);
-    if (next.dhcp && !(dhcpRestart && prev.dhcp?.mode !== next.dhcp.mode)) this.dhcp?.reload(next);
+    if (next.http && prev.http?.root !== next.http.root) this.http?.setRoot(next.http.root);
+    if (next.dhcp && prev.dhcp?.mode === next.dhcp.mode) this.dhcp?.reload(next);
     return notes;
   }
 

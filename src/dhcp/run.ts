@@ -144,7 +144,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     },
     poolViews: () => (leases ? leases.pools.map((p) => ({ subnet: p.subnet.subnet, size: leases!.usage(p).size, used: leases!.usage(p).bound })) : []),
     reload: (next) => {
-      // Options, boot policy and static hosts apply at once; new subnets/pools need a restart.
+      // Options, boot policy, static hosts, subnets and ranges apply to the next request.
       if (next.dhcp) service.setConfig(next.dhcp, next.server);
       leases?.setReserved(reservationsOf(next));
     },

@@ -85,10 +85,11 @@ export class DhcpService {
     if (this.config.mode === 'authoritative' && !this.leases) throw new Error('authoritative DHCP needs a lease store');
   }
 
-  /** New config section (reload); pools and the journal stay as they are. */
+  /** New config section (reload). The journal and its leases stay; pools follow the new subnets. */
   setConfig(config: DhcpConfig, server?: string): void {
     this.config = config;
     this.server = server;
+    this.leases?.setSubnets(config.subnets);
   }
 
   /**
@@ -160,7 +161,7 @@ export class DhcpService {
     const serverId = this.serverIdFor(ingress, subnet);
     if (!serverId) return this.drop('no_server_address', { mac });
     const pool = this.leases!.poolFor(subnet);
-    if (!pool) return this.drop('subnet_needs_restart', { mac, subnet: subnet.subnet }); // added by a reload
+    if (!pool) return this.drop('no_pool', { mac, subnet: subnet.subnet }); // config and store out of step: never expected
 
     switch (type) {
       case DHCPDISCOVER:
@@ -414,9 +415,10 @@ export class DhcpService {
     const fixed = this.fixedIn(answer, subnet);
     if (fixed && fixed !== ip) return this.nak(req, ingress, mac, key, serverId, `${mac} has the fixed address ${fixed}`);
     const mine = store.leaseOf(key);
-    const allowed =
-      (mine && mine.ip === ip) ||
-      ((fixed === ip || store.inRange(pool, ipToInt(ip))) && store.available(pool, ip, key, mac));
+    // Its own lease is renewed only while the address is still its fixed one or in the range:
+    // after a reload that shrank the range, a NAK moves the client into the new range.
+    const inRangeOrFixed = fixed === ip || store.inRange(pool, ipToInt(ip));
+    const allowed = inRangeOrFixed && ((mine && mine.ip === ip) || store.available(pool, ip, key, mac));
     if (!allowed) return this.nak(req, ingress, mac, key, serverId, `${ip} is not available`);
 
     const seconds = this.leaseSecondsFor(subnet);

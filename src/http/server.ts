@@ -62,12 +62,7 @@ export class HttpServer {
 
   /** Listen on http.address:http.port (port 0 = any, for tests). */
   async start(): Promise<{ address: string; port: number }> {
-    try {
-      this.root = realRoot(this.config.root);
-    } catch (e) {
-      // Scripts still work without a static root; say so once.
-      this.log.warn({ event: 'http.root', root: this.config.root, err: (e as Error).message }, 'http.root unusable; serving generated files only');
-    }
+    this.setRoot(this.config.root);
     const server = createServer((req, res) => {
       this.handle(req, res).catch((e) => this.fail(req, res, e));
     });
@@ -84,6 +79,17 @@ export class HttpServer {
     const a = server.address() as AddressInfo;
     this.log.info({ event: 'http.listen', address: a.address, port: a.port, root: this.root }, 'HTTP service listening');
     return { address: a.address, port: a.port };
+  }
+
+  /** Serve static files from `root` (start, config reload); downloads in flight keep their open file. */
+  setRoot(root: string): void {
+    try {
+      this.root = realRoot(root);
+    } catch (e) {
+      this.root = undefined;
+      // Scripts still work without a static root; say so once.
+      this.log.warn({ event: 'http.root', root, err: (e as Error).message }, 'http.root unusable; serving generated files only');
+    }
   }
 
   async stop(): Promise<void> {

@@ -80,9 +80,19 @@ function maskOf(prefix: number): number {
   return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
+function poolOf(s: SubnetConfig): Pool {
+  const mask = maskOf(s.prefix);
+  const network = (ipToInt(s.network) & mask) >>> 0;
+  const broadcast = (network | (~mask >>> 0)) >>> 0;
+  const start = s.range ? ipToInt(s.range.start) : 1;
+  const end = s.range ? ipToInt(s.range.end) : 0;
+  return { subnet: s, network, mask, broadcast, start, end, cursor: start };
+}
+
 export class LeaseStore {
   readonly journal: Journal<LeaseRecord>;
-  readonly pools: Pool[];
+  /** One per configured subnet; replaced (not mutated) by setSubnets on a reload. */
+  pools: Pool[];
   private readonly byIp = new Map<number, Lease>();
   private readonly byKey = new Map<string, Lease>();
   private readonly reservedIp = new Map<number, string>();
@@ -102,13 +112,22 @@ export class LeaseStore {
     this.keepExpiredMs = opts.keepExpiredMs ?? 86_400_000;
     this.compactSlack = opts.compactSlack ?? 10_000;
     for (const r of opts.reserved ?? []) this.reservedIp.set(ipToInt(r.ip), r.mac.toLowerCase());
-    this.pools = opts.subnets.map((s) => {
-      const mask = maskOf(s.prefix);
-      const network = (ipToInt(s.network) & mask) >>> 0;
-      const broadcast = (network | (~mask >>> 0)) >>> 0;
-      const start = s.range ? ipToInt(s.range.start) : 1;
-      const end = s.range ? ipToInt(s.range.end) : 0;
-      return { subnet: s, network, mask, broadcast, start, end, cursor: start };
+    this.pools = opts.subnets.map((s) => poolOf(s));
+  }
+
+  /**
+   * New subnets/ranges (config reload). Leases live by address, not by pool,
+   * so nothing is lost: a bound address that falls outside every new range
+   * stays bound until it expires, is not renewed (the service NAKs it, as
+   * Kea and dnsmasq do) and is never offered again. An unchanged range keeps
+   * its allocation cursor.
+   */
+  setSubnets(subnets: SubnetConfig[]): void {
+    this.pools = subnets.map((s) => {
+      const p = poolOf(s);
+      const old = this.pools.find((o) => o.network === p.network && o.mask === p.mask && o.start === p.start && o.end === p.end);
+      if (old) p.cursor = old.cursor;
+      return p;
     });
   }
 

@@ -38,11 +38,11 @@ function start(config: string): { p: ChildProcess; out: () => string; err: () =>
 
 const free = () => 20000 + Math.floor(Math.random() * 20000);
 
-function configText(ports: { http: number; tftp: number; admin: number }, hosts: string): string {
+function configText(ports: { http: number; tftp: number; admin: number }, hosts: string, httpRoot = './root'): string {
   return `server: 127.0.0.1
 state_dir: ./state
 tftp: { address: 127.0.0.1, port: ${ports.tftp}, root: ./root }
-http: { address: 127.0.0.1, port: ${ports.http} }
+http: { address: 127.0.0.1, port: ${ports.http}, root: ${httpRoot} }
 admin: { address: 127.0.0.1, port: ${ports.admin} }
 iscsi: { target: "iqn.2026-01.test:{name}", initiator: "iqn.2026-01.test:i:{name}" }
 hosts:
@@ -75,6 +75,7 @@ describe('lanboot start', () => {
     await s.waitFor(/Try:/);
     const url = (mac: string) => `http://127.0.0.1:${ports.http}/boot/${mac}.ipxe`;
     expect(await (await fetch(url('52:54:00:00:00:01'))).text()).toContain('iqn.2026-01.test:one');
+    expect(await (await fetch(`http://127.0.0.1:${ports.http}/a.txt`)).text()).toBe('hello');
 
     // Invalid: the old config keeps running and the log names file:line:col.
     writeFileSync(cfg, configText(ports, '  52:54:00:00:00:01: { name: one, boot: iscsy }\n'));
@@ -83,10 +84,13 @@ describe('lanboot start', () => {
     expect(s.out()).toContain(`${cfg}:8:41: hosts.52:54:00:00:00:01.boot: expected one of:`);
     expect(await (await fetch(url('52:54:00:00:00:01'))).text()).toContain('iqn.2026-01.test:one');
 
-    // Valid: new hosts are served at once, by the same sockets.
-    writeFileSync(cfg, configText(ports, '  52:54:00:00:00:01: { name: uno, boot: iscsi }\n  52:54:00:00:00:02: { name: two, boot: iscsi }\n'));
+    // Valid: new hosts and a new http.root are served at once, by the same sockets.
+    mkdirSync(join(dir, 'web'));
+    writeFileSync(join(dir, 'web', 'a.txt'), 'world');
+    writeFileSync(cfg, configText(ports, '  52:54:00:00:00:01: { name: uno, boot: iscsi }\n  52:54:00:00:00:02: { name: two, boot: iscsi }\n', './web'));
     s.p.kill('SIGHUP');
     await s.waitFor(/"event":"core\.reload"/);
+    expect(await (await fetch(`http://127.0.0.1:${ports.http}/a.txt`)).text()).toBe('world');
     expect(await (await fetch(url('52:54:00:00:00:01'))).text()).toContain('iqn.2026-01.test:uno');
     expect(await (await fetch(url('52:54:00:00:00:02'))).text()).toContain('iqn.2026-01.test:two');
     expect(readFileSync(join(dir, 'state', 'lanboot.pid'), 'utf8').trim()).toBe(String(s.p.pid));

@@ -217,6 +217,33 @@ describe('DhcpService authoritative', () => {
     expect(tel.counters.get('lanboot_dhcp_conflicts_total{"source":"decline"}')?.value).toBe(1);
   });
 
+  it('reload moves the range and adds a subnet: leases are kept, an address outside the new range is NAKed at renewal, not offered again', async () => {
+    const mac = '52:54:00:00:00:71';
+    const first = await dora(mac);
+    expect(t(first.ack)).toBe(5);
+    const a = first.ack.message.yiaddr;
+    expect(a).toBe('10.77.0.101'); // .100 is pc02's fixed address
+    const renewIngress: Ingress = { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: a, srcPort: 68 };
+    const moved = parseConfig(
+      YAML('authoritative')
+        .replace('10.77.0.100-10.77.0.101', '10.77.0.120-10.77.0.129')
+        .replace('  - { subnet: 10.88.0.0/24', '  - { subnet: 10.99.0.0/24, range: 10.99.0.10-10.99.0.20, router: 10.99.0.1, lease: 1h }\n    - { subnet: 10.88.0.0/24'),
+      join(dir, 'lanboot.yaml'),
+    );
+    svc.setConfig(moved.dhcp!, moved.server);
+    // Nothing lost: the old lease is still bound, on disk and in the store, until it expires.
+    expect(store.leaseAt(a)?.mac).toBe(mac);
+    const renew = await svc.handle(msg(mac, 3, [], { ciaddr: a }), renewIngress);
+    expect(t(renew)).toBe(6);
+    const again = await dora(mac);
+    expect(t(again.ack)).toBe(5);
+    expect(again.ack.message.yiaddr).toMatch(/^10\.77\.0\.12\d$/);
+    // The new subnet is served at once, through a relay on it.
+    const relayed = await dora('52:54:00:00:00:72', [], { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: '10.99.0.1', srcPort: 67 }, { giaddr: '10.99.0.1', hops: 1 });
+    expect(t(relayed.ack)).toBe(5);
+    expect(relayed.ack.message.yiaddr).toMatch(/^10\.99\.0\.(1\d|20)$/);
+  });
+
   it('static host gets its fixed address, with hostname, initiator and root-path at the iPXE stage', async () => {
     const { ack } = await dora('52:54:00:77:00:10', [[77, str('iPXE')], [175, Buffer.from([0x11, 1, 1])]]);
     expect(ack.message.yiaddr).toBe('10.77.0.10');
