@@ -21,8 +21,9 @@ export function tmpdir(prefix = 'lb-tftp-'): string {
 export function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? ((err as NodeJS.ErrnoException & { code?: unknown }).code as number) ?? 1 : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout: String(stdout), stderr: String(stderr) });
+      // A killed or unstartable child has a non-numeric code: count it as 1.
+      const raw: unknown = err ? (err as { code?: unknown }).code : 0;
+      resolve({ code: typeof raw === 'number' ? raw : 1, stdout: String(stdout), stderr: String(stderr) });
     });
   });
 }
