@@ -89,12 +89,22 @@ describe.skipIf(!canRun)('packet loss (nftables in a test namespace)', () => {
       ['--tftp-timeout', '1', '-g', '-r', 'f', '-l', out2, '--option', 'blksize 1024', '--option', 'windowsize 8', '127.0.0.1', String(PORT)],
       out2,
     );
-    const full = () => logs.filter((l) => l.event === 'tftp.done' && l.bytes === data.length);
-    expect(await until(() => new Set(full().map((l) => l.windowsize)).size >= 2, 10_000)).toBe(true);
+    // The client has checked every byte. On the server a transfer ends 'ok', or, when the drop
+    // rule eats the client's last ACK (a few % of runs), with every block sent but the last
+    // window unacknowledged: 'final-ack-timeout' after its retries, or 'client-gone' when the
+    // retransmission meets the client's closed port. All three count as delivered here.
+    const delivered = (l: Record<string, unknown>) =>
+      l.file === 'f' &&
+      ((l.event === 'tftp.done' && l.bytes === data.length) ||
+        (['final-ack-timeout', 'client-gone'].includes(l.outcome as string) && (l.bytes as number) >= data.length - 8 * 1024));
+    const full = () => logs.filter(delivered);
+    const both = await until(() => new Set(full().map((l) => l.windowsize)).size >= 2, 30_000);
+    if (!both) console.log(JSON.stringify(logs.filter((l) => String(l.event).startsWith('tftp.'))));
+    expect(both).toBe(true);
     const done = full();
-    console.log(done.map((l) => `${l.windowsize} ${l.duration_ms}ms rtx=${l.retransmissions} rtt=${l.rtt_ms}`).join('; '));
+    console.log(done.map((l) => `${l.windowsize} ${l.outcome} ${l.duration_ms}ms rtx=${l.retransmissions} rtt=${l.rtt_ms}`).join('; '));
     for (const l of done) {
-      expect(l).toMatchObject({ file: 'f', bytes: data.length, blksize: 1024 });
+      expect(l).toMatchObject({ file: 'f', blksize: 1024 });
       expect(l.retransmissions as number).toBeGreaterThan(0);
     }
     expect([...new Set(done.map((l) => l.windowsize))].sort()).toEqual([1, 8]);
