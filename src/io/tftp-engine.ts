@@ -1,7 +1,7 @@
 /**
  * The native TFTP read data path (native/tftp_engine.c): one socket per
- * transfer, DATA out / ACK in on the libuv loop without a JS turn per
- * datagram. JS decides everything before (request, options, confinement)
+ * transfer, DATA out / ACK in on the engine's own thread and libuv loop,
+ * without a JS turn per datagram. JS decides everything before (request, options, confinement)
  * and after (logging, telemetry); this wrapper only starts, observes and
  * aborts engines and picks their port (TID).
  */
@@ -65,6 +65,7 @@ interface Addon {
   ): { handle: EngineHandle; port: number };
   engineStats(h: EngineHandle): EngineStats | null;
   engineAbort(h: EngineHandle): EngineStats | null;
+  engineFlush(): void;
 }
 
 let addon: Addon | undefined;
@@ -129,6 +130,14 @@ export class EnginePorts {
 
 export function engineStats(h: EngineHandle): EngineStats | null {
   return load()!.engineStats(h);
+}
+
+/**
+ * Runs the onDone callbacks of transfers the engine thread has finished but
+ * not yet reported (they are otherwise reported on the next loop turn).
+ */
+export function engineFlush(): void {
+  if (addon) addon.engineFlush();
 }
 
 /** Stops the engine at once (socket closed); returns its last stats. No onDone follows. */

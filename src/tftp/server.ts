@@ -26,7 +26,7 @@ import {
   type RequestPacket,
 } from '../codec/tftp.js';
 import { openUdp, PortAllocator, interfaceMtu, type TransferPort, type UdpSocket } from '../io/udp.js';
-import { EnginePorts, engineUnavailable } from '../io/tftp-engine.js';
+import { EnginePorts, engineFlush, engineUnavailable } from '../io/tftp-engine.js';
 import { FileCache } from './cache.js';
 import { ConfinementError, closeFd, isInside, realDir, sanitizeName } from './paths.js';
 import { negotiate, BLKSIZE_MAX } from './options.js';
@@ -198,7 +198,9 @@ export class TftpServer {
     this.log.info({ event: 'tftp.refused', mac, client: rinfo.address, file, reason, code }, message);
   }
 
-  private onRequest(msg: Buffer, rinfo: RemoteInfo): void {
+  private onRequest(msg: Buffer, rinfo: RemoteInfo, recheck = false): void {
+    if (this.stopped) return;
+    if (recheck) engineFlush();
     let p;
     try {
       p = decode(msg);
@@ -210,8 +212,17 @@ export class TftpServer {
     const key = `${rinfo.address}:${rinfo.port}`;
     const existing = this.transfers.get(key);
     if (existing) {
-      // A retransmitted request: the running transfer answers it by itself.
-      if (existing.op === p.op && existing.file === p.filename) return this.drop('duplicate-request', rinfo);
+      if (existing.op === p.op && existing.file === p.filename) {
+        // The native engine ends transfers on its own thread: a client that ended one (the UEFI
+        // size probe's error 8) and asks again from the same port can be heard before that end
+        // is. Look once more shortly; still running then = a retransmitted request, which the
+        // running transfer answers by itself.
+        if (!recheck) {
+          setTimeout(() => this.onRequest(msg, rinfo, true), 2);
+          return;
+        }
+        return this.drop('duplicate-request', rinfo);
+      }
       existing.t?.finish('aborted', 'replaced by a new request');
       this.transfers.delete(key);
     }
