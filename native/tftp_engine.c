@@ -8,13 +8,16 @@
  * blksize, block-number rollover, adaptive RTO (RFC 6298 style, Karn),
  * wrong-TID error 5, and one completion callback.
  *
- * Transfers run on one engine thread with its own libuv loop, not on Node's:
+ * Transfers run on engine threads (one per CPU, at most 8; the environment
+ * variable LANBOOT_TFTP_THREADS overrides), each with its own libuv loop, not on Node's:
  * a lock-step ACK then costs recv + sendmsg and no JS-loop turn (Node's
  * per-iteration immediates and microtask checkpoint showed up in perf), and
  * DHCP/HTTP work on the JS thread and packets of a boot storm no longer wait
- * for each other. Threads meet only at two queues under one mutex: commands
- * (start, abort) to the engine thread, finished engines back to JS, which
- * alone calls into JS and frees.
+ * for each other; a boot storm spreads over the cores as tftp-hpa's forks and
+ * atftpd's threads do. A transfer stays on the thread it was given (round
+ * robin). Each thread meets JS only at two queues under its mutex: commands
+ * (start, abort) in, finished engines out to JS, which alone calls into JS
+ * and frees.
  *
  * Two sockets share the transfer's port (its TID): one connected to the
  * peer (the kernel caches the route and delivers only the peer's packets
@@ -587,17 +590,40 @@ static void worker_cleanup(void *arg) {
   /* w itself stays: the done handle may still be closing on Node's loop */
 }
 
-/* The environment's engine thread, started on first use. NULL = threw. */
+/* The environment's engine threads (napi instance data). */
+#define MAX_WORKERS 8
+typedef struct {
+  Worker *w[MAX_WORKERS];
+  unsigned n, rr;
+} Pool;
+
+static Pool *pool_of(napi_env env) {
+  Pool *p = NULL;
+  if (napi_get_instance_data(env, (void **)&p) == napi_ok && p) return p;
+  p = calloc(1, sizeof *p);
+  if (!p) return (Pool *)throw_errno(env, "calloc", ENOMEM);
+  unsigned n = uv_available_parallelism();
+  const char *want = getenv("LANBOOT_TFTP_THREADS");
+  if (want && atoi(want) > 0) n = (unsigned)atoi(want);
+  p->n = n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : n;
+  napi_set_instance_data(env, p, NULL, NULL);
+  return p;
+}
+
+/* An engine thread for the next transfer (round robin), started on first use. NULL = threw. */
 static Worker *worker_of(napi_env env) {
-  Worker *w = NULL;
-  if (napi_get_instance_data(env, (void **)&w) == napi_ok && w && w->running) return w;
+  Pool *p = pool_of(env);
+  if (!p) return NULL;
+  unsigned i = p->rr++ % p->n;
+  Worker *w = p->w[i];
+  if (w && w->running) return w;
   if (!w) {
     w = calloc(1, sizeof *w);
     if (!w) return (Worker *)throw_errno(env, "calloc", ENOMEM);
     w->env = env;
     uv_mutex_init(&w->mu);
     uv_cond_init(&w->closed_cv);
-    napi_set_instance_data(env, w, NULL, NULL);
+    p->w[i] = w;
   }
   uv_loop_t *node_loop;
   int r;
@@ -930,8 +956,10 @@ static napi_value engine_abort(napi_env env, napi_callback_info info) {
 /* engineFlush(): report finished transfers now instead of on the next loop turn. */
 static napi_value engine_flush(napi_env env, napi_callback_info info) {
   (void)info;
-  Worker *w = NULL;
-  if (napi_get_instance_data(env, (void **)&w) == napi_ok && w && w->running) on_done(&w->done);
+  Pool *p = NULL;
+  if (napi_get_instance_data(env, (void **)&p) != napi_ok || !p) return NULL;
+  for (unsigned i = 0; i < p->n; i++)
+    if (p->w[i] && p->w[i]->running) on_done(&p->w[i]->done);
   return NULL;
 }
 

@@ -144,15 +144,36 @@ const median = (xs: number[]) => {
   return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 };
 
-/** MB/s (10^6 bytes per second) for one download, NaN on failure. */
-async function curlOnce(p: Peer, blksize: number): Promise<number> {
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/**
+ * CPU seconds the server has used, its reaped children included (tftp-hpa
+ * forks one per transfer; lanboot's and atftpd's threads count in the process).
+ */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields 14-17 of proc(5): utime stime cutime cstime; f[0] is field 3
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** MB/s (10^6 bytes per second) for one download, NaN on failure; server CPU µs per DATA block. */
+async function curlOnce(p: Peer, blksize: number): Promise<{ mbs: number; cpuUsPerBlock: number }> {
+  const cpu0 = cpuSeconds(p.pid);
   const r = await nsRun([
     'curl', '-s', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', '--tftp-blksize', String(blksize),
     `tftp://127.0.0.1:${p.port}/big`,
   ], TPUT_TIMEOUT_MS);
   const [size, t] = r.out.trim().split(' ').map(Number);
-  if (r.code !== 0 || size !== SIZE || !t) return NaN;
-  return SIZE / 1e6 / t;
+  if (r.code !== 0 || size !== SIZE || !t) return { mbs: NaN, cpuUsPerBlock: NaN };
+  await new Promise((res) => setTimeout(res, 200)); // let tftp-hpa reap its child
+  const blocks = Math.floor(SIZE / blksize) + 1;
+  return { mbs: SIZE / 1e6 / t, cpuUsPerBlock: ((cpuSeconds(p.pid) - cpu0) * 1e6) / blocks };
 }
 
 async function atftpOnce(p: Peer, blksize: number, windowsize: number): Promise<number> {
@@ -237,8 +258,9 @@ async function main(): Promise<void> {
       for (const b of BLKSIZES) {
         for (const p of order) {
           const v = await curlOnce(p, b);
-          add(`curl|${b}|${p.name}`, v);
-          process.stderr.write(`round ${r + 1} curl blksize ${b} ${p.name}: ${fmt(v)} MB/s\n`);
+          add(`curl|${b}|${p.name}`, v.mbs);
+          add(`cpu|${b}|${p.name}`, v.cpuUsPerBlock);
+          process.stderr.write(`round ${r + 1} curl blksize ${b} ${p.name}: ${fmt(v.mbs)} MB/s, server CPU ${fmt(v.cpuUsPerBlock, 2)} µs/block\n`);
         }
       }
       for (const w of WINDOWS) {
@@ -290,6 +312,14 @@ async function main(): Promise<void> {
         lines.push(
           `| atftp, windowsize ${w} | ${b} | ${active.map((p) => (p.windowed ? fmt(median(tput.get(`ws${w}|${b}|${p.name}`) ?? [])) : 'n/a')).join(' | ')} |`,
         );
+    lines.push('');
+    // The client (curl) costs as much per block as the server, so MB/s moves with the machine's
+    // load; the server's own CPU per block is the steadier comparison (/proc utime+stime, 10 ms ticks).
+    lines.push(`Server CPU per DATA block in the lock-step runs (µs, median; ${CLK_TCK} Hz ticks):`);
+    lines.push('');
+    lines.push(`| blksize | ${names.join(' | ')} |`);
+    lines.push(`|---:|${names.map(() => '---:').join('|')}|`);
+    for (const b of BLKSIZES) lines.push(`| ${b} | ${names.map((n) => fmt(median(tput.get(`cpu|${b}|${n}`) ?? []), 2)).join(' | ')} |`);
     lines.push('');
   }
   if (stormRes.size) {
