@@ -61,6 +61,8 @@ interface Peer {
   argv(): string[];
   pid?: number;
   proc?: ReturnType<typeof spawn>;
+  /** cgroup v2 directory the server runs in (CPU accounting). */
+  cgroup?: string;
 }
 
 const peers: Peer[] = [
@@ -120,6 +122,8 @@ async function startPeer(p: Peer): Promise<void> {
   const proc = spawn('ip', ['netns', 'exec', ns, ...a], { stdio: ['ignore', 'ignore', 'pipe'] });
   p.proc = proc;
   p.pid = proc.pid;
+  // Before the server forks anything: children inherit the cgroup.
+  p.cgroup = cpuGroup(p);
   proc.stderr!.on('data', () => undefined);
   // wait for the port to be bound in the namespace
   for (let i = 0; i < 200; i++) {
@@ -144,19 +148,38 @@ const median = (xs: number[]) => {
   return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 };
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+/** Where cgroup v2 is mounted (pure v2 or the hybrid 'unified' mount), if anywhere. */
+const CGROUP2 = (() => {
+  try {
+    const m = fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+    return m?.split(' ')[1];
+  } catch {
+    return undefined;
+  }
+})();
 
 /**
- * CPU seconds the server has used, its reaped children included (tftp-hpa
- * forks one per transfer; lanboot's and atftpd's threads count in the process).
+ * Each server runs in a cgroup of its own so its CPU time counts every thread
+ * and every forked child (tftp-hpa forks one per transfer and ignores SIGCHLD,
+ * so /proc's cutime never sees them). Microseconds, NaN without cgroup v2.
  */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return NaN;
+function cpuGroup(p: Peer): string | undefined {
+  if (!CGROUP2 || !p.pid) return undefined;
+  const dir = path.join(CGROUP2, `${ns}-${p.name}`);
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields 14-17 of proc(5): utime stime cutime cstime; f[0] is field 3
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(p.pid));
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSeconds(p: Peer): number {
+  if (!p.cgroup) return NaN;
+  try {
+    const m = /usage_usec (\d+)/.exec(fs.readFileSync(path.join(p.cgroup, 'cpu.stat'), 'utf8'));
+    return m ? Number(m[1]) / 1e6 : NaN;
   } catch {
     return NaN;
   }
@@ -164,16 +187,16 @@ function cpuSeconds(pid: number | undefined): number {
 
 /** MB/s (10^6 bytes per second) for one download, NaN on failure; server CPU µs per DATA block. */
 async function curlOnce(p: Peer, blksize: number): Promise<{ mbs: number; cpuUsPerBlock: number }> {
-  const cpu0 = cpuSeconds(p.pid);
+  const cpu0 = cpuSeconds(p);
   const r = await nsRun([
     'curl', '-s', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', '--tftp-blksize', String(blksize),
     `tftp://127.0.0.1:${p.port}/big`,
   ], TPUT_TIMEOUT_MS);
   const [size, t] = r.out.trim().split(' ').map(Number);
   if (r.code !== 0 || size !== SIZE || !t) return { mbs: NaN, cpuUsPerBlock: NaN };
-  await new Promise((res) => setTimeout(res, 200)); // let tftp-hpa reap its child
+  await new Promise((res) => setTimeout(res, 200)); // tftp-hpa's child sees the last ACK and exits
   const blocks = Math.floor(SIZE / blksize) + 1;
-  return { mbs: SIZE / 1e6 / t, cpuUsPerBlock: ((cpuSeconds(p.pid) - cpu0) * 1e6) / blocks };
+  return { mbs: SIZE / 1e6 / t, cpuUsPerBlock: ((cpuSeconds(p) - cpu0) * 1e6) / blocks };
 }
 
 async function atftpOnce(p: Peer, blksize: number, windowsize: number): Promise<number> {
@@ -314,8 +337,8 @@ async function main(): Promise<void> {
         );
     lines.push('');
     // The client (curl) costs as much per block as the server, so MB/s moves with the machine's
-    // load; the server's own CPU per block is the steadier comparison (/proc utime+stime, 10 ms ticks).
-    lines.push(`Server CPU per DATA block in the lock-step runs (µs, median; ${CLK_TCK} Hz ticks):`);
+    // load; the server's own CPU per block is the steadier comparison.
+    lines.push('Server CPU per DATA block in the lock-step runs (µs, median; cgroup v2 cpu.stat, all threads and children):');
     lines.push('');
     lines.push(`| blksize | ${names.join(' | ')} |`);
     lines.push(`|---:|${names.map(() => '---:').join('|')}|`);
@@ -342,6 +365,17 @@ async function main(): Promise<void> {
 
 async function cleanup(): Promise<void> {
   for (const p of peers) await stopPeer(p).catch(() => undefined);
+  for (const p of peers) {
+    // An empty cgroup can be removed; tftp-hpa's last children may take a moment to go.
+    for (let i = 0; p.cgroup && i < 20; i++) {
+      try {
+        fs.rmdirSync(p.cgroup);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
   try {
     sh('ip', ['netns', 'del', ns]);
   } catch {
