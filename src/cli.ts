@@ -3,7 +3,7 @@
  * The `lanboot` command. Exit codes: 0 ok, 1 runtime failure, 2 bad config
  * or usage (as commander and most daemons do).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
@@ -89,12 +89,15 @@ program
     const text = readInput(file);
     let result: ImportResult;
     if (kind === 'rpld') result = (await import('./config/import/rpld.js')).importRpld(text, file);
-    else if (kind === 'dnsmasq') result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file);
+    else if (kind === 'dnsmasq') {
+      const include = { read: (f: string) => readFileSync(f, 'utf8'), list: (d: string) => readdirSync(d) };
+      result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file === '-' ? 'stdin' : file, include);
+    }
     else {
       process.stderr.write(`unknown import kind "${kind}"; write: lanboot import dnsmasq FILE, or lanboot import rpld FILE\n`);
       process.exit(EXIT_CONFIG);
     }
-    for (const w of result.warnings) process.stderr.write(`${file}:${w.line}: warning: ${w.message}\n`);
+    for (const w of result.warnings) process.stderr.write(`${w.file ?? file}:${w.line}: warning: ${w.message}\n`);
     if (o.output) writeFileSync(o.output, result.yaml);
     else process.stdout.write(result.yaml);
     process.stderr.write(`${result.warnings.length} line(s) not carried over\n`);

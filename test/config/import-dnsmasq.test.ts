@@ -60,6 +60,41 @@ describe('importDnsmasq', () => {
     await schemaCheck(cfg, yaml);
   });
 
+  it('follows conf-dir (with its filters), conf-file and dhcp-hostsfile; warnings name the included file and line', async () => {
+    const files: Record<string, string> = {
+      '/etc/dnsmasq.conf': 'interface=lan0\nconf-dir=/etc/dnsmasq.d,*.conf\nconf-file=/etc/missing.conf\n',
+      '/etc/dnsmasq.d/10-dhcp.conf': 'dhcp-range=10.9.0.100,10.9.0.150,12h\ndhcp-hostsfile=/etc/hosts.dhcp\n',
+      '/etc/dnsmasq.d/20-boot.conf': 'dhcp-match=set:ipxe,175\ndhcp-boot=tag:!ipxe,undionly.kpxe\ndhcp-boot=tag:ipxe,http://10.9.0.1/boot.ipxe\n# note\npxe-prompt="Boot",5\nconf-file=/etc/dnsmasq.d/20-boot.conf\n',
+      '/etc/dnsmasq.d/30-old.conf.bak': 'dhcp-range=10.99.0.1,10.99.0.2\n',
+      '/etc/dnsmasq.d/.hidden.conf': 'dhcp-range=10.98.0.1,10.98.0.2\n',
+      '/etc/hosts.dhcp': '52:54:00:09:00:01,pc1,10.9.0.11\n52:54:00:09:00:02,pc2\n',
+    };
+    const io = {
+      read: (f: string) => {
+        if (!(f in files)) throw new Error('ENOENT');
+        return files[f]!;
+      },
+      list: (d: string) => Object.keys(files).filter((f) => f.startsWith(d + '/')).map((f) => f.slice(d.length + 1)),
+    };
+    const r = importDnsmasq(files['/etc/dnsmasq.conf']!, '/etc/dnsmasq.conf', io);
+    const cfg = parse(r.yaml) as Record<string, any>;
+    expect(cfg.dhcp.subnets).toEqual([{ subnet: '10.9.0.0/24', range: '10.9.0.100-10.9.0.150', lease: '12h' }]);
+    expect(cfg.boot).toMatchObject({ bios: 'undionly.kpxe', script: 'http://10.9.0.1/boot.ipxe' });
+    expect(cfg.hosts).toEqual({ '52:54:00:09:00:01': { name: 'pc1', ip: '10.9.0.11' }, '52:54:00:09:00:02': { name: 'pc2' } });
+    expect(r.warnings).toEqual(
+      expect.arrayContaining([
+        { line: 3, message: expect.stringMatching(/cannot read \/etc\/missing\.conf/) },
+        { line: 1, file: '/etc/dnsmasq.d/10-dhcp.conf', message: expect.stringMatching(/no netmask/) },
+        { line: 2, file: '/etc/dnsmasq.d/20-boot.conf', message: expect.stringMatching(/UEFI clients too/) },
+        { line: 5, file: '/etc/dnsmasq.d/20-boot.conf', message: expect.stringMatching(/PXE ROM menu/) },
+        { line: 6, file: '/etc/dnsmasq.d/20-boot.conf', message: expect.stringMatching(/includes itself/) },
+      ]),
+    );
+    expect(r.warnings).toHaveLength(5); // nothing from the filtered-out .bak and hidden files
+    expect(r.yaml).toContain('/etc/dnsmasq.d/20-boot.conf:5: pxe-prompt');
+    await schemaCheck(cfg, r.yaml);
+  });
+
   it('hosts are written one line each (flow maps)', () => {
     const { yaml } = run('ipxe-chainload.conf');
     expect(yaml).toMatch(/^ {2}52:54:00:aa:00:01: \{ name: alpha, ip: 10\.20\.0\.11 \}$/m);

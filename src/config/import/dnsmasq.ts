@@ -6,8 +6,11 @@
  * line we evaluate the tag logic for each kind of client lanboot distinguishes
  * (firmware arch x PXE ROM / iPXE, per host) exactly as dnsmasq's find_boot()
  * would, and fill the slots from the answers. Every line that does not survive
- * gets a warning with its line number. Pure: no file reads (conf-file is reported).
+ * gets a warning with its line number. Pure: included files (conf-file,
+ * conf-dir, dhcp-hostsfile ...) are read through the IncludeReader the caller
+ * passes; without one they are reported.
  */
+import path from 'node:path';
 import { Document, isMap, isPair, isSeq } from 'yaml';
 
 import type { ImportResult, ImportWarning } from './types.js';
@@ -254,9 +257,101 @@ function vendorClassFor(arch: number): string {
 /** Arches lanboot has a bootfile slot for. */
 const ARCH = { bios: 0, uefi32: 6, uefi: 7, uefiBc: 9, arm32: 10, arm64: 11, http: 16 } as const;
 
-export function importDnsmasq(text: string, file: string): ImportResult {
+/** File access for included files; throws like fs does. */
+export interface IncludeReader {
+  read(file: string): string;
+  /** Names (not paths) in a directory. */
+  list(dir: string): string[];
+}
+
+/** Options whose files hold lines of another option without its "name=". */
+const LINE_FILES: Record<string, string> = {
+  'dhcp-hostsfile': 'dhcp-host',
+  'dhcp-hostsdir': 'dhcp-host',
+  'dhcp-optsfile': 'dhcp-option',
+  'dhcp-optsdir': 'dhcp-option',
+};
+const MAX_INCLUDE_DEPTH = 8;
+
+/**
+ * Splice included files into the directive list, in place of the line that
+ * includes them, as dnsmasq reads them. Included lines get positions past the
+ * main file's last line; `where` maps them back to file:line for warnings.
+ */
+function expandIncludes(
+  dirs: Directive[],
+  base: string,
+  io: IncludeReader,
+  where: Map<number, { file: string; line: number }>,
+  warnings: ImportWarning[],
+  next: { pos: number },
+  stack: string[],
+): Directive[] {
+  const out: Directive[] = [];
+  for (const d of dirs) {
+    const kind = d.key === 'conf-file' || d.key === 'conf-dir' ? 'conf' : LINE_FILES[d.key] ? 'lines' : undefined;
+    if (!kind || !d.value) {
+      out.push(d);
+      continue;
+    }
+    // dnsmasq resolves relative paths against its working directory; the including file's
+    // directory is the better guess for a file being imported elsewhere.
+    const target = path.resolve(path.dirname(base), d.args[0] ?? '');
+    const isDir = d.key === 'conf-dir' || d.key.endsWith('dir');
+    let files: string[];
+    try {
+      files = isDir ? pickDirFiles(target, d.key === 'conf-dir' ? d.args.slice(1) : [], io) : [target];
+    } catch (e) {
+      warn(warnings, d.line, `${d.key}=${d.value}: cannot read (${(e as Error).message}); not carried over`);
+      continue;
+    }
+    for (const f of files) {
+      if (stack.includes(f) || stack.length >= MAX_INCLUDE_DEPTH) {
+        warn(warnings, d.line, `${d.key}: ${f} includes itself or nests too deep; not read again`);
+        continue;
+      }
+      let text: string;
+      try {
+        text = io.read(f);
+      } catch (e) {
+        warn(warnings, d.line, `${d.key}: cannot read ${f} (${(e as Error).message}); not carried over`);
+        continue;
+      }
+      const inner =
+        kind === 'conf'
+          ? parseDnsmasq(text)
+          : parseDnsmasq(text).map((x) => {
+              const value = [x.key, x.value].filter((v) => v !== undefined).join('=');
+              return { line: x.line, key: LINE_FILES[d.key]!, value, args: splitArgs(value) };
+            });
+      const placed = inner.map((x) => {
+        const pos = next.pos++;
+        where.set(pos, { file: f, line: x.line });
+        return { ...x, line: pos };
+      });
+      out.push(...(kind === 'conf' ? expandIncludes(placed, f, io, where, warnings, next, [...stack, f]) : placed));
+    }
+  }
+  return out;
+}
+
+/** conf-dir=DIR[,.ext-to-skip...][,*.ext-to-take...], as dnsmasq filters it; sorted by name. */
+function pickDirFiles(dir: string, filters: string[], io: IncludeReader): string[] {
+  const take = filters.filter((f) => f.startsWith('*')).map((f) => f.slice(1));
+  const skip = filters.filter((f) => !f.startsWith('*'));
+  return io
+    .list(dir)
+    .filter((n) => !n.startsWith('.') && !n.endsWith('~') && !(n.startsWith('#') && n.endsWith('#')))
+    .filter((n) => (take.length ? take.some((t) => n.endsWith(t)) : true) && !skip.some((x) => n.endsWith(x)))
+    .sort()
+    .map((n) => path.join(dir, n));
+}
+
+export function importDnsmasq(text: string, file: string, include?: IncludeReader): ImportResult {
   const warnings: ImportWarning[] = [];
-  const dirs = parseDnsmasq(text);
+  const where = new Map<number, { file: string; line: number }>();
+  const top = parseDnsmasq(text);
+  const dirs = include ? expandIncludes(top, file, include, where, warnings, { pos: text.split(/\r?\n/).length + 1 }, [path.resolve(file)]) : top;
 
   const interfaces: string[] = [];
   const ranges: Range[] = [];
@@ -904,12 +999,17 @@ export function importDnsmasq(text: string, file: string): ImportResult {
     ` Imported from ${file} by \`lanboot import dnsmasq\`.`,
     ' Check it with `lanboot check --config THIS_FILE` before use.',
   ];
-  if (warnings.length) {
+  // Included lines carry positions past the main file: give them back their file:line.
+  const located = warnings.map((w) => {
+    const at = where.get(w.line);
+    return at ? { line: at.line, file: at.file, message: w.message } : w;
+  });
+  if (located.length) {
     header.push(' Not carried over (dnsmasq line: reason):');
-    for (const w of warnings) header.push(`   ${w.line || '-'}: ${w.message}`);
+    for (const w of located) header.push(`   ${w.file ? `${w.file}:` : ''}${w.line || '-'}: ${w.message}`);
   }
   doc.commentBefore = header.join('\n');
-  return { yaml: doc.toString({ lineWidth: 0 }), warnings };
+  return { yaml: doc.toString({ lineWidth: 0 }), warnings: located };
 }
 
 function fmtCond(c: Cond): string {
