@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,6 +43,17 @@ describe('lanboot CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${f}:3:3: tftp.blksize: unknown key "blksize"`);
     expect(r.stderr).toMatch(/did you mean "blksize_max"/);
+  });
+
+  it('import dnsmasq reads a conf-dir next to the file and names the included file in warnings', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-cli-'));
+    mkdirSync(join(dir, 'dnsmasq.d'));
+    writeFileSync(join(dir, 'dnsmasq.conf'), 'interface=lan0\nconf-dir=dnsmasq.d,*.conf\n');
+    writeFileSync(join(dir, 'dnsmasq.d', 'pxe.conf'), 'dhcp-range=10.5.0.10,10.5.0.20,255.255.255.0\npxe-prompt="Boot",5\n');
+    const r = await lanboot('import', 'dnsmasq', join(dir, 'dnsmasq.conf'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('range: 10.5.0.10-10.5.0.20');
+    expect(r.stderr).toContain(`${join(dir, 'dnsmasq.d', 'pxe.conf')}:2: warning: pxe-prompt`);
   });
 
   it('answers --help and exits 2 on an unknown command', async () => {
