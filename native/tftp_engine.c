@@ -70,6 +70,7 @@ struct Engine {
   Engine *cmd_next, *done_next;
   int queued, abort_req, closed;
   /* engine thread only, until closed */
+  Engine *run_next; /* this wake's batch: cmd_next may be reused by a new abort meanwhile */
   int polling, abort_seen; /* handles on the engine loop */
   double ended;
   napi_ref cb, data_ref;
@@ -201,6 +202,16 @@ static void finish(Engine *e, const char *outcome, const char *detail) {
   close(e->stray);
   e->sock = e->stray = -1;
   uv_mutex_lock(&e->w->mu);
+  if (e->queued) {
+    /* An abort queued for an engine that ended by itself: drop the command,
+     * or the next wake would touch it after JS has freed it. */
+    for (Engine **pp = &e->w->cmds; *pp; pp = &(*pp)->cmd_next)
+      if (*pp == e) {
+        *pp = e->cmd_next;
+        break;
+      }
+    e->queued = 0;
+  }
   e->closed = 1;
   uv_cond_broadcast(&e->w->closed_cv);
   uv_mutex_unlock(&e->w->mu);
@@ -521,30 +532,25 @@ static void close_any(uv_handle_t *h, void *arg) {
 
 static void on_wake(uv_async_t *a) {
   Worker *w = a->data;
+  /* The queue is newest first; the batch comes out oldest first (arrival order). */
+  Engine *batch = NULL;
   uv_mutex_lock(&w->mu);
-  Engine *list = w->cmds;
-  w->cmds = NULL;
-  int stopping = w->stopping;
-  for (Engine *e = list; e; e = e->cmd_next) {
+  for (Engine *e = w->cmds; e; e = e->cmd_next) {
     e->queued = 0;
     e->abort_seen = e->abort_req;
+    e->run_next = batch;
+    batch = e;
   }
+  w->cmds = NULL;
+  int stopping = w->stopping;
   uv_mutex_unlock(&w->mu);
   if (stopping) {
     /* Environment teardown: drop every handle; engines are not reported. */
     uv_walk(&w->loop, close_any, NULL);
     return;
   }
-  /* Queue order is newest first: start in arrival order. */
-  Engine *rev = NULL;
-  while (list) {
-    Engine *n = list->cmd_next;
-    list->cmd_next = rev;
-    rev = list;
-    list = n;
-  }
-  for (Engine *e = rev, *n; e; e = n) {
-    n = e->cmd_next;
+  for (Engine *e = batch, *n; e; e = n) {
+    n = e->run_next; /* finish() may hand e back to JS, which frees it */
     if (e->abort_seen) finish(e, "aborted", NULL);
     else if (!e->polling && !e->finished) start_on_worker(e);
   }
@@ -558,18 +564,17 @@ static void worker_main(void *arg) {
 /* JS thread: report and free what the engine thread finished. */
 static void on_done(uv_async_t *a) {
   Worker *w = a->data;
+  /* Reported in the order they finished; the engine thread no longer touches them. */
+  Engine *batch = NULL;
   uv_mutex_lock(&w->mu);
-  Engine *list = w->finished;
+  for (Engine *e = w->finished, *n; e; e = n) {
+    n = e->done_next;
+    e->done_next = batch;
+    batch = e;
+  }
   w->finished = NULL;
   uv_mutex_unlock(&w->mu);
-  Engine *rev = NULL;
-  while (list) {
-    Engine *n = list->done_next;
-    list->done_next = rev;
-    rev = list;
-    list = n;
-  }
-  for (Engine *e = rev, *n; e; e = n) {
+  for (Engine *e = batch, *n; e; e = n) {
     n = e->done_next;
     notify(e);
     free_engine(e);
