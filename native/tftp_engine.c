@@ -59,7 +59,7 @@ typedef struct {
   uv_async_t done;  /* on Node's loop: finished engines queued */
   uv_mutex_t mu;
   uv_cond_t closed_cv; /* an engine's sockets are closed (engineAbort waits for it) */
-  Engine *cmds, *finished;
+  Engine *cmds, *finished, *live;
   int stopping, running;
 } Worker;
 
@@ -68,10 +68,11 @@ struct Engine {
   Worker *w;
   /* under w->mu */
   Engine *cmd_next, *done_next;
+  Engine *live_prev, *live_next; /* every engine the worker owns, for teardown */
   int queued, abort_req, closed;
   /* engine thread only, until closed */
   Engine *run_next; /* this wake's batch: cmd_next may be reused by a new abort meanwhile */
-  int polling, abort_seen; /* handles on the engine loop */
+  int polling, abort_seen; /* handles on the engine loop: bit 1 poll, 2 spoll, 4 timer */
   double ended;
   napi_ref cb, data_ref;
   napi_async_context actx;
@@ -172,6 +173,10 @@ static void free_engine(Engine *e);
 static void hand_back(Engine *e) {
   Worker *w = e->w;
   uv_mutex_lock(&w->mu);
+  if (e->live_prev) e->live_prev->live_next = e->live_next;
+  else w->live = e->live_next;
+  if (e->live_next) e->live_next->live_prev = e->live_prev;
+  e->live_prev = e->live_next = NULL;
   e->done_next = w->finished;
   w->finished = e;
   uv_mutex_unlock(&w->mu);
@@ -186,18 +191,14 @@ static void on_closed(uv_handle_t *h) {
 
 static void finish(Engine *e, const char *outcome, const char *detail) {
   if (e->finished) return;
-  e->finished = 1;
+  /* The results first, then the flag engineStats goes by (release/acquire). */
   e->ended = now_ms();
   e->outcome = outcome;
   if (detail) snprintf(e->detail, sizeof e->detail, "%s", detail);
-  if (e->polling) {
-    uv_poll_stop(&e->poll);
-    uv_poll_stop(&e->spoll);
-    uv_timer_stop(&e->timer);
-    uv_close((uv_handle_t *)&e->poll, on_closed);
-    uv_close((uv_handle_t *)&e->spoll, on_closed);
-    uv_close((uv_handle_t *)&e->timer, on_closed);
-  }
+  __atomic_store_n(&e->finished, 1, __ATOMIC_RELEASE);
+  if (e->polling & 1) uv_close((uv_handle_t *)&e->poll, on_closed);
+  if (e->polling & 2) uv_close((uv_handle_t *)&e->spoll, on_closed);
+  if (e->polling & 4) uv_close((uv_handle_t *)&e->timer, on_closed);
   close(e->sock);
   close(e->stray);
   e->sock = e->stray = -1;
@@ -508,14 +509,17 @@ static void on_timeout(uv_timer_t *h) {
 /* Engine thread: first packets of a queued transfer. */
 static void start_on_worker(Engine *e) {
   uv_loop_t *loop = &e->w->loop;
-  e->polling = 1;
-  uv_poll_init(loop, &e->poll, e->sock);
-  uv_poll_init(loop, &e->spoll, e->stray);
-  uv_timer_init(loop, &e->timer);
   e->poll.data = e->spoll.data = e->timer.data = e;
-  e->handles_open = 3;
-  uv_poll_start(&e->poll, UV_READABLE, on_readable);
-  uv_poll_start(&e->spoll, UV_READABLE, on_stray);
+  /* Count each handle as it is made, so finish() closes exactly those. */
+  int r = uv_poll_init(loop, &e->poll, e->sock);
+  if (!r) e->polling |= 1, e->handles_open++, r = uv_poll_init(loop, &e->spoll, e->stray);
+  if (!r) e->polling |= 2, e->handles_open++, r = uv_timer_init(loop, &e->timer);
+  if (!r) e->polling |= 4, e->handles_open++, r = uv_poll_start(&e->poll, UV_READABLE, on_readable);
+  if (!r) r = uv_poll_start(&e->spoll, UV_READABLE, on_stray);
+  if (r) {
+    finish(e, "io-error", uv_strerror(r));
+    return;
+  }
   if (e->oack_state) {
     e->oack_sent_at = now_ms();
     send(e->sock, e->oack, e->oack_len, 0);
@@ -545,14 +549,30 @@ static void on_wake(uv_async_t *a) {
   int stopping = w->stopping;
   uv_mutex_unlock(&w->mu);
   if (stopping) {
-    /* Environment teardown: drop every handle; engines are not reported. */
+    /* Environment teardown: free every port now; worker_cleanup frees the engines. */
+    uv_mutex_lock(&w->mu);
+    for (Engine *e = w->live; e; e = e->live_next) {
+      if (e->sock >= 0) close(e->sock);
+      if (e->stray >= 0) close(e->stray);
+      e->sock = e->stray = -1;
+      e->closed = 1;
+    }
+    uv_cond_broadcast(&w->closed_cv);
+    uv_mutex_unlock(&w->mu);
     uv_walk(&w->loop, close_any, NULL);
     return;
   }
   for (Engine *e = batch, *n; e; e = n) {
     n = e->run_next; /* finish() may hand e back to JS, which frees it */
     if (e->abort_seen) finish(e, "aborted", NULL);
-    else if (!e->polling && !e->finished) start_on_worker(e);
+    else if (!e->polling && !e->finished) {
+      /* An abort may have come since the batch was taken: then send nothing. */
+      uv_mutex_lock(&w->mu);
+      int aborted = e->abort_req;
+      uv_mutex_unlock(&w->mu);
+      if (aborted) finish(e, "aborted", NULL);
+      else start_on_worker(e);
+    }
   }
 }
 
@@ -583,15 +603,25 @@ static void on_done(uv_async_t *a) {
 
 static void worker_cleanup(void *arg) {
   Worker *w = arg;
-  if (w->running) {
-    uv_mutex_lock(&w->mu);
-    w->stopping = 1;
-    uv_mutex_unlock(&w->mu);
-    uv_async_send(&w->wake);
-    uv_thread_join(&w->thread);
-    uv_loop_close(&w->loop);
-    uv_close((uv_handle_t *)&w->done, NULL);
+  if (!w->running) return;
+  uv_mutex_lock(&w->mu);
+  w->stopping = 1;
+  uv_mutex_unlock(&w->mu);
+  uv_async_send(&w->wake);
+  uv_thread_join(&w->thread);
+  uv_loop_close(&w->loop);
+  w->running = 0;
+  /* Not reported (JS is going away), but freed: references, async contexts, memory. */
+  for (Engine *e = w->live, *n; e; e = n) {
+    n = e->live_next;
+    free_engine(e);
   }
+  for (Engine *e = w->finished, *n; e; e = n) {
+    n = e->done_next;
+    free_engine(e);
+  }
+  w->live = w->finished = NULL;
+  uv_close((uv_handle_t *)&w->done, NULL);
   /* w itself stays: the done handle may still be closing on Node's loop */
 }
 
@@ -622,21 +652,32 @@ static Worker *worker_of(napi_env env) {
   unsigned i = p->rr++ % p->n;
   Worker *w = p->w[i];
   if (w && w->running) return w;
-  if (!w) {
-    w = calloc(1, sizeof *w);
-    if (!w) return (Worker *)throw_errno(env, "calloc", ENOMEM);
-    w->env = env;
-    uv_mutex_init(&w->mu);
-    uv_cond_init(&w->closed_cv);
-    p->w[i] = w;
+  if (w) {
+    napi_throw_error(env, "ERR_LANBOOT_ENGINE", "TFTP engine threads are shutting down");
+    return NULL;
   }
+  /* A fresh struct per attempt: after a failure the old one may still have a
+   * handle closing on Node's loop, so it is left alone (a few bytes). */
+  w = calloc(1, sizeof *w);
+  if (!w) return (Worker *)throw_errno(env, "calloc", ENOMEM);
+  w->env = env;
+  uv_mutex_init(&w->mu);
+  uv_cond_init(&w->closed_cv);
   uv_loop_t *node_loop;
   int r;
   napi_get_uv_event_loop(env, &node_loop);
   if ((r = uv_loop_init(&w->loop)) != 0) return (Worker *)throw_errno(env, "uv_loop_init", -r);
-  uv_async_init(&w->loop, &w->wake, on_wake);
+  if ((r = uv_async_init(&w->loop, &w->wake, on_wake)) != 0) {
+    uv_loop_close(&w->loop);
+    return (Worker *)throw_errno(env, "uv_async_init", -r);
+  }
   w->wake.data = w;
-  uv_async_init(node_loop, &w->done, on_done);
+  if ((r = uv_async_init(node_loop, &w->done, on_done)) != 0) {
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    return (Worker *)throw_errno(env, "uv_async_init", -r);
+  }
   w->done.data = w;
   uv_unref((uv_handle_t *)&w->done); /* transfers do not keep Node alive; the server socket does */
   if ((r = uv_thread_create(&w->thread, worker_main, w)) != 0) {
@@ -647,6 +688,7 @@ static Worker *worker_of(napi_env env) {
     return (Worker *)throw_errno(env, "uv_thread_create", -r);
   }
   w->running = 1;
+  p->w[i] = w;
   napi_add_env_cleanup_hook(env, worker_cleanup, w);
   return w;
 }
@@ -670,14 +712,15 @@ static napi_value stats_obj(napi_env env, Engine *e) {
   set_num(env, o, "retransmissions", e->retrans);
   set_num(env, o, "duplicateAcks", e->dup_acks);
   set_num(env, o, "goBacks", e->gobacks);
-  set_num(env, o, "durationMs", (e->finished ? e->ended : now_ms()) - e->started);
+  int fin = __atomic_load_n(&e->finished, __ATOMIC_ACQUIRE);
+  set_num(env, o, "durationMs", (fin ? e->ended : now_ms()) - e->started);
   set_num(env, o, "rttMs", e->srtt);
   set_num(env, o, "strangers", e->strangers);
   set_num(env, o, "malformed", e->malformed);
   set_num(env, o, "port", 0);
-  napi_create_string_utf8(env, e->outcome ? e->outcome : "", NAPI_AUTO_LENGTH, &s);
+  napi_create_string_utf8(env, fin && e->outcome ? e->outcome : "", NAPI_AUTO_LENGTH, &s);
   napi_set_named_property(env, o, "outcome", s);
-  napi_create_string_utf8(env, e->detail, NAPI_AUTO_LENGTH, &s);
+  napi_create_string_utf8(env, fin ? e->detail : "", NAPI_AUTO_LENGTH, &s);
   napi_set_named_property(env, o, "detail", s);
   return o;
 }
@@ -888,12 +931,15 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
       (data_v && napi_create_reference(env, data_v, 1, &e->data_ref) != napi_ok) ||
       napi_async_init(env, NULL, name, &e->actx) != napi_ok ||
       napi_create_external(env, box, box_finalize, NULL, &handle) != napi_ok) {
-    /* box may already be owned by the external: detach instead of freeing */
+    /* napi_create_external is the last step: nothing owns box yet */
     close(s);
     close(st);
     e->box = NULL;
-    box->e = NULL;
+    free(box);
     free_engine(e);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) napi_throw_error(env, "ERR_LANBOOT_ENGINE", "engineStart: N-API setup failed");
     return NULL;
   }
   e->w = w;
@@ -901,6 +947,9 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   e->queued = 1;
   e->cmd_next = w->cmds;
   w->cmds = e;
+  e->live_next = w->live;
+  if (w->live) w->live->live_prev = e;
+  w->live = e;
   uv_mutex_unlock(&w->mu);
   uv_async_send(&w->wake);
   napi_value result;
@@ -942,7 +991,7 @@ static napi_value engine_abort(napi_env env, napi_callback_info info) {
   e->no_cb = 1; /* read only here, on the JS thread, when the engine comes back */
   Worker *w = e->w;
   uv_mutex_lock(&w->mu);
-  if (!e->closed) {
+  if (!e->closed && !w->stopping) {
     e->abort_req = 1;
     if (!e->queued) {
       e->queued = 1;
