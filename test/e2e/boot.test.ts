@@ -10,8 +10,9 @@
  * is not iPXE (typed into the ROM's shell: another user-class, DHCP, chain
  * the bootfile) -> undionly.kpxe by TFTP -> iPXE -> script -> iSCSI,
  * (d) handoff by DHCP option 17 (no script at all), (e) UEFI: OVMF's PXE ->
- * snponly.efi by TFTP -> iPXE -> script over HTTP (asserted on lanboot's log;
- * the tiny disk has no EFI system partition, so the SAN boot itself is BIOS only),
+ * snponly.efi by TFTP -> iPXE -> script over HTTP -> sanboot of a disk whose
+ * EFI system partition holds a tiny BOOTX64.EFI that prints the marker through
+ * ConOut (OVMF mirrors it on the serial port),
  * (f) the menu's "reset" item: iPXE GETs /reset/<mac>, lanboot runs the
  * host's reset argv (copies a pristine image over the host's disk), and the
  * SAN boot that follows prints the pristine disk's marker, not the old one,
@@ -25,7 +26,7 @@ import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootDiskImage } from '../helpers/e2e-disk.js';
+import { bootDiskImage, efiMarkerApp, espDiskImage } from '../helpers/e2e-disk.js';
 import { e2eMissing, LanbootProc, makeNet, SerialVm, SERVER_IP, startRa, tempDir, Tgt, type E2eNet } from '../helpers/e2e.js';
 import { NetnsScope } from '../helpers/netns.js';
 
@@ -106,7 +107,8 @@ describe.skipIf(skip)('real firmware end to end', () => {
     tgt = new Tgt(scope, net.srvNs);
     await tgt.start(SERVER_IP);
     await tgt.addTarget(TARGET, join(dir, 'disk.img'));
-    cpSync(join(dir, 'disk.img'), join(dir, 'disk-uefi.img'));
+    // UEFI boots an EFI system partition, not a boot sector: its BOOTX64.EFI prints the marker.
+    writeFileSync(join(dir, 'disk-uefi.img'), espDiskImage(efiMarkerApp(`${marker}-UEFI`), dir));
     await tgt.addTarget('iqn.2026-01.lanboot.e2e:uefi01', join(dir, 'disk-uefi.img'));
   }, 30_000);
 
@@ -189,14 +191,16 @@ describe.skipIf(skip)('real firmware end to end', () => {
     expect(lanboot.lines.some((l) => l.event === 'http.script')).toBe(false);
   }, 90_000);
 
-  it('(e) UEFI (OVMF PXE): snponly.efi by TFTP, then the script over HTTP from that MAC', async () => {
+  it('(e) UEFI (OVMF PXE): snponly.efi by TFTP, the script over HTTP, sanboot of an EFI system partition -> marker', async () => {
     const { vm, lanboot } = await boot({ script: 'http', handoff: 'script' }, UEFI_MAC, 'uefi');
     await lanboot.waitForLine((l) => forMac(UEFI_MAC)(l) && String(l.event).startsWith('tftp.') && /snponly\.efi/.test(String(l.file ?? l.path ?? '')), 60_000, 'snponly.efi by TFTP');
     const script = await lanboot.waitForLine((l) => forMac(UEFI_MAC)(l) && l.event === 'http.script', 60_000, 'http.script from the UEFI VM');
     expect(script).toMatchObject({ status: 200 });
-    // The script ran in iPXE for EFI and logged in to the target.
+    // The script ran in iPXE for EFI, logged in to the target, and the firmware started the
+    // disk's \EFI\BOOT\BOOTX64.EFI, which prints this run's marker.
     await vm.waitFor(/lanboot: attaching iscsi:/, 20_000);
     expect(vm.output).toMatch(/iPXE .* -- Open Source Network Boot Firmware/);
+    await vm.waitFor(new RegExp(`${marker}-UEFI`), 60_000);
   }, 120_000);
 
   it('(f) menu -> "r" (reset hook over HTTP from the host itself) -> menu -> iSCSI boots the freshly reset disk', async () => {

@@ -4,6 +4,9 @@
  * marker shows up on the VM's serial output, so the bytes here are the proof
  * that iPXE really booted the iSCSI LUN.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 /** Heads and sectors per track the partition entry implies (iPXE guesses the geometry from it). */
 const HEADS = 64;
@@ -68,4 +71,97 @@ function chs(lba: number): Buffer {
   const h = Math.floor(rem / SECTORS);
   const s = (rem % SECTORS) + 1;
   return Buffer.from([h, s | ((c >> 8) << 6), c & 0xff]);
+}
+
+/**
+ * A minimal UEFI application (PE32+, x86-64, subsystem 10) that writes
+ * `marker` through SystemTable->ConOut->OutputString and then spins. OVMF
+ * mirrors ConOut on the serial port, so the marker proves that the firmware
+ * loaded and started \EFI\BOOT\BOOTX64.EFI from the iSCSI disk. Position-
+ * independent code (RIP-relative), so it needs no relocations.
+ */
+export function efiMarkerApp(marker: string): Buffer {
+  const text = Buffer.from(`\r\n${marker}\r\n\0`, 'utf16le');
+  // MS x64 ABI at entry: RCX = ImageHandle, RDX = SystemTable.
+  const code = Buffer.from([
+    0x48, 0x83, 0xec, 0x28, //                   sub rsp, 40            ; shadow space, 16-byte alignment
+    0x48, 0x8b, 0x4a, 0x40, //                   mov rcx, [rdx+0x40]    ; SystemTable->ConOut
+    0x48, 0x8d, 0x15, 0x05, 0x00, 0x00, 0x00, // lea rdx, [rip+5]       ; the string after this code
+    0xff, 0x51, 0x08, //                         call [rcx+8]           ; ConOut->OutputString(ConOut, str)
+    0xeb, 0xfe, //                               jmp $                  ; stay: returning would boot on
+  ]);
+  const section = Buffer.concat([code, text]);
+  const FILE_ALIGN = 0x200;
+  const SECT_ALIGN = 0x1000;
+  const rawSize = Math.ceil(section.length / FILE_ALIGN) * FILE_ALIGN;
+  const img = Buffer.alloc(FILE_ALIGN + rawSize);
+  // DOS header: "MZ", e_lfanew
+  img.write('MZ', 0, 'latin1');
+  img.writeUInt32LE(0x40, 0x3c);
+  let o = 0x40;
+  img.write('PE\0\0', o, 'latin1');
+  o += 4;
+  // COFF file header
+  img.writeUInt16LE(0x8664, o); // x86-64
+  img.writeUInt16LE(1, o + 2); // one section
+  img.writeUInt16LE(240, o + 16); // optional header size (PE32+ with 16 data directories)
+  img.writeUInt16LE(0x0022, o + 18); // executable, large address aware (relocations not stripped: none needed)
+  o += 20;
+  // Optional header, PE32+
+  const opt = o;
+  img.writeUInt16LE(0x20b, opt);
+  img.writeUInt32LE(rawSize, opt + 4); // SizeOfCode
+  img.writeUInt32LE(SECT_ALIGN, opt + 16); // AddressOfEntryPoint
+  img.writeUInt32LE(SECT_ALIGN, opt + 20); // BaseOfCode
+  img.writeBigUInt64LE(0x400000n, opt + 24); // ImageBase
+  img.writeUInt32LE(SECT_ALIGN, opt + 32);
+  img.writeUInt32LE(FILE_ALIGN, opt + 36);
+  img.writeUInt32LE(SECT_ALIGN + Math.ceil(section.length / SECT_ALIGN) * SECT_ALIGN, opt + 56); // SizeOfImage
+  img.writeUInt32LE(FILE_ALIGN, opt + 60); // SizeOfHeaders
+  img.writeUInt16LE(10, opt + 68); // Subsystem: EFI application
+  img.writeBigUInt64LE(0x10000n, opt + 72); // stack reserve
+  img.writeBigUInt64LE(0x1000n, opt + 80); // stack commit
+  img.writeBigUInt64LE(0x10000n, opt + 88); // heap reserve
+  img.writeBigUInt64LE(0x1000n, opt + 96); // heap commit
+  img.writeUInt32LE(16, opt + 108); // NumberOfRvaAndSizes (all zero)
+  o = opt + 240;
+  // Section header: .text, code | execute | read
+  img.write('.text', o, 'latin1');
+  img.writeUInt32LE(section.length, o + 8); // VirtualSize
+  img.writeUInt32LE(SECT_ALIGN, o + 12); // VirtualAddress
+  img.writeUInt32LE(rawSize, o + 16); // SizeOfRawData
+  img.writeUInt32LE(FILE_ALIGN, o + 20); // PointerToRawData
+  img.writeUInt32LE(0x60000020, o + 36);
+  section.copy(img, FILE_ALIGN);
+  return img;
+}
+
+/**
+ * A disk whose only partition (MBR type 0xEF, from LBA 2048) is an EFI
+ * system partition holding `efiApp` as \EFI\BOOT\BOOTX64.EFI, the path UEFI
+ * (and iPXE's EFI sanboot) starts from removable or SAN media. The FAT is
+ * made by mkfs.vfat and filled by mtools.
+ */
+export function espDiskImage(efiApp: Buffer, workDir: string, sizeMiB = 8): Buffer {
+  const start = 2048;
+  const partSectors = (sizeMiB * 1024 * 1024) / 512 - start;
+  const part = path.join(workDir, 'esp.part');
+  const app = path.join(workDir, 'BOOTX64.EFI');
+  fs.rmSync(part, { force: true });
+  fs.writeFileSync(app, efiApp);
+  const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+  sh('mkfs.vfat', ['-C', '-n', 'ESP', part, String(partSectors / 2)]);
+  sh('mmd', ['-i', part, '::/EFI', '::/EFI/BOOT']);
+  sh('mcopy', ['-i', part, app, '::/EFI/BOOT/BOOTX64.EFI']);
+  const img = Buffer.alloc(sizeMiB * 1024 * 1024);
+  fs.readFileSync(part).copy(img, start * 512);
+  const e = 0x1be;
+  img[e + 4] = 0xef; // EFI system partition
+  Buffer.from([0xfe, 0xff, 0xff]).copy(img, e + 1); // CHS unused: LBA only
+  Buffer.from([0xfe, 0xff, 0xff]).copy(img, e + 5);
+  img.writeUInt32LE(start, e + 8);
+  img.writeUInt32LE(partSectors, e + 12);
+  img[510] = 0x55;
+  img[511] = 0xaa;
+  return img;
 }

@@ -333,6 +333,9 @@ export function e2eMissing(cli: string): string[] {
     '/usr/lib/ipxe/qemu/efi-e1000.rom',
     '/usr/share/OVMF/OVMF_CODE.fd',
     '/usr/share/OVMF/OVMF_VARS.fd',
+    '/usr/sbin/mkfs.vfat', // the UEFI disk's EFI system partition
+    '/usr/bin/mcopy',
+    '/usr/bin/mmd',
     '/dev/net/tun',
     cli,
   ];
