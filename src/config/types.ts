@@ -190,6 +190,10 @@ export interface RplConfig {
   image: RplImage;
   /** Seconds of silence after which a session is dropped. */
   session_timeout: number;
+  /** Loads sending at once (FIND is not answered beyond it). */
+  max_loads?: number;
+  /** Loads one MAC may start per minute. */
+  loads_per_mac?: number;
 }
 
 export interface RplImage {
