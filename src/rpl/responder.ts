@@ -430,7 +430,7 @@ export class RplResponder {
       // keep the load until a SEND.FILE.REQUEST(0) starts the new one.
       old.successor = s;
     } else {
-      if (old?.state === 'sent') this.finishLog(old, 'ok'); // finished, the machine booted again
+      if (old?.state === 'sent') this.finishLog(old, 'complete'); // the ROM is back at FIND: sent, not confirmed
       this.sessions.delete(mac);
       if (!this.makeRoom()) return this.refuse(mac, iface, 'busy', now);
       this.sessions.set(mac, s);
@@ -559,9 +559,10 @@ export class RplResponder {
       s.acked = Math.min(seq, s.blocks.length);
       s.repeats = 0;
       if (seq >= s.blocks.length) {
+        // The block after the last: the client has them all (the one confirmation RPL offers).
         if (s.state === 'sent') {
           s.state = 'done';
-          this.finishLog(s, 'ok');
+          this.finishLog(s, 'complete');
         }
         return;
       }
@@ -698,7 +699,7 @@ export class RplResponder {
         }
       }
       if (s.state === 'sent' && now - Math.max(s.finished, s.lastActivity) >= this.settleMs) {
-        this.finishLog(s, 'ok');
+        this.finishLog(s, 'complete');
         s.state = 'done';
       }
       if (now - s.lastActivity >= this.sessionTimeoutMs) {
@@ -764,16 +765,25 @@ export class RplResponder {
   private endSession(mac: string, s: Session, reason: string): void {
     this.sessions.delete(mac);
     if (s.state === 'loading' || s.state === 'await-ack') this.finishLog(s, reason);
-    else if (s.state === 'sent' && !s.logged) this.finishLog(s, 'ok');
+    else if (s.state === 'sent' && !s.logged) this.finishLog(s, 'complete');
     else if (s.state === 'found') this.log.debug({ event: 'rpl.expire', mac, reason }, 'rpl: FOUND never followed by a request');
   }
 
-  /** The one line per load (§ issue): mac, image, bytes, frames, re-requests, duration. */
+  /**
+   * The one line per load: mac, image, bytes, frames, re-requests, duration.
+   * `complete` = every block was sent. Only a request for the block after the
+   * last (SEND.FILE.REQUEST(N), §6.2) confirms the client holds the image: a
+   * ROM that jumps to it sends nothing more (§6.4: the final block is not
+   * acknowledged), and that silence looks exactly like a spoofed MAC nobody
+   * owns. So rpl.load says `confirmed` and `acked_blocks` (what the client's
+   * requests acknowledged); the counter's result is confirmed or unconfirmed.
+   */
   private finishLog(s: Session, result: string): void {
     if (s.logged) return;
     s.logged = true;
-    const ok = result === 'ok';
-    this.tm.count('lanboot_rpl_loads_total', { result });
+    const ok = result === 'complete';
+    const confirmed = ok && s.acked >= s.blocks.length;
+    this.tm.count('lanboot_rpl_loads_total', { result: ok ? (confirmed ? 'confirmed' : 'unconfirmed') : result });
     const end = ok ? s.finished : this.clock.now();
     this.tm.bootEvent(
       this.log,
@@ -794,9 +804,14 @@ export class RplResponder {
         block_size: s.blockSize,
         pacing_us: s.answer.pacingUs,
         execute: '0x' + s.answer.image.execute.toString(16),
-        ...(ok ? {} : { reason: result, at_block: s.next }),
+        acked_blocks: s.acked,
+        ...(ok ? { confirmed } : { reason: result, at_block: s.next }),
       },
-      ok ? 'rpl: load complete' : `rpl: load aborted (${result})`,
+      ok
+        ? confirmed
+          ? 'rpl: load complete, the client acknowledged the last block'
+          : 'rpl: load sent, not confirmed (no request followed the last block)'
+        : `rpl: load aborted (${result})`,
     );
   }
 }
