@@ -109,7 +109,7 @@ export class App {
           macFor: this.macFor,
           ipFor: this.ipFor,
           resetArgv: (mac) => this.resetArgv(mac),
-        });
+        }, { fdReserve: fdReserve(c) });
         const a = await this.http.start();
         this.listening.push({ svc: 'http', ...a, detail: `root ${c.http.root}` });
       }
@@ -264,4 +264,13 @@ function banner(app: App): string {
   if (admin) lines.push(`  open http://${admin.address}:${admin.port}/                          # live status page`);
   lines.push(`  lanboot check --config ${app.config.file}     # what every host gets`, '');
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Descriptors HTTP must leave free so a TFTP transfer still gets its socket
+ * (and its file) and DHCP, RPL, the journal and logs keep working when HTTP
+ * is full.
+ */
+export function fdReserve(c: Config): number {
+  return 64 + (c.tftp ? 2 * c.tftp.max_transfers : 0) + (c.dhcp ? 16 : 0) + (c.rpl ? c.rpl.interfaces.length : 0);
 }

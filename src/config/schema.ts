@@ -158,6 +158,9 @@ const http = z
     address: ipv4.default('0.0.0.0').describe('Listen address.'),
     port: port.default(80).describe('Listen port.'),
     root: z.string().optional().describe('Static files (kernels, images); default: the TFTP root.'),
+    max_connections: z.number().int().min(1).default(512).describe(
+      'Connections held at once; more are closed at once. Also kept below the descriptor limit (RLIMIT_NOFILE) minus what TFTP and DHCP may need.',
+    ),
   })
   .strict();
 

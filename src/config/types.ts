@@ -166,6 +166,8 @@ export interface HttpConfig {
   port: number;
   /** Directory for static files (kernels, initrds, images). Default: the TFTP root. */
   root: string;
+  /** Connections held at once (also capped by the descriptor limit). */
+  max_connections?: number;
 }
 
 export interface AdminConfig {

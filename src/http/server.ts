@@ -17,6 +17,7 @@ import type { GeneratedFile } from '../plan/types.js';
 import type { Telemetry } from '../telemetry.js';
 import { runReset, type ResetResult } from '../hooks/reset.js';
 import { closeFd, ConfinementError, contentTypeOf, openConfined, realRoot, sanitizePath } from './files.js';
+import { connectionCap, nofileLimit, openFdCount } from './fds.js';
 import { parseRange } from './range.js';
 
 export interface HttpClient {
@@ -42,7 +43,16 @@ export interface HttpHooks {
 export interface HttpServerOptions {
   /** Reset command timeout (ms). */
   resetTimeoutMs?: number;
+  /** File descriptors to leave for the other services (TFTP transfers, DHCP): HTTP never holds them. */
+  fdReserve?: number;
+  /** RLIMIT_NOFILE to budget against (tests); default: read from /proc/self/limits. */
+  fdLimit?: number;
 }
+
+/** Default http.max_connections. */
+export const HTTP_MAX_CONNECTIONS = 512;
+/** A connection with no traffic either way for this long is closed (one that never sends a request would hold its slot forever). */
+const IDLE_TIMEOUT_MS = 30_000;
 
 const MAC_RE = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i;
 
@@ -68,6 +78,20 @@ export class HttpServer {
     });
     server.keepAliveTimeout = 5000;
     server.headersTimeout = 10_000;
+    server.setTimeout(IDLE_TIMEOUT_MS); // no 'timeout' listener: Node destroys the socket
+    // Beyond the cap Node accepts and at once closes a connection, so a client
+    // opening thousands cannot take the descriptors TFTP needs for its transfers.
+    const wanted = this.config.max_connections ?? HTTP_MAX_CONNECTIONS;
+    const limit = this.opts.fdLimit ?? nofileLimit();
+    const reserve = this.opts.fdReserve ?? 0;
+    server.maxConnections = connectionCap(wanted, limit, openFdCount() ?? 0, reserve);
+    if (server.maxConnections < wanted) {
+      this.log.warn(
+        { event: 'http.max_connections', wanted, cap: server.maxConnections, nofile: limit, reserve },
+        `HTTP connections capped at ${server.maxConnections}: the descriptor limit (${limit}) keeps ${reserve} for TFTP and DHCP; raise LimitNOFILE to allow http.max_connections`,
+      );
+    }
+    server.on('drop', () => this.telemetry.count('lanboot_http_refused_connections_total'));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -77,7 +101,7 @@ export class HttpServer {
       });
     });
     const a = server.address() as AddressInfo;
-    this.log.info({ event: 'http.listen', address: a.address, port: a.port, root: this.root }, 'HTTP service listening');
+    this.log.info({ event: 'http.listen', address: a.address, port: a.port, root: this.root, max_connections: server.maxConnections }, 'HTTP service listening');
     return { address: a.address, port: a.port };
   }
 
@@ -241,6 +265,7 @@ export class HttpServer {
       return this.done(req, res, client, t0, { status: 500, kind: 'reset', body: answer(ipxe, `reset command: ${(e as Error).message}`), reason: 'template' });
     }
     if (!job) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, `no reset command configured for ${mac}`), reason: 'no-reset' });
+    req.socket.setTimeout(0); // the hook may run longer than the idle timeout; the answer waits for it
     const r: ResetResult = await runReset(mac, job.argv, {
       via: 'http',
       name: job.name,
