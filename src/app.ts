@@ -10,12 +10,13 @@ import { loadConfig, ConfigError } from './config/load.js';
 import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
+import { loadResetKey, ResetTokens } from './hooks/reset-token.js';
 import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
 import { telemetry as defaultTelemetry, type Telemetry } from './telemetry.js';
 import { BootPlan } from './plan/index.js';
 import { listInterfaces } from './io/netif.js';
 import { TftpServer } from './tftp/server.js';
-import { HttpServer } from './http/server.js';
+import { HttpServer, IP_HOST_RE } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';
 import { RplLinks } from './rpl/links.js';
 import { AdminServer } from './admin/server.js';
@@ -43,6 +44,7 @@ export class App {
   private rplLinks?: RplLinks;
   private admin?: AdminServer;
   private dhcp?: DhcpRunning;
+  private resetTokens?: ResetTokens;
   readonly telemetry: Telemetry;
   private readonly log: Logger;
 
@@ -80,8 +82,25 @@ export class App {
     return bound && bound !== '0.0.0.0' ? bound : undefined;
   };
 
+  /**
+   * Issues the token for a script's reset URL: only to the host's own address,
+   * and over HTTP only when the Host header is an address or the name in
+   * boot.script (a page on a DNS-rebound name must not read a token).
+   */
+  private resetTokenFor(address: string | undefined, hostHeader?: string): ((mac: string) => string | undefined) | undefined {
+    const tokens = this.resetTokens;
+    if (!tokens || !address) return undefined;
+    if (hostHeader !== undefined && !IP_HOST_RE.test(hostHeader)) {
+      const named = /^[a-z]+:\/\/([^/{}]+)\//i.exec(this.config.boot.script)?.[1];
+      if (!named || named.toLowerCase() !== hostHeader.toLowerCase()) return undefined;
+    }
+    return (mac) => (this.ipFor(mac) === address ? tokens.issue(mac, address) : undefined);
+  }
+
   async start(): Promise<void> {
     const c = this.config;
+    // Read while still root (the drop below may lose access to state_dir).
+    if (c.http) this.resetTokens = new ResetTokens(loadResetKey(c.state_dir, this.log).key);
     try {
       if (c.dhcp) {
         this.dhcp = await startDhcp(c, {
@@ -96,7 +115,7 @@ export class App {
           policy: (cl) => this.plan.tftpPolicy({ ...this.dhcp?.factsFor(cl.address), mac: cl.mac ?? this.macFor(cl.address) ?? this.dhcp?.factsFor(cl.address)?.mac }),
           generate: (path, cl) => {
             const mac = cl.mac ?? this.macFor(cl.address);
-            return this.plan.file(path, { mac, address: cl.address, serverAddress: this.serverFor(cl.address, c.tftp!.address) });
+            return this.plan.file(path, { mac, address: cl.address, serverAddress: this.serverFor(cl.address, c.tftp!.address), resetToken: this.resetTokenFor(cl.address) });
           },
           macFor: this.macFor,
         });
@@ -105,9 +124,11 @@ export class App {
       }
       if (c.http) {
         this.http = new HttpServer(c.http, logger('http'), this.telemetry, {
-          file: (path, cl) => this.plan.file(path, { mac: cl.mac, address: cl.address, serverAddress: cl.serverAddress }),
+          file: (path, cl) =>
+            this.plan.file(path, { mac: cl.mac, address: cl.address, serverAddress: cl.serverAddress, resetToken: this.resetTokenFor(cl.address, cl.host) }),
           macFor: this.macFor,
           ipFor: this.ipFor,
+          checkResetToken: (mac, address, token) => this.resetTokens?.check(mac, address, token) ?? false,
           resetArgv: (mac) => this.resetArgv(mac),
         }, { fdReserve: fdReserve(c) });
         const a = await this.http.start();
