@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { HttpConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { limitLogs } from '../log-limit.js';
 import type { GeneratedFile } from '../plan/types.js';
 import type { Telemetry } from '../telemetry.js';
 import { runReset, type ResetResult } from '../hooks/reset.js';
@@ -68,13 +69,17 @@ export class HttpServer {
   /** Last ranged read per "client path", to log a ranged download once. */
   private readonly ranges = new Map<string, number>();
 
+  private readonly log: Logger;
+
   constructor(
     private readonly config: HttpConfig,
-    private readonly log: Logger,
+    log: Logger,
     private readonly telemetry: Telemetry,
     private readonly hooks: HttpHooks,
     private readonly opts: HttpServerOptions = {},
-  ) {}
+  ) {
+    this.log = limitLogs(log); // a client can make requests fail as fast as it likes
+  }
 
   /** Listen on http.address:http.port (port 0 = any, for tests). */
   async start(): Promise<{ address: string; port: number }> {
@@ -225,6 +230,7 @@ export class HttpServer {
       sent += (c as Buffer).length;
     });
     stream.on('error', (e) => {
+      this.telemetry.count('lanboot_http_errors_total', { kind: 'read' });
       this.log.warn({ event: 'http.error', mac: client.mac, path: clean.rel, err: e.message }, 'read failed');
       res.destroy(e);
     });

@@ -35,6 +35,7 @@ import {
 import type { RplConfig } from '../config/types.js';
 import type { RplAnswer } from '../plan/types.js';
 import { silent, type Logger } from '../log.js';
+import { limitLogs } from '../log-limit.js';
 import { telemetry as defaultTelemetry, type Telemetry } from '../telemetry.js';
 import { realClock, type RplClock, type RplTimer } from './clock.js';
 import { FileImageStore, imageWarnings, type ImageSource } from './images.js';
@@ -227,7 +228,7 @@ export class RplResponder {
     this.loadsPerMac = c.loads_per_mac ?? 4;
     this.requestTimeoutMs = c.request_timeout_ms ?? 5000;
     this.plan = hooks.plan;
-    this.log = hooks.log ?? silent;
+    this.log = limitLogs(hooks.log ?? silent); // frames are cheap to send: no warning once per frame
     this.tm = hooks.telemetry ?? defaultTelemetry;
     this.clock = hooks.clock ?? realClock;
     this.images = hooks.images ?? new FileImageStore(hooks.root);
@@ -579,6 +580,7 @@ export class RplResponder {
 
   private onAlert(mac: string, body: Buffer): void {
     const s = this.sessions.get(mac);
+    this.tm.count('lanboot_rpl_alerts_total');
     this.log.warn({ event: 'rpl.alert', mac, body: body.toString('hex') }, 'rpl: client sent PROGRAM.ALERT, load aborted');
     if (s) this.endSession(mac, s, 'alert');
   }

@@ -4,8 +4,8 @@
  * with any source MAC, and a prefix host entry (00:60:8c:00:00:00/24) makes
  * 2^24 MACs "known". These tests bound what such frames can make us send.
  */
-import { describe, expect, it } from 'vitest';
-import { Bench, answer, tempImages, findFrame, sfrFrame, SERVER_MAC } from './harness.js';
+import { describe, expect, it, vi } from 'vitest';
+import { Bench, answer, tempImages, findFrame, sfrFrame, alertFrame, SERVER_MAC } from './harness.js';
 import type { RplAnswer } from '../../src/plan/types.js';
 
 const A = '02:52:50:4c:00:02';
@@ -153,5 +153,24 @@ describe('RPL responder against spoofed frames', () => {
     expect(sim.result.error).toBeUndefined();
     expect(sim.result.memory.subarray(0x2000, 0x2000 + 40_000).equals(data['img.bin']!)).toBe(true);
     expect(b.responder.sessionCount).toBeLessThanOrEqual(64);
+  });
+
+  it('a flood of PROGRAM.ALERT frames writes ten warn lines and one that counts the rest; the counter counts all', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const { root } = tempImages({ 'img.bin': 1000 });
+      const b = new Bench(root);
+      const atk = b.wire.port(ATTACKER);
+      for (let i = 0; i < 1000; i++) {
+        atk.send(alertFrame(GHOST, SERVER_MAC));
+        b.clock.advance(1);
+      }
+      expect(b.logs.lines.filter((l) => l.event === 'rpl.alert')).toHaveLength(10);
+      vi.advanceTimersByTime(10_000);
+      expect(b.logs.lines.filter((l) => l.event === 'rpl.alert').at(-1)).toMatchObject({ level: 40, suppressed: 990 });
+      expect(b.counter('lanboot_rpl_alerts_total')).toBe(1000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
