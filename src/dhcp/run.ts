@@ -69,6 +69,12 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     });
     const r = await leases.open();
     hooks.log.info({ event: 'dhcp.journal', records: r.records, truncated_bytes: r.truncatedBytes, file: leases.journal.path }, 'lease journal loaded');
+    if (r.skippedRegions > 0) {
+      hooks.log.error(
+        { event: 'dhcp.journal_damaged', records: r.records, skipped_bytes: r.skippedBytes, regions: r.skippedRegions, copy: r.damagedCopy, file: leases.journal.path },
+        `lease journal damaged: ${r.skippedRegions} bad region(s), ${r.skippedBytes} bytes skipped, ${r.records} records kept; the damaged file is kept as ${r.damagedCopy}`,
+      );
+    }
   }
   let transport: DhcpTransport | undefined;
   const service = new DhcpService({
