@@ -256,13 +256,14 @@ export class BootPlan {
     const m = mac.toLowerCase().replace(/-/g, ':');
     const serverAddress = client.serverAddress ?? this.config.server ?? '';
     const d = this.derive(m, { serverAddress, ip: client.address });
-    const v = this.values(m, { serverAddress });
+    const v = this.values(m, { serverAddress, ip: client.address });
     return ipxeScript(d, {
       mac: m,
       firmware: client.firmware ?? 'unknown',
       handoff: this.config.iscsi?.handoff ?? 'script',
       proxy: this.config.dhcp?.mode === 'proxy',
       serverAddress,
+      values: v,
       httpBase: this.config.http ? `http://${v.http ?? serverAddress}` : '',
     });
   }
