@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `lanboot` command. Exit codes: 0 ok, 1 runtime failure, 2 bad config
- * or usage (as commander and most daemons do).
+ * or usage (as commander and most daemons do), 3 no running server answered
+ * (leases, reload; like systemctl's "inactive").
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,6 +14,10 @@ import { checkReport, formatCheck } from './check.js';
 import type { ImportResult } from './config/import/types.js';
 
 const EXIT_CONFIG = 2;
+const EXIT_NOT_RUNNING = 3;
+/** Where the installed service reads its config (install-service), so commands on the router need no -c. */
+const DEFAULT_CONFIG = process.env.LANBOOT_CONFIG || '/etc/lanboot/lanboot.yaml';
+const CONFIG_HELP = 'config file ($LANBOOT_CONFIG, else /etc/lanboot/lanboot.yaml)';
 
 /** Works from src/ (tsx) and dist/src/ alike: the first package.json above this file. */
 function packageVersion(): string {
@@ -27,6 +32,10 @@ function packageVersion(): string {
 }
 
 function load(file: string): Config {
+  if (!existsSync(file)) {
+    process.stderr.write(`${file}: no such config file; pass -c FILE (or set LANBOOT_CONFIG)\n`);
+    process.exit(EXIT_CONFIG);
+  }
   try {
     return loadConfig(file);
   } catch (e) {
@@ -58,7 +67,7 @@ program
 program
   .command('start')
   .description('run every service the config enables, in one process')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
     const config = load(o.config);
     const { runApp } = await import('./app.js');
@@ -68,7 +77,7 @@ program
 program
   .command('check')
   .description('validate the config and print the resolved boot plan for each host')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON instead of text')
   .action(async (o: { config: string; json?: boolean }) => {
     const config = load(o.config);
@@ -122,7 +131,7 @@ program
 program
   .command('leases')
   .description('print the running server\'s leases (asks it over the admin API)')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { leasesCommand } = await import('./admin/commands.js');
@@ -132,7 +141,7 @@ program
 program
   .command('hosts')
   .description('print the configured hosts with their current lease')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { hostsCommand } = await import('./admin/commands.js');
@@ -142,7 +151,7 @@ program
 program
   .command('reload')
   .description('validate the config, then tell the running server to reload it (SIGHUP)')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
     const config = load(o.config); // refuse here, with positions, before signalling anything
     const pidFile = `${config.state_dir}/lanboot.pid`;
@@ -152,7 +161,7 @@ program
       process.kill(pid, 'SIGHUP');
     } catch (e) {
       process.stderr.write(`no running lanboot found via ${pidFile}: ${(e as Error).message}\n`);
-      process.exit(1);
+      process.exit(EXIT_NOT_RUNNING);
     }
     process.stderr.write(`config valid; sent SIGHUP to lanboot (pid ${pid})\n`);
   });
@@ -161,7 +170,7 @@ program
   .command('reset')
   .description("run a host's configured reset command (e.g. reset its copy-on-write disk)")
   .argument('<mac>', 'host MAC')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (mac: string, o: { config: string }) => {
     const config = load(o.config);
     const { BootPlan } = await import('./plan/index.js');
