@@ -134,6 +134,10 @@ export class App {
           pools: () => this.dhcp?.poolViews() ?? [],
           transfers: () => this.tftp?.transferViews() ?? [],
           rplLoads: () => this.rpl?.loadViews() ?? [],
+          hostName: (mac) => {
+            const h = this.plan.host(mac);
+            return h && h.prefix_bits === 48 ? h.name : undefined;
+          },
         });
         const a = await this.admin.start();
         this.listening.push({ svc: 'admin', address: a.address, port: a.port });

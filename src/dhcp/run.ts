@@ -138,7 +138,8 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     leaseViews: () => {
       const now = Date.now();
       return (leases?.all() ?? [])
-        .filter((l) => l.state !== 'declined' || l.expires > now)
+        // A quarantine or an offer that ran out is history, not a lease.
+        .filter((l) => (l.state !== 'declined' && l.state !== 'offered') || l.expires > now)
         .map((l) => ({
           mac: l.mac,
           ip: l.ip,

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -84,5 +84,21 @@ describe('startDhcp', () => {
     const e = lines.find((l) => l.event === 'dhcp.journal_damaged');
     expect(e).toMatchObject({ level: 50, records: 2, regions: 1, skipped_bytes: frames[1]!.length });
     expect(readdirSync(dir).some((f) => f.startsWith('leases.journal.damaged-'))).toBe(true);
+  });
+
+  it('an offer that ran out leaves the leases table', async () => {
+    const { running: r } = await start();
+    const req: DhcpMessage = {
+      op: 1, htype: 1, hlen: 6, hops: 0, xid: 9, secs: 0, flags: 0x8000, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0',
+      giaddr: '0.0.0.0', chaddr: macToChaddr('52:54:00:00:04:02'), sname: '', file: '', options: new Map([[53, Buffer.from([1])]]),
+    };
+    await r.service.handle(req, { via: 'udp', localAddress: '127.0.0.1', localPort: r.service.config.port, srcAddress: '0.0.0.0', srcPort: 68 });
+    expect(r.leaseViews().map((l) => l.state)).toEqual(['offered']);
+    vi.useFakeTimers({ now: Date.now() + 31_000, toFake: ['Date'] });
+    try {
+      expect(r.leaseViews()).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
