@@ -59,8 +59,8 @@ export function parseConfig(text: string, file: string): Config {
     for (const issue of result.error.issues) problems.push(describeIssue(issue, doc, file, at));
     throw new ConfigError(problems);
   }
-  const cfg = resolveConfig(result.data, file, (path) => {
-    const n = nodeAt(doc, path);
+  const cfg = resolveConfig(result.data, file, (path, key) => {
+    const n = key ? keyNode(doc, path.slice(0, -1), String(path[path.length - 1])) : nodeAt(doc, path);
     return { file, ...at(n?.range?.[0]) };
   }, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -195,7 +195,8 @@ export function normalizeMac(mac: string): string {
 function resolveConfig(
   raw: RawConfig,
   file: string,
-  pos: (path: PropertyKey[]) => Pos,
+  /** Position of the value at `path`, or of its key when `key` is set. */
+  pos: (path: PropertyKey[], key?: boolean) => Pos,
   problems: ConfigProblem[],
 ): Config {
   const base = dirname(resolve(file));
@@ -262,11 +263,27 @@ function resolveConfig(
   const hosts: HostConfig[] = [];
   const seenIp = new Map<string, string>();
   const seenName = new Map<string, string>();
+  /** Host keys by MAC as lanboot reads it: 52:54:00:AA:.. and 52-54-00-aa-.. are one machine. */
+  const seenMac = new Map<string, string>();
   for (const [key, value] of Object.entries(raw.hosts)) {
     const h: RawHost = value ?? {};
     const [macPart, bits] = key.split('/') as [string, string | undefined];
     const mac = normalizeMac(macPart);
     const prefixBits = bits === undefined ? 48 : Number(bits);
+    const canonical = bits === undefined ? mac : `${mac}/${prefixBits}`;
+    const first = seenMac.get(canonical);
+    if (first !== undefined) {
+      const a = pos(['hosts', first], true);
+      problems.push({
+        ...pos(['hosts', key], true),
+        key: keyPath(['hosts', key]),
+        message:
+          `the same MAC as hosts.${first} at ${a.file}:${a.line}:${a.col} (case and separators do not matter); ` +
+          `keep one entry, written ${canonical}`,
+      });
+      continue;
+    }
+    seenMac.set(canonical, key);
     const p = pos(['hosts', key]);
     if (prefixBits > 48) fail(['hosts', key], `prefix /${prefixBits} is longer than a MAC (48 bits)`);
     const name = h.name ?? `host-${mac.replace(/:/g, '')}`;
