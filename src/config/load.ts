@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { root, type RawConfig, type RawHost } from './schema.js';
 import type { BootKind, Config, HostConfig, RplImage, SubnetConfig } from './types.js';
@@ -53,7 +53,23 @@ export function parseConfig(text: string, file: string): Config {
   }
   if (problems.length) throw new ConfigError(problems);
 
-  const data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    // yaml refuses an alias that expands too far but does not say where: find it.
+    const { node, path } = aliasBomb(doc, doc.contents, []);
+    const names = isAlias(node) ? [node.source] : [...new Set(childrenOf(node).flatMap(([, c]) => (isAlias(c) ? [c.source] : [])))];
+    const src = names.length === 1 && isAlias(node) ? `alias *${names[0]}` : `aliases ${names.map((n) => `*${n}`).join(' ') || 'here'}`;
+    problems.push({
+      file,
+      ...at(node?.range?.[0]),
+      key: keyPath(path),
+      message: `${src} expand${isAlias(node) ? 's' : ''} to too many nodes (a YAML alias bomb?); write the values out instead of repeating aliases`,
+    });
+    throw new ConfigError(problems);
+  }
   const result = root.safeParse(data);
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(describeIssue(issue, doc, file, at));
@@ -68,6 +84,27 @@ export function parseConfig(text: string, file: string): Config {
 }
 
 type Pos = { file: string; line: number; col: number };
+
+/** Expanded nodes one alias may stand for (yaml's check against "billion laughs"). */
+const MAX_ALIAS_COUNT = 100;
+
+function childrenOf(node: unknown): [PropertyKey, unknown][] {
+  if (isMap(node)) return node.items.map((p) => [isScalar(p.key) ? String(p.key.value) : '?', p.value]);
+  if (isSeq(node)) return node.items.map((n, i) => [i, n]);
+  return [];
+}
+
+/** The innermost node that alone still exceeds the alias limit, with its key path. */
+function aliasBomb(doc: Document, node: unknown, path: PropertyKey[]): { node: Node | undefined; path: PropertyKey[] } {
+  for (const [k, child] of childrenOf(node)) {
+    try {
+      (child as Node | null)?.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
+    } catch {
+      return aliasBomb(doc, child, [...path, k]);
+    }
+  }
+  return { node: node as Node | undefined, path };
+}
 
 function keyPath(path: PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');

@@ -41,3 +41,13 @@ describe('duplicate MACs written differently', () => {
     expect(c.hosts).toHaveLength(2);
   });
 });
+
+describe('YAML alias bomb', () => {
+  it('is refused with file:line:col, not a stack trace', () => {
+    const lines = ['x0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) lines.push(`x${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    const p = problems(lines.join('\n') + '\n');
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(/^lanboot\.yaml:\d+:\d+: x\d: alias(es)? \*a\d expands? to too many nodes \(a YAML alias bomb\?\); write the values out instead/);
+  });
+});
