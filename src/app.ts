@@ -4,7 +4,7 @@
  * swaps one reference and new requests see the new config while transfers
  * already running keep the settings they started with.
  */
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, ConfigError } from './config/load.js';
 import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
@@ -19,12 +19,14 @@ import { HttpServer } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';
 import { RplLinks } from './rpl/links.js';
 import { AdminServer } from './admin/server.js';
-import { dropPrivileges } from './privileges.js';
+import { createDirs, dropPrivileges } from './privileges.js';
 import { startDhcp, type DhcpRunning } from './dhcp/run.js';
 
 export interface AppOptions {
   telemetry?: Telemetry;
   log?: Logger;
+  /** Paths lanboot created before start (state dirs): handed to `user:` at the privilege drop. */
+  created?: string[];
 }
 
 export interface Listening {
@@ -45,6 +47,7 @@ export class App {
   private dhcp?: DhcpRunning;
   readonly telemetry: Telemetry;
   private readonly log: Logger;
+  private readonly created: string[];
 
   constructor(
     public config: Config,
@@ -53,6 +56,7 @@ export class App {
     this.plan = new BootPlan(config);
     this.telemetry = opts.telemetry ?? defaultTelemetry;
     this.log = opts.log ?? logger('core');
+    this.created = [...(opts.created ?? [])];
   }
 
   /** MAC holding an address: a lease, else a fixed host entry, else the last DHCP client seen using it (proxy mode). */
@@ -82,6 +86,7 @@ export class App {
 
   async start(): Promise<void> {
     const c = this.config;
+    const leaseFileNew = !!c.dhcp && !existsSync(c.dhcp.lease_file);
     try {
       if (c.dhcp) {
         this.dhcp = await startDhcp(c, {
@@ -144,9 +149,11 @@ export class App {
     }
     // Everything privileged is bound now; become the service user.
     if (c.user) {
+      // Only what lanboot made is handed over: a lease_file in /var/lib must never give away /var/lib.
+      if (leaseFileNew && c.dhcp && existsSync(c.dhcp.lease_file)) this.created.push(c.dhcp.lease_file);
       // Directories, not only files: compaction writes a temp file beside the journal and renames it.
       const writable = [c.state_dir, c.dhcp && dirname(c.dhcp.lease_file), c.tftp?.upload_dir];
-      dropPrivileges(c.user, c.group, [...new Set(writable.filter((p): p is string => !!p))]);
+      dropPrivileges(c.user, c.group, this.created, this.log, writable.filter((p): p is string => !!p));
     }
   }
 
@@ -208,10 +215,10 @@ export class App {
 export async function runApp(config: Config): Promise<void> {
   setRootLogger(makeLogger(config.log.level));
   const log = logger('core');
-  const app = new App(config, { log });
   // Created while still root: after the privilege drop the parent may not be ours.
-  mkdirSync(config.state_dir, { recursive: true });
-  if (config.dhcp) mkdirSync(dirname(config.dhcp.lease_file), { recursive: true });
+  const created = createDirs(config.state_dir);
+  if (config.dhcp) created.push(...createDirs(dirname(config.dhcp.lease_file)));
+  const app = new App(config, { log, created });
   try {
     await app.start();
   } catch (e) {
