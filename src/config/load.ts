@@ -3,8 +3,8 @@
  * resolve paths and derived values. Every problem is reported as
  * `file:line:col: key: what is wrong; what to write instead`.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { root, type RawConfig, type RawHost } from './schema.js';
@@ -286,7 +286,22 @@ function resolveConfig(
     if (a) fail(['dhcp', 'subnets', j, 'subnet'], `${b.subnet} overlaps ${a.subnet}; subnets must be disjoint`);
   });
 
-  const tftp = raw.tftp ? { ...raw.tftp, root: abs(raw.tftp.root), upload_dir: raw.tftp.upload_dir && abs(raw.tftp.upload_dir) } : null;
+  // allow_system_root is decided here, at load; services never see it.
+  const tftpAllow = raw.tftp?.allow_system_root ?? false;
+  const tftp = raw.tftp
+    ? { ...without(raw.tftp, 'allow_system_root'), root: abs(raw.tftp.root), upload_dir: raw.tftp.upload_dir && abs(raw.tftp.upload_dir) }
+    : null;
+  const httpRoot = raw.http ? abs(raw.http.root ?? tftp?.root ?? '/srv/tftp') : undefined;
+  const httpAllow = raw.http?.allow_system_root ?? (raw.http?.root === undefined && tftpAllow);
+  const refuseSystem = (path: PropertyKey[], dir: string | undefined, overrideKey: string, allowed: boolean) => {
+    const why = dir === undefined || allowed ? undefined : systemDirProblem(dir);
+    if (why) fail(path, `${why}; write a directory of its own, e.g. /srv/tftp (or set ${overrideKey}: true to serve it anyway)`);
+  };
+  if (tftp) {
+    refuseSystem(['tftp', 'root'], tftp.root, 'tftp.allow_system_root', tftpAllow);
+    refuseSystem(['tftp', 'upload_dir'], tftp.upload_dir, 'tftp.allow_system_root', tftpAllow);
+  }
+  refuseSystem(raw.http?.root === undefined ? (raw.tftp ? ['tftp', 'root'] : ['http']) : ['http', 'root'], httpRoot, 'http.allow_system_root', httpAllow);
   if (tftp?.port_range && tftp.port_range[0] > tftp.port_range[1]) {
     fail(['tftp', 'port_range'], `first port is after the last; write [${tftp.port_range[1]}, ${tftp.port_range[0]}]`);
   }
@@ -405,7 +420,7 @@ function resolveConfig(
     state_dir: stateDir,
     dhcp,
     tftp,
-    http: raw.http ? { ...raw.http, root: abs(raw.http.root ?? tftp?.root ?? '/srv/tftp') } : null,
+    http: raw.http ? { ...without(raw.http, 'allow_system_root'), root: httpRoot! } : null,
     rpl,
     admin: raw.admin ?? null,
     boot: {
@@ -416,6 +431,42 @@ function resolveConfig(
     iscsi: raw.iscsi ?? null,
     hosts,
   };
+}
+
+function without<T extends object, K extends keyof T>(o: T, key: K): Omit<T, K> {
+  const { [key]: _, ...rest } = o;
+  return rest;
+}
+
+/**
+ * Directories a served root must neither be nor contain: system secrets live
+ * there (/etc/shadow, SSH keys, other services' state, kernel interfaces).
+ * Inside /etc, /proc, /sys and /dev nothing is boot material either.
+ */
+const SYSTEM_DIRS = ['/etc', '/root', '/home', '/proc', '/sys', '/dev', '/run', '/var/lib', '/var/log'];
+const NEVER_INSIDE = ['/etc', '/proc', '/sys', '/dev'];
+
+/** Why `dir` must not be served, or undefined. Symlinks are followed when the path exists. */
+function systemDirProblem(dir: string): string | undefined {
+  let real = resolve(dir);
+  try {
+    real = realpathSync(real);
+  } catch {
+    /* not there yet (or on another machine): judge the path as written */
+  }
+  const shown = real === resolve(dir) ? real : `${resolve(dir)} (really ${real})`;
+  const within = (a: string, b: string) => {
+    const r = relative(b, a);
+    return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+  };
+  for (const sys of SYSTEM_DIRS) {
+    if (real === sys) return `${shown} is ${sys}: files such as ${sys === '/etc' ? '/etc/shadow' : `those in ${sys}`} would be served`;
+    if (within(sys, real)) return `${shown} contains ${sys}: files such as ${sys === '/etc' ? '/etc/shadow' : `those in ${sys}`} would be served`;
+  }
+  for (const sys of NEVER_INSIDE) {
+    if (within(real, sys)) return `${shown} is inside ${sys}: system files would be served`;
+  }
+  return undefined;
 }
 
 function broadcastOf(s: SubnetConfig): string {

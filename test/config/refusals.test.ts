@@ -3,6 +3,9 @@
  * (issue 9: duplicate MACs, alias bombs, system directories as roots).
  */
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 
 function problems(text: string): string[] {
@@ -49,5 +52,41 @@ describe('YAML alias bomb', () => {
     const p = problems(lines.join('\n') + '\n');
     expect(p).toHaveLength(1);
     expect(p[0]).toMatch(/^lanboot\.yaml:\d+:\d+: x\d: alias(es)? \*a\d expands? to too many nodes \(a YAML alias bomb\?\); write the values out instead/);
+  });
+});
+
+describe('system directories as roots', () => {
+  it('refuses tftp.root / (it contains /etc) with its position and what to write', () => {
+    const p = problems('tftp:\n  root: /\n');
+    expect(p).toEqual([
+      'lanboot.yaml:2:9: tftp.root: / contains /etc: files such as /etc/shadow would be served; ' +
+        'write a directory of its own, e.g. /srv/tftp (or set tftp.allow_system_root: true to serve it anyway)',
+    ]);
+  });
+
+  it('refuses /etc, roots inside /sys, a path that only spells / and a symlink to /; the HTTP root and upload dir too', () => {
+    expect(problems('tftp: { root: /etc }\n')[0]).toMatch(/^lanboot\.yaml:1:15: tftp\.root: \/etc is \/etc:/);
+    expect(problems('tftp: { root: /sys/kernel }\n')[0]).toMatch(/tftp\.root: \/sys\/kernel is inside \/sys:/);
+    expect(problems('tftp: { root: /srv/../ }\n')[0]).toMatch(/tftp\.root: \/ contains \/etc/);
+    expect(problems('tftp: { root: /var }\n')[0]).toMatch(/tftp\.root: \/var contains \/var\/lib/);
+    const dir = mkdtempSync(join(tmpdir(), 'lb-root-'));
+    try {
+      symlinkSync('/', join(dir, 'tftp'));
+      expect(problems(`tftp: { root: ${dir}/tftp }\n`)[0]).toMatch(new RegExp(`tftp\\.root: ${dir}/tftp \\(really /\\) contains /etc`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(problems('http: { root: / }\n')[0]).toMatch(/^lanboot\.yaml:1:15: http\.root: \/ contains \/etc: .*set http\.allow_system_root: true/);
+    expect(problems('tftp: { root: /srv/tftp, upload_dir: /etc }\n')[0]).toMatch(/tftp\.upload_dir: \/etc is \/etc/);
+  });
+
+  it('accepts ordinary roots, and a system root only with the explicit override', () => {
+    expect(parseConfig('tftp: { root: /srv/tftp }\nhttp: {}\n', 'x.yaml').http?.root).toBe('/srv/tftp');
+    expect(parseConfig('tftp: { root: /var/lib/tftpboot }\n', 'x.yaml').tftp?.root).toBe('/var/lib/tftpboot');
+    expect(parseConfig('tftp: { root: /usr/lib/ipxe }\n', 'x.yaml').tftp?.root).toBe('/usr/lib/ipxe');
+    const c = parseConfig('tftp: { root: /, allow_system_root: true }\nhttp: {}\n', 'x.yaml');
+    expect(c.tftp?.root).toBe('/');
+    expect(c.http?.root).toBe('/'); // the HTTP root inherits the TFTP root and its override
+    expect(c.tftp).not.toHaveProperty('allow_system_root'); // decided at load; services never see it
   });
 });
