@@ -3,13 +3,21 @@
  * privileged sockets first (67, 69, 80, 4011, packet sockets) and then becomes
  * an ordinary user: the bound descriptors stay usable, but the process can no
  * longer bind new privileged ports, open raw sockets or regain root (the kernel
- * clears all capabilities when the uid leaves 0). Started as a non-root user
+ * clears all capabilities when the uid leaves 0; the bounding set is emptied and
+ * no_new_privs set, so no child regains them either). Started as a non-root user
  * with ambient capabilities (the systemd unit) this is a no-op.
  */
 import { accessSync, chownSync, constants as fsc, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { logger, type Logger } from './log.js';
+import { loadNative } from './io/native.js';
+
+interface CapsAddon {
+  /** prctl(PR_CAPBSET_DROP) for every capability the kernel knows; returns that count. */
+  dropBoundingSet(): number;
+  setNoNewPrivs(): void;
+}
 
 export interface DropResult {
   /** True when the uid/gid were changed. */
@@ -138,6 +146,18 @@ export function dropPrivileges(
     if (!link) chownSync(p, acct.uid, gid); // a link swapped in since we made it is not followed
   }
 
+  // Children (the reset hook) must not regain root through a set-uid or file-capability
+  // program: empty the bounding set while CAP_SETPCAP is still ours, then no_new_privs.
+  // Per-thread, inherited on fork: this is the loop thread, which starts child processes.
+  let caps: CapsAddon;
+  try {
+    caps = loadNative<CapsAddon>('lanboot_caps');
+  } catch (e) {
+    throw new PrivilegeError(`cannot drop the capability bounding set: ${(e as Error).message}`);
+  }
+  const known = caps.dropBoundingSet();
+  caps.setNoNewPrivs();
+
   // Order matters: supplementary groups and gid while we still may, uid last.
   process.setgroups!([gid]);
   process.setgid!(gid);
@@ -157,7 +177,7 @@ export function dropPrivileges(
     /* expected: root is gone for good */
   }
   if (!ok || regained) throw new PrivilegeError(`dropping to ${user} did not stick (uid ${process.getuid!()}, gid ${process.getgid!()})`);
-  log.info({ event: 'privileges.dropped', user, uid: acct.uid, gid, chowned: created }, `now running as ${user}`);
+  log.info({ event: 'privileges.dropped', user, uid: acct.uid, gid, chowned: created, bounding_set_dropped: known }, `now running as ${user}`);
   // access() checks the real uid: now the user's own answer.
   for (const d of new Set(needWritable)) {
     try {

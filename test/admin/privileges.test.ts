@@ -43,6 +43,9 @@ describe('dropPrivileges', () => {
       expect(r.newPrivilegedBind).toBe('EACCES');
       expect(r.oldSocket).toBe('hello from the bound socket');
       expect(r.oldUdp).toBe('ping');
+      // The reset hook keeps no way back: empty bounding set, no_new_privs (set-uid programs grant nothing).
+      expect(r.hook).toEqual({ ok: true, capBnd: '0000000000000000', capPrm: '0000000000000000', noNewPrivs: '1' });
+      expect(r.suidEuid).toBe(String(nobody.uid)); // a set-uid root program runs as the user
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
