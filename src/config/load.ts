@@ -5,7 +5,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { root, type RawConfig, type RawHost } from './schema.js';
 import type { BootKind, Config, HostConfig, RplImage, SubnetConfig } from './types.js';
@@ -42,7 +42,8 @@ export function loadConfig(file: string): Config {
 
 export function parseConfig(text: string, file: string): Config {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  // yaml's own uniqueKeys check compares each key with every earlier one (20,000 hosts: seconds); ours is linear.
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
   const problems: ConfigProblem[] = [];
   const at = (offset: number | undefined) => {
     const p = lc.linePos(offset ?? 0);
@@ -50,6 +51,16 @@ export function parseConfig(text: string, file: string): Config {
   };
   for (const e of doc.errors) {
     problems.push({ file, ...at(e.pos[0]), key: '', message: e.message.split('\n')[0]! });
+  }
+  if (problems.length) throw new ConfigError(problems);
+  for (const d of duplicateKeys(doc.contents, [])) {
+    const first = at(d.first.range?.[0]);
+    problems.push({
+      file,
+      ...at(d.again.range?.[0]),
+      key: keyPath(d.path),
+      message: `written twice in the same map (first at ${file}:${first.line}:${first.col}); keep one`,
+    });
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -110,13 +121,41 @@ function keyPath(path: PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
 }
 
+/** Every key written twice in one map, in document order (a Set per map: linear). */
+function duplicateKeys(node: unknown, path: PropertyKey[], out: { path: PropertyKey[]; first: Node; again: Node }[] = []) {
+  if (isMap(node)) {
+    const seen = new Map<string, Node>();
+    for (const it of node.items) {
+      if (!isScalar(it.key)) continue;
+      const k = String(it.key.value);
+      const first = seen.get(k);
+      if (first) out.push({ path: [...path, k], first, again: it.key });
+      else seen.set(k, it.key);
+      duplicateKeys(it.value, [...path, k], out);
+    }
+  } else if (isSeq(node)) node.items.forEach((n, i) => duplicateKeys(n, [...path, i], out));
+  return out;
+}
+
+/** Pairs of a map by key, built once per map: a position lookup per host must not scan every host. */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const it of map.items) if (isPair(it) && isScalar(it.key) && !index.has(String(it.key.value))) index.set(String(it.key.value), it);
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
+}
+
 /** The YAML node for a path; for a missing key, its parent. */
 function nodeAt(doc: Document, path: PropertyKey[]): Node | undefined {
   let node: unknown = doc.contents;
   let last: Node | undefined = doc.contents ?? undefined;
   for (const seg of path) {
     if (isMap(node)) {
-      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      const pair = pairOf(node, String(seg));
       if (!pair) return last;
       node = pair.value ?? pair.key;
       last = (pair.value as Node) ?? (pair.key as Node);
@@ -132,7 +171,7 @@ function nodeAt(doc: Document, path: PropertyKey[]): Node | undefined {
 function keyNode(doc: Document, path: PropertyKey[], key: string): Node | undefined {
   const parent = nodeAt(doc, path);
   if (isMap(parent)) {
-    const pair = parent.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === key);
+    const pair = pairOf(parent, key);
     if (pair) return pair.key as Node;
   }
   return parent;

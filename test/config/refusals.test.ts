@@ -90,3 +90,11 @@ describe('system directories as roots', () => {
     expect(c.tftp).not.toHaveProperty('allow_system_root'); // decided at load; services never see it
   });
 });
+
+describe('a key written twice', () => {
+  it('is refused at the second one with the first one\'s position', () => {
+    const p = problems('tftp:\n  root: /srv/tftp\n  port: 69\n  root: /srv/other\n');
+    expect(p).toEqual(['lanboot.yaml:4:3: tftp.root: written twice in the same map (first at lanboot.yaml:2:3); keep one']);
+    expect(problems('hosts:\n  52:54:00:00:00:01: {}\n  52:54:00:00:00:01: { name: b }\n')[0]).toMatch(/^lanboot\.yaml:3:3: hosts\.52:54:00:00:00:01: written twice .*first at lanboot\.yaml:2:3/);
+  });
+});
