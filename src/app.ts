@@ -6,7 +6,8 @@
  */
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadConfig, ConfigError } from './config/load.js';
+import { ConfigError } from './config/load.js';
+import { loadConfigInWorker } from './config/load-worker.js';
 import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
@@ -237,9 +238,13 @@ export async function runApp(config: Config): Promise<void> {
   }
   process.stderr.write(banner(app));
 
-  process.on('SIGHUP', () => {
+  // The file is read and validated in a worker thread: the services keep answering meanwhile.
+  // One reload at a time; signals that arrive during one ask for one more run after it.
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  const reload = async () => {
     try {
-      const next = loadConfig(config.file);
+      const next = await loadConfigInWorker(config.file);
       const notes = app.reload(next);
       log.info({ event: 'core.reload', hosts: next.hosts.length, notes }, `config reloaded from ${config.file}`);
       for (const n of notes) log.warn({ event: 'core.reload_partial' }, n);
@@ -247,6 +252,19 @@ export async function runApp(config: Config): Promise<void> {
       const msg = e instanceof ConfigError ? e.message : (e as Error).message;
       log.error({ event: 'core.reload_refused', error: msg }, `new config refused, old one keeps running: ${msg}`);
     }
+  };
+  process.on('SIGHUP', () => {
+    if (reloading) {
+      again = true;
+      return;
+    }
+    reloading = (async () => {
+      do {
+        again = false;
+        await reload();
+      } while (again);
+      reloading = undefined;
+    })();
   });
   const shutdown = async (sig: string) => {
     log.info({ event: 'core.stop', signal: sig }, 'stopping');
