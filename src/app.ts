@@ -62,7 +62,7 @@ export class App {
 
   /** MAC holding an address: a lease, else a fixed host entry, else the last DHCP client seen using it (proxy mode). */
   macFor = (ip: string): string | undefined =>
-    this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && h.prefix_bits === 48)?.mac ?? this.dhcp?.factsFor(ip)?.mac;
+    this.dhcp?.macFor(ip) ?? this.plan.hostByIp(ip)?.mac ?? this.dhcp?.factsFor(ip)?.mac;
 
   /** Address of a MAC: its fixed address, else its lease. */
   ipFor = (mac: string): string | undefined => {
