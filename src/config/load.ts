@@ -304,19 +304,7 @@ function resolveConfig(
       if (code < 1 || code > 254) fail(['dhcp', 'subnets', i, 'options', k], 'option codes are 1..254');
       options[code] = Array.isArray(v) ? v.join(',') : String(v);
     }
-    return {
-      subnet: s.subnet,
-      network: intToIp(network),
-      prefix,
-      netmask: intToIp(mask),
-      range,
-      router: s.router,
-      dns: s.dns,
-      domain: s.domain,
-      lease: s.lease,
-      interface: s.interface,
-      options,
-    };
+    return { ...s, network: intToIp(network), prefix, netmask: intToIp(mask), range, options };
   });
 
   // Overlapping subnets make the second one partly unreachable: refuse at its position.
@@ -408,25 +396,7 @@ function resolveConfig(
     if (boot === 'chain' && !h.chain) fail(['hosts', key], 'boot: chain needs chain: URL');
     if (h.reset_on_boot && !h.reset?.length) fail(['hosts', key, 'reset_on_boot'], 'reset_on_boot needs reset: [command, args...]');
     if (boot === 'menu' && !h.menu?.length) fail(['hosts', key], 'boot: menu needs menu: [entries], e.g. [iscsi, local]');
-    hosts.push({
-      mac,
-      prefix_bits: prefixBits,
-      name,
-      ip: h.ip,
-      boot,
-      ipxe: h.ipxe,
-      bootfile: h.bootfile,
-      kernel: h.kernel,
-      initrd: h.initrd,
-      cmdline: h.cmdline,
-      chain: h.chain,
-      menu: h.menu,
-      rpl,
-      drives: h.drives,
-      reset: h.reset,
-      reset_on_boot: h.reset_on_boot,
-      line: p.line,
-    });
+    hosts.push({ ...h, mac, prefix_bits: prefixBits, name, boot, rpl, line: p.line });
   }
 
   const dhcp = raw.dhcp
@@ -449,13 +419,10 @@ function resolveConfig(
     : null;
   if (rpl && rpl.interfaces.length === 0) fail(['rpl'], 'the RPL responder needs an interface: set rpl.interfaces or interfaces');
 
+  // Every key the schema knows passes through; only what is resolved here is written out.
   return {
+    ...raw,
     file,
-    server: raw.server,
-    interfaces: raw.interfaces,
-    log: raw.log,
-    user: raw.user,
-    group: raw.group,
     state_dir: stateDir,
     dhcp,
     tftp,

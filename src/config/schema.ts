@@ -198,7 +198,7 @@ export const rplImage = z
 /** Shorthand: `image: ipxe.pxe` = that file at 0x7C00, executed at 0x7C00. */
 const rplImageOrPath = z.union([
   rplImage,
-  z.string().transform((path) => ({ files: [{ path, offset: 0, load: 0x7c00 }], execute: 0x7c00 })),
+  z.string().transform((path): z.output<typeof rplImage> => ({ files: [{ path, offset: 0, load: 0x7c00 }], execute: 0x7c00 })),
 ]);
 
 const rpl = z
