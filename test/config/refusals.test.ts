@@ -6,17 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'lanboot.yaml');
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message.split('\n');
-    throw e;
-  }
-  throw new Error('config was accepted');
-}
+import { parseConfig } from '../../src/config/load.js';
+import { problems } from './problems.js';
 
 describe('duplicate MACs written differently', () => {
   it('refuses the second spelling with both positions and the one spelling to keep', () => {
