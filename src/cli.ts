@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import { checkReport, formatCheck } from './check.js';
+import { printable, printableJson } from './admin/tables.js';
 import type { ImportResult } from './config/import/types.js';
 
 const EXIT_CONFIG = 2;
@@ -40,7 +41,8 @@ function load(file: string): Config {
     return loadConfig(file);
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n${file}: config refused, nothing started\n`);
+      // Messages quote the file's own keys and values: escape what a terminal would act on.
+      process.stderr.write(`${printable(e.message, { lines: true })}\n${printable(file)}: config refused, nothing started\n`);
       process.exit(EXIT_CONFIG);
     }
     throw e;
@@ -85,7 +87,7 @@ program
     const progress = new Progress('checking hosts', config.hosts.length); // draws only on a TTY
     const report = checkReport(config, (done) => progress.update(done));
     progress.finish();
-    process.stdout.write((o.json ? JSON.stringify(report, null, 2) : formatCheck(config, report)) + '\n');
+    process.stdout.write((o.json ? printableJson(report) : printable(formatCheck(config, report), { lines: true })) + '\n');
   });
 
 program
@@ -106,7 +108,7 @@ program
       process.stderr.write(`unknown import kind "${kind}"; write: lanboot import dnsmasq FILE, or lanboot import rpld FILE\n`);
       process.exit(EXIT_CONFIG);
     }
-    for (const w of result.warnings) process.stderr.write(`${w.file ?? file}:${w.line}: warning: ${w.message}\n`);
+    for (const w of result.warnings) process.stderr.write(printable(`${w.file ?? file}:${w.line}: warning: ${w.message}`) + '\n');
     if (o.output) writeFileSync(o.output, result.yaml);
     else process.stdout.write(result.yaml);
     process.stderr.write(`${result.warnings.length} line(s) not carried over\n`);
@@ -123,7 +125,7 @@ program
     const lines = traceLines(text, mac);
     process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));
     if (!lines.length) {
-      process.stderr.write(`no events for ${mac}\n`);
+      process.stderr.write(`no events for ${printable(mac)}\n`);
       process.exitCode = 1;
     }
   });
