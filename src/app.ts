@@ -4,9 +4,10 @@
  * swaps one reference and new requests see the new config while transfers
  * already running keep the settings they started with.
  */
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadConfig, ConfigError } from './config/load.js';
+import { ConfigError } from './config/load.js';
+import { loadConfigInWorker } from './config/load-worker.js';
 import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
@@ -20,12 +21,14 @@ import { HttpServer, IP_HOST_RE } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';
 import { RplLinks } from './rpl/links.js';
 import { AdminServer } from './admin/server.js';
-import { dropPrivileges } from './privileges.js';
+import { createDirs, dropPrivileges } from './privileges.js';
 import { startDhcp, type DhcpRunning } from './dhcp/run.js';
 
 export interface AppOptions {
   telemetry?: Telemetry;
   log?: Logger;
+  /** Paths lanboot created before start (state dirs): handed to `user:` at the privilege drop. */
+  created?: string[];
 }
 
 export interface Listening {
@@ -47,6 +50,7 @@ export class App {
   private resetTokens?: ResetTokens;
   readonly telemetry: Telemetry;
   private readonly log: Logger;
+  private readonly created: string[];
 
   constructor(
     public config: Config,
@@ -55,11 +59,12 @@ export class App {
     this.plan = new BootPlan(config);
     this.telemetry = opts.telemetry ?? defaultTelemetry;
     this.log = opts.log ?? logger('core');
+    this.created = [...(opts.created ?? [])];
   }
 
   /** MAC holding an address: a lease, else a fixed host entry, else the last DHCP client seen using it (proxy mode). */
   macFor = (ip: string): string | undefined =>
-    this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && h.prefix_bits === 48)?.mac ?? this.dhcp?.factsFor(ip)?.mac;
+    this.dhcp?.macFor(ip) ?? this.plan.hostByIp(ip)?.mac ?? this.dhcp?.factsFor(ip)?.mac;
 
   /** Address of a MAC: its fixed address, else its lease. */
   ipFor = (mac: string): string | undefined => {
@@ -99,6 +104,7 @@ export class App {
 
   async start(): Promise<void> {
     const c = this.config;
+    const leaseFileNew = !!c.dhcp && !existsSync(c.dhcp.lease_file);
     // Read while still root (the drop below may lose access to state_dir).
     if (c.http) this.resetTokens = new ResetTokens(loadResetKey(c.state_dir, this.log).key);
     try {
@@ -155,6 +161,10 @@ export class App {
           pools: () => this.dhcp?.poolViews() ?? [],
           transfers: () => this.tftp?.transferViews() ?? [],
           rplLoads: () => this.rpl?.loadViews() ?? [],
+          hostName: (mac) => {
+            const h = this.plan.host(mac);
+            return h && h.prefix_bits === 48 ? h.name : undefined;
+          },
         });
         const a = await this.admin.start();
         this.listening.push({ svc: 'admin', address: a.address, port: a.port });
@@ -165,9 +175,11 @@ export class App {
     }
     // Everything privileged is bound now; become the service user.
     if (c.user) {
+      // Only what lanboot made is handed over: a lease_file in /var/lib must never give away /var/lib.
+      if (leaseFileNew && c.dhcp && existsSync(c.dhcp.lease_file)) this.created.push(c.dhcp.lease_file);
       // Directories, not only files: compaction writes a temp file beside the journal and renames it.
       const writable = [c.state_dir, c.dhcp && dirname(c.dhcp.lease_file), c.tftp?.upload_dir];
-      dropPrivileges(c.user, c.group, [...new Set(writable.filter((p): p is string => !!p))]);
+      dropPrivileges(c.user, c.group, this.created, this.log, writable.filter((p): p is string => !!p));
     }
   }
 
@@ -229,10 +241,10 @@ export class App {
 export async function runApp(config: Config): Promise<void> {
   setRootLogger(makeLogger(config.log.level));
   const log = logger('core');
-  const app = new App(config, { log });
   // Created while still root: after the privilege drop the parent may not be ours.
-  mkdirSync(config.state_dir, { recursive: true });
-  if (config.dhcp) mkdirSync(dirname(config.dhcp.lease_file), { recursive: true });
+  const created = createDirs(config.state_dir);
+  if (config.dhcp) created.push(...createDirs(dirname(config.dhcp.lease_file)));
+  const app = new App(config, { log, created });
   try {
     await app.start();
   } catch (e) {
@@ -251,9 +263,13 @@ export async function runApp(config: Config): Promise<void> {
   }
   process.stderr.write(banner(app));
 
-  process.on('SIGHUP', () => {
+  // The file is read and validated in a worker thread: the services keep answering meanwhile.
+  // One reload at a time; signals that arrive during one ask for one more run after it.
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  const reload = async () => {
     try {
-      const next = loadConfig(config.file);
+      const next = await loadConfigInWorker(config.file);
       const notes = app.reload(next);
       log.info({ event: 'core.reload', hosts: next.hosts.length, notes }, `config reloaded from ${config.file}`);
       for (const n of notes) log.warn({ event: 'core.reload_partial' }, n);
@@ -261,6 +277,19 @@ export async function runApp(config: Config): Promise<void> {
       const msg = e instanceof ConfigError ? e.message : (e as Error).message;
       log.error({ event: 'core.reload_refused', error: msg }, `new config refused, old one keeps running: ${msg}`);
     }
+  };
+  process.on('SIGHUP', () => {
+    if (reloading) {
+      again = true;
+      return;
+    }
+    reloading = (async () => {
+      do {
+        again = false;
+        await reload();
+      } while (again);
+      reloading = undefined;
+    })();
   });
   const shutdown = async (sig: string) => {
     log.info({ event: 'core.stop', signal: sig }, 'stopping');

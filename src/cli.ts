@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `lanboot` command. Exit codes: 0 ok, 1 runtime failure, 2 bad config
- * or usage (as commander and most daemons do).
+ * or usage (as commander and most daemons do), 3 no running server answered
+ * (leases, reload; like systemctl's "inactive").
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,9 +11,14 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import { checkReport, formatCheck } from './check.js';
+import { printable, printableJson } from './admin/tables.js';
 import type { ImportResult } from './config/import/types.js';
 
 const EXIT_CONFIG = 2;
+const EXIT_NOT_RUNNING = 3;
+/** Where the installed service reads its config (install-service), so commands on the router need no -c. */
+const DEFAULT_CONFIG = process.env.LANBOOT_CONFIG || '/etc/lanboot/lanboot.yaml';
+const CONFIG_HELP = 'config file ($LANBOOT_CONFIG, else /etc/lanboot/lanboot.yaml)';
 
 /** Works from src/ (tsx) and dist/src/ alike: the first package.json above this file. */
 function packageVersion(): string {
@@ -27,11 +33,16 @@ function packageVersion(): string {
 }
 
 function load(file: string): Config {
+  if (!existsSync(file)) {
+    process.stderr.write(`${file}: no such config file; pass -c FILE (or set LANBOOT_CONFIG)\n`);
+    process.exit(EXIT_CONFIG);
+  }
   try {
     return loadConfig(file);
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n${file}: config refused, nothing started\n`);
+      // Messages quote the file's own keys and values: escape what a terminal would act on.
+      process.stderr.write(`${printable(e.message, { lines: true })}\n${printable(file)}: config refused, nothing started\n`);
       process.exit(EXIT_CONFIG);
     }
     throw e;
@@ -58,7 +69,7 @@ program
 program
   .command('start')
   .description('run every service the config enables, in one process')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
     const config = load(o.config);
     const { runApp } = await import('./app.js');
@@ -68,7 +79,7 @@ program
 program
   .command('check')
   .description('validate the config and print the resolved boot plan for each host')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON instead of text')
   .action(async (o: { config: string; json?: boolean }) => {
     const config = load(o.config);
@@ -76,7 +87,7 @@ program
     const progress = new Progress('checking hosts', config.hosts.length); // draws only on a TTY
     const report = checkReport(config, (done) => progress.update(done));
     progress.finish();
-    process.stdout.write((o.json ? JSON.stringify(report, null, 2) : formatCheck(config, report)) + '\n');
+    process.stdout.write((o.json ? printableJson(report) : printable(formatCheck(config, report), { lines: true })) + '\n');
   });
 
 program
@@ -97,7 +108,7 @@ program
       process.stderr.write(`unknown import kind "${kind}"; write: lanboot import dnsmasq FILE, or lanboot import rpld FILE\n`);
       process.exit(EXIT_CONFIG);
     }
-    for (const w of result.warnings) process.stderr.write(`${w.file ?? file}:${w.line}: warning: ${w.message}\n`);
+    for (const w of result.warnings) process.stderr.write(printable(`${w.file ?? file}:${w.line}: warning: ${w.message}`) + '\n');
     if (o.output) writeFileSync(o.output, result.yaml);
     else process.stdout.write(result.yaml);
     process.stderr.write(`${result.warnings.length} line(s) not carried over\n`);
@@ -114,7 +125,7 @@ program
     const lines = traceLines(text, mac);
     process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));
     if (!lines.length) {
-      process.stderr.write(`no events for ${mac}\n`);
+      process.stderr.write(`no events for ${printable(mac)}\n`);
       process.exitCode = 1;
     }
   });
@@ -122,7 +133,7 @@ program
 program
   .command('leases')
   .description('print the running server\'s leases (asks it over the admin API)')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { leasesCommand } = await import('./admin/commands.js');
@@ -132,7 +143,7 @@ program
 program
   .command('hosts')
   .description('print the configured hosts with their current lease')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { hostsCommand } = await import('./admin/commands.js');
@@ -142,7 +153,7 @@ program
 program
   .command('reload')
   .description('validate the config, then tell the running server to reload it (SIGHUP)')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
     const config = load(o.config); // refuse here, with positions, before signalling anything
     const pidFile = `${config.state_dir}/lanboot.pid`;
@@ -152,7 +163,7 @@ program
       process.kill(pid, 'SIGHUP');
     } catch (e) {
       process.stderr.write(`no running lanboot found via ${pidFile}: ${(e as Error).message}\n`);
-      process.exit(1);
+      process.exit(EXIT_NOT_RUNNING);
     }
     process.stderr.write(`config valid; sent SIGHUP to lanboot (pid ${pid})\n`);
   });
@@ -161,7 +172,7 @@ program
   .command('reset')
   .description("run a host's configured reset command (e.g. reset its copy-on-write disk)")
   .argument('<mac>', 'host MAC')
-  .requiredOption('-c, --config <file>', 'config file')
+  .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (mac: string, o: { config: string }) => {
     const config = load(o.config);
     const { BootPlan } = await import('./plan/index.js');

@@ -3,13 +3,21 @@
  * privileged sockets first (67, 69, 80, 4011, packet sockets) and then becomes
  * an ordinary user: the bound descriptors stay usable, but the process can no
  * longer bind new privileged ports, open raw sockets or regain root (the kernel
- * clears all capabilities when the uid leaves 0). Started as a non-root user
+ * clears all capabilities when the uid leaves 0; the bounding set is emptied and
+ * no_new_privs set, so no child regains them either). Started as a non-root user
  * with ambient capabilities (the systemd unit) this is a no-op.
  */
-import { chownSync, existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, chownSync, constants as fsc, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { logger, type Logger } from './log.js';
+import { loadNative } from './io/native.js';
+
+interface CapsAddon {
+  /** prctl(PR_CAPBSET_DROP) for every capability the kernel knows; returns that count. */
+  dropBoundingSet(): number;
+  setNoNewPrivs(): void;
+}
 
 export interface DropResult {
   /** True when the uid/gid were changed. */
@@ -74,21 +82,49 @@ export function lookupGroup(group: string): number {
   throw new PrivilegeError(`group "${group}" does not exist`);
 }
 
-/** chown a path; a directory with everything below it (state dirs are small). */
-function chownTree(path: string, uid: number, gid: number, depth = 0): void {
-  const st = lstatSync(path);
-  if (st.isSymbolicLink()) return; // never follow a link out of the state dir
-  chownSync(path, uid, gid);
-  if (st.isDirectory() && depth < 4) for (const e of readdirSync(path)) chownTree(join(path, e), uid, gid, depth + 1);
+/**
+ * mkdir -p that says which directories it made (outermost first), so only
+ * those are handed to the service user: an existing parent such as /var/lib
+ * is never lanboot's to give away.
+ */
+export function createDirs(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      lstatSync(d);
+      break;
+    } catch {
+      missing.unshift(d);
+    }
+    if (dirname(d) === d) break;
+  }
+  const created: string[] = [];
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+      created.push(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  return created;
 }
 
 /**
- * Call after every socket is bound. `keepWritable`: the state dir, the lease
- * file and anything else the services write later; they are handed to the user.
- * Throws PrivilegeError when root cannot become the user (refuse to run as root
- * by accident rather than silently keep it).
+ * Call after every socket is bound. `created`: the files and directories
+ * lanboot itself made (state dir, lease journal); each one, and nothing below
+ * or above it, is handed to the user. `needWritable`: directories the services
+ * write into later; one the user cannot write is logged with the fix, never
+ * chowned. Throws PrivilegeError when root cannot become the user (refuse to
+ * run as root by accident rather than silently keep it).
  */
-export function dropPrivileges(user: string, group: string | undefined, keepWritable: string[], log: Logger = logger('core')): DropResult {
+export function dropPrivileges(
+  user: string,
+  group: string | undefined,
+  created: string[],
+  log: Logger = logger('core'),
+  needWritable: string[] = [],
+): DropResult {
   const uid0 = process.getuid?.() ?? -1;
   const gid0 = process.getgid?.() ?? -1;
   if (uid0 !== 0) {
@@ -99,13 +135,28 @@ export function dropPrivileges(user: string, group: string | undefined, keepWrit
   const gid = group === undefined ? acct.gid : lookupGroup(group);
   if (acct.uid === 0) throw new PrivilegeError(`user "${user}" is root; choose an unprivileged user`);
 
-  for (const p of keepWritable) {
-    if (!existsSync(p)) {
-      log.debug({ event: 'privileges.chown_skip', path: p }, 'not there yet');
+  for (const p of created) {
+    let link: boolean;
+    try {
+      link = lstatSync(p).isSymbolicLink();
+    } catch {
+      log.debug({ event: 'privileges.chown_skip', path: p }, 'not there any more');
       continue;
     }
-    chownTree(p, acct.uid, gid);
+    if (!link) chownSync(p, acct.uid, gid); // a link swapped in since we made it is not followed
   }
+
+  // Children (the reset hook) must not regain root through a set-uid or file-capability
+  // program: empty the bounding set while CAP_SETPCAP is still ours, then no_new_privs.
+  // Per-thread, inherited on fork: this is the loop thread, which starts child processes.
+  let caps: CapsAddon;
+  try {
+    caps = loadNative<CapsAddon>('lanboot_caps');
+  } catch (e) {
+    throw new PrivilegeError(`cannot drop the capability bounding set: ${(e as Error).message}`);
+  }
+  const known = caps.dropBoundingSet();
+  caps.setNoNewPrivs();
 
   // Order matters: supplementary groups and gid while we still may, uid last.
   process.setgroups!([gid]);
@@ -126,6 +177,17 @@ export function dropPrivileges(user: string, group: string | undefined, keepWrit
     /* expected: root is gone for good */
   }
   if (!ok || regained) throw new PrivilegeError(`dropping to ${user} did not stick (uid ${process.getuid!()}, gid ${process.getgid!()})`);
-  log.info({ event: 'privileges.dropped', user, uid: acct.uid, gid, writable: keepWritable }, `now running as ${user}`);
+  log.info({ event: 'privileges.dropped', user, uid: acct.uid, gid, chowned: created, bounding_set_dropped: known }, `now running as ${user}`);
+  // access() checks the real uid: now the user's own answer.
+  for (const d of new Set(needWritable)) {
+    try {
+      accessSync(d, fsc.W_OK | fsc.X_OK);
+    } catch {
+      log.warn(
+        { event: 'privileges.not_writable', path: d, user },
+        `${d} is not writable by ${user} and lanboot did not create it, so it was left alone; give ${user} a directory of its own there (mkdir ${d}/lanboot && chown ${user} ${d}/lanboot) or chown ${d} yourself`,
+      );
+    }
+  }
   return { dropped: true, uid: acct.uid, gid };
 }

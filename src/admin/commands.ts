@@ -8,7 +8,7 @@
 import type { Config } from '../config/types.js';
 import { AdminUnreachable, fetchLeases } from './client.js';
 import { installService, type InitSystem } from './install-service.js';
-import { formatHosts, formatLeases, hostRows } from './tables.js';
+import { formatHosts, formatLeases, hostRows, printableJson } from './tables.js';
 import type { LeaseView } from './views.js';
 
 export interface Out {
@@ -45,7 +45,7 @@ export async function leasesCommand(config: Config, o: { json?: boolean }, out: 
   }
   try {
     const leases = await fetchLeases(config.admin);
-    out.write(o.json ? JSON.stringify(leases, null, 2) + '\n' : formatLeases(leases));
+    out.write(o.json ? printableJson(leases) + '\n' : formatLeases(leases));
     return 0;
   } catch (e) {
     err.write(`${(e as Error).message}\n`);
@@ -63,6 +63,6 @@ export async function hostsCommand(config: Config, o: { json?: boolean }, out: O
     }
   }
   const rows = hostRows(config.hosts, leases, config.boot.default);
-  out.write(o.json ? JSON.stringify(rows, null, 2) + '\n' : formatHosts(rows));
+  out.write(o.json ? printableJson(rows) + '\n' : formatHosts(rows));
   return 0;
 }

@@ -3,7 +3,7 @@
  * writes the systemd unit or the OpenWrt procd script from services/, with the
  * command line pointing at this installation, or prints it for review.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,37 @@ export function renderUnit(init: InitSystem, command: string[], config: string):
   return s;
 }
 
+/** What ProtectHome=yes hides from the service (systemd.exec(5)). */
+const PROTECTED_HOME = ['/home/', '/root/', '/run/user/'];
+
+/**
+ * Why the unit's user could not run `path` (a file of the command line), or
+ * undefined: under a directory ProtectHome hides, or a directory on the way
+ * that others may not enter, or a file others may not read.
+ */
+export function unreachableForService(path: string): string | undefined {
+  const abs = resolve(path);
+  const hidden = PROTECTED_HOME.find((d) => abs.startsWith(d));
+  if (hidden) return `${abs} is under ${hidden.slice(0, -1)}, which the unit hides (ProtectHome=yes) from its user lanboot`;
+  let dir = dirname(abs);
+  for (;;) {
+    try {
+      if (!(statSync(dir).mode & 0o001)) return `${dir} is not searchable by other users (mode ${(statSync(dir).mode & 0o777).toString(8)}), so user lanboot cannot reach ${abs}`;
+    } catch {
+      return `${dir} does not exist`;
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  try {
+    if (!(statSync(abs).mode & 0o004)) return `${abs} is not readable by other users, so user lanboot cannot run it`;
+  } catch {
+    return `${abs} does not exist`;
+  }
+  return undefined;
+}
+
 function userExists(name: string): boolean {
   try {
     return readFileSync('/etc/passwd', 'utf8')
@@ -119,6 +150,19 @@ export async function installService(opts: InstallOptions): Promise<InstallResul
     res.next.push('/etc/init.d/lanboot enable', '/etc/init.d/lanboot start', '/etc/init.d/lanboot reload   # after editing the config');
   }
   if (!existsSync(join(root, config.replace(/^\/+/, '')))) res.next.unshift(`write the config: ${config} (lanboot check --config ${config})`);
+
+  if (init === 'systemd' && opts.prefix === undefined) {
+    // The unit runs as user lanboot with ProtectHome=yes: a checkout in /root or /home cannot start.
+    // (Under a packaging prefix the command names the target system's files, not ours.)
+    const problem = command.map(unreachableForService).find((p) => p !== undefined);
+    if (problem) {
+      const fix =
+        `${problem}. Install lanboot where the service can read it: in the checkout run \`npm ci && npm pack\`, ` +
+        `then \`sudo npm install -g ./lanboot-*.tgz\` (it lands in /usr/local/lib/node_modules) and run that \`lanboot install-service\``;
+      if (!opts.print) throw new Error(fix);
+      res.next.unshift(`warning: ${fix}`);
+    }
+  }
 
   if (opts.print) {
     const out = opts.out ?? process.stdout;

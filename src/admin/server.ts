@@ -164,6 +164,26 @@ export class AdminServer {
     }));
   }
 
+  /** Machine views with the configured host name filled in. */
+  machines(now = Date.now()): MachineView[] {
+    return this.timeline.list(now).map((v) => this.named(v));
+  }
+
+  machine(mac: string, now = Date.now()): MachineView | undefined {
+    const v = this.timeline.get(mac, now);
+    return v && this.named(v);
+  }
+
+  private named(v: MachineView): MachineView {
+    let name: string | undefined;
+    try {
+      name = this.providers.hostName?.(v.mac);
+    } catch {
+      name = undefined;
+    }
+    return name ? { ...v, name } : v;
+  }
+
   status(now = Date.now()) {
     return {
       now,
@@ -231,11 +251,11 @@ export class AdminServer {
       case '/api/rpl':
         return this.json(res, 200, { now, loads: this.rplLoads(now) });
       case '/api/machines':
-        return this.json(res, 200, { now, stages: STAGES, machines: this.timeline.list(now) });
+        return this.json(res, 200, { now, stages: STAGES, machines: this.machines(now) });
     }
     const m = /^\/api\/machines\/([0-9a-fA-F:-]{17})$/.exec(path);
     if (m) {
-      const v = this.timeline.get(m[1]!.replace(/-/g, ':'), now);
+      const v = this.machine(m[1]!.replace(/-/g, ':'), now);
       return v ? this.json(res, 200, v) : this.json(res, 404, { error: 'no boot events for this MAC' });
     }
     this.json(res, 404, {
@@ -274,7 +294,7 @@ export class AdminServer {
     res.write('retry: 2000\n\n');
     this.send(c, 'snapshot', {
       status: this.status(now),
-      machines: this.timeline.list(now),
+      machines: this.machines(now),
       leases: this.leases(now),
       transfers: this.transfers(now),
       loads: this.rplLoads(now),
@@ -304,7 +324,7 @@ export class AdminServer {
     const now = Date.now();
     const macs = [...this.dirty].slice(0, 200);
     for (const m of macs) this.dirty.delete(m);
-    const views = macs.map((m) => this.timeline.get(m, now)).filter((v): v is MachineView => !!v);
+    const views = macs.map((m) => this.machine(m, now)).filter((v): v is MachineView => !!v);
     if (views.length) this.broadcast('machines', { now, machines: views });
     if (this.dirty.size) this.flushTimer = setTimeout(() => this.flush(), 100);
   }

@@ -6,6 +6,35 @@
 import type { HostConfig } from '../config/types.js';
 import type { LeaseView } from './views.js';
 
+/**
+ * What a terminal would act on instead of print: C0 controls (ESC starts OSC
+ * title and CSI sequences), DEL, C1 controls (U+009B is a one-character CSI)
+ * and bidi overrides that reorder what the reader sees.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * Client-supplied text (DHCP hostname, TFTP file name, log fields) made safe
+ * for a terminal: every control character is shown as an escape (\x1b, \u202e).
+ * `lines`: multi-line text keeps its line breaks.
+ */
+export function printable(s: string, opts: { lines?: boolean } = {}): string {
+  return s.replace(CONTROL, (c) => {
+    if (opts.lines && c === '\n') return c;
+    const n = c.charCodeAt(0);
+    return NAMED[c] ?? (n < 0x80 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`);
+  });
+}
+
+/** Escaped by JSON.stringify already: C0. What is left for printableJson. */
+const CONTROL_IN_JSON = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Pretty JSON for a terminal: JSON.stringify escapes C0 itself; DEL, C1 and bidi become \u escapes (still valid JSON). */
+export function printableJson(v: unknown): string {
+  return JSON.stringify(v, null, 2).replace(CONTROL_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export interface Column<T> {
   header: string;
   get: (row: T) => string | number | undefined;
@@ -18,7 +47,7 @@ export function table<T>(rows: readonly T[], cols: ReadonlyArray<Column<T>>): st
   const cells = rows.map((r) =>
     cols.map((c) => {
       const v = c.get(r);
-      let s = v === undefined || v === '' ? '-' : String(v).replace(/[\r\n\t]/g, ' ');
+      let s = v === undefined || v === '' ? '-' : printable(String(v));
       if (c.max && s.length > c.max) s = s.slice(0, c.max - 1) + '…';
       return s;
     }),

@@ -17,4 +17,6 @@ export interface AdminProviders {
   transfers?(): TransferView[];
   rplLoads?(): RplLoadView[];
   pools?(): PoolView[];
+  /** The configured name of a host entry (exact MAC), shown before anything the client calls itself. */
+  hostName?(mac: string): string | undefined;
 }

@@ -3,9 +3,9 @@
  * resolve paths and derived values. Every problem is reported as
  * `file:line:col: key: what is wrong; what to write instead`.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { z } from 'zod';
 import { root, type RawConfig, type RawHost } from './schema.js';
 import type { BootKind, Config, HostConfig, RplImage, SubnetConfig } from './types.js';
@@ -42,7 +42,8 @@ export function loadConfig(file: string): Config {
 
 export function parseConfig(text: string, file: string): Config {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  // yaml's own uniqueKeys check compares each key with every earlier one (20,000 hosts: seconds); ours is linear.
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
   const problems: ConfigProblem[] = [];
   const at = (offset: number | undefined) => {
     const p = lc.linePos(offset ?? 0);
@@ -52,15 +53,41 @@ export function parseConfig(text: string, file: string): Config {
     problems.push({ file, ...at(e.pos[0]), key: '', message: e.message.split('\n')[0]! });
   }
   if (problems.length) throw new ConfigError(problems);
+  for (const d of duplicateKeys(doc.contents, [])) {
+    const first = at(d.first.range?.[0]);
+    problems.push({
+      file,
+      ...at(d.again.range?.[0]),
+      key: keyPath(d.path),
+      message: `written twice in the same map (first at ${file}:${first.line}:${first.col}); keep one`,
+    });
+  }
+  if (problems.length) throw new ConfigError(problems);
 
-  const data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    // yaml refuses an alias that expands too far but does not say where: find it.
+    const { node, path } = aliasBomb(doc, doc.contents, []);
+    const names = isAlias(node) ? [node.source] : [...new Set(childrenOf(node).flatMap(([, c]) => (isAlias(c) ? [c.source] : [])))];
+    const src = names.length === 1 && isAlias(node) ? `alias *${names[0]}` : `aliases ${names.map((n) => `*${n}`).join(' ') || 'here'}`;
+    problems.push({
+      file,
+      ...at(node?.range?.[0]),
+      key: keyPath(path),
+      message: `${src} expand${isAlias(node) ? 's' : ''} to too many nodes (a YAML alias bomb?); write the values out instead of repeating aliases`,
+    });
+    throw new ConfigError(problems);
+  }
   const result = root.safeParse(data);
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(describeIssue(issue, doc, file, at));
     throw new ConfigError(problems);
   }
-  const cfg = resolveConfig(result.data, file, (path) => {
-    const n = nodeAt(doc, path);
+  const cfg = resolveConfig(result.data, file, (path, key) => {
+    const n = key ? keyNode(doc, path.slice(0, -1), String(path[path.length - 1])) : nodeAt(doc, path);
     return { file, ...at(n?.range?.[0]) };
   }, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -69,8 +96,57 @@ export function parseConfig(text: string, file: string): Config {
 
 type Pos = { file: string; line: number; col: number };
 
+/** Expanded nodes one alias may stand for (yaml's check against "billion laughs"). */
+const MAX_ALIAS_COUNT = 100;
+
+function childrenOf(node: unknown): [PropertyKey, unknown][] {
+  if (isMap(node)) return node.items.map((p) => [isScalar(p.key) ? String(p.key.value) : '?', p.value]);
+  if (isSeq(node)) return node.items.map((n, i) => [i, n]);
+  return [];
+}
+
+/** The innermost node that alone still exceeds the alias limit, with its key path. */
+function aliasBomb(doc: Document, node: unknown, path: PropertyKey[]): { node: Node | undefined; path: PropertyKey[] } {
+  for (const [k, child] of childrenOf(node)) {
+    try {
+      (child as Node | null)?.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
+    } catch {
+      return aliasBomb(doc, child, [...path, k]);
+    }
+  }
+  return { node: node as Node | undefined, path };
+}
+
 function keyPath(path: PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+}
+
+/** Every key written twice in one map, in document order (a Set per map: linear). */
+function duplicateKeys(node: unknown, path: PropertyKey[], out: { path: PropertyKey[]; first: Node; again: Node }[] = []) {
+  if (isMap(node)) {
+    const seen = new Map<string, Node>();
+    for (const it of node.items) {
+      if (!isScalar(it.key)) continue;
+      const k = String(it.key.value);
+      const first = seen.get(k);
+      if (first) out.push({ path: [...path, k], first, again: it.key });
+      else seen.set(k, it.key);
+      duplicateKeys(it.value, [...path, k], out);
+    }
+  } else if (isSeq(node)) node.items.forEach((n, i) => duplicateKeys(n, [...path, i], out));
+  return out;
+}
+
+/** Pairs of a map by key, built once per map: a position lookup per host must not scan every host. */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const it of map.items) if (isPair(it) && isScalar(it.key) && !index.has(String(it.key.value))) index.set(String(it.key.value), it);
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
 }
 
 /** The YAML node for a path; for a missing key, its parent. */
@@ -79,7 +155,7 @@ function nodeAt(doc: Document, path: PropertyKey[]): Node | undefined {
   let last: Node | undefined = doc.contents ?? undefined;
   for (const seg of path) {
     if (isMap(node)) {
-      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      const pair = pairOf(node, String(seg));
       if (!pair) return last;
       node = pair.value ?? pair.key;
       last = (pair.value as Node) ?? (pair.key as Node);
@@ -95,7 +171,7 @@ function nodeAt(doc: Document, path: PropertyKey[]): Node | undefined {
 function keyNode(doc: Document, path: PropertyKey[], key: string): Node | undefined {
   const parent = nodeAt(doc, path);
   if (isMap(parent)) {
-    const pair = parent.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === key);
+    const pair = pairOf(parent, key);
     if (pair) return pair.key as Node;
   }
   return parent;
@@ -195,7 +271,8 @@ export function normalizeMac(mac: string): string {
 function resolveConfig(
   raw: RawConfig,
   file: string,
-  pos: (path: PropertyKey[]) => Pos,
+  /** Position of the value at `path`, or of its key when `key` is set. */
+  pos: (path: PropertyKey[], key?: boolean) => Pos,
   problems: ConfigProblem[],
 ): Config {
   const base = dirname(resolve(file));
@@ -227,19 +304,7 @@ function resolveConfig(
       if (code < 1 || code > 254) fail(['dhcp', 'subnets', i, 'options', k], 'option codes are 1..254');
       options[code] = Array.isArray(v) ? v.join(',') : String(v);
     }
-    return {
-      subnet: s.subnet,
-      network: intToIp(network),
-      prefix,
-      netmask: intToIp(mask),
-      range,
-      router: s.router,
-      dns: s.dns,
-      domain: s.domain,
-      lease: s.lease,
-      interface: s.interface,
-      options,
-    };
+    return { ...s, network: intToIp(network), prefix, netmask: intToIp(mask), range, options };
   });
 
   // Overlapping subnets make the second one partly unreachable: refuse at its position.
@@ -248,7 +313,22 @@ function resolveConfig(
     if (a) fail(['dhcp', 'subnets', j, 'subnet'], `${b.subnet} overlaps ${a.subnet}; subnets must be disjoint`);
   });
 
-  const tftp = raw.tftp ? { ...raw.tftp, root: abs(raw.tftp.root), upload_dir: raw.tftp.upload_dir && abs(raw.tftp.upload_dir) } : null;
+  // allow_system_root is decided here, at load; services never see it.
+  const tftpAllow = raw.tftp?.allow_system_root ?? false;
+  const tftp = raw.tftp
+    ? { ...without(raw.tftp, 'allow_system_root'), root: abs(raw.tftp.root), upload_dir: raw.tftp.upload_dir && abs(raw.tftp.upload_dir) }
+    : null;
+  const httpRoot = raw.http ? abs(raw.http.root ?? tftp?.root ?? '/srv/tftp') : undefined;
+  const httpAllow = raw.http?.allow_system_root ?? (raw.http?.root === undefined && tftpAllow);
+  const refuseSystem = (path: PropertyKey[], dir: string | undefined, overrideKey: string, allowed: boolean) => {
+    const why = dir === undefined || allowed ? undefined : systemDirProblem(dir);
+    if (why) fail(path, `${why}; write a directory of its own, e.g. /srv/tftp (or set ${overrideKey}: true to serve it anyway)`);
+  };
+  if (tftp) {
+    refuseSystem(['tftp', 'root'], tftp.root, 'tftp.allow_system_root', tftpAllow);
+    refuseSystem(['tftp', 'upload_dir'], tftp.upload_dir, 'tftp.allow_system_root', tftpAllow);
+  }
+  refuseSystem(raw.http?.root === undefined ? (raw.tftp ? ['tftp', 'root'] : ['http']) : ['http', 'root'], httpRoot, 'http.allow_system_root', httpAllow);
   if (tftp?.port_range && tftp.port_range[0] > tftp.port_range[1]) {
     fail(['tftp', 'port_range'], `first port is after the last; write [${tftp.port_range[1]}, ${tftp.port_range[0]}]`);
   }
@@ -262,11 +342,27 @@ function resolveConfig(
   const hosts: HostConfig[] = [];
   const seenIp = new Map<string, string>();
   const seenName = new Map<string, string>();
+  /** Host keys by MAC as lanboot reads it: 52:54:00:AA:.. and 52-54-00-aa-.. are one machine. */
+  const seenMac = new Map<string, string>();
   for (const [key, value] of Object.entries(raw.hosts)) {
     const h: RawHost = value ?? {};
     const [macPart, bits] = key.split('/') as [string, string | undefined];
     const mac = normalizeMac(macPart);
     const prefixBits = bits === undefined ? 48 : Number(bits);
+    const canonical = bits === undefined ? mac : `${mac}/${prefixBits}`;
+    const first = seenMac.get(canonical);
+    if (first !== undefined) {
+      const a = pos(['hosts', first], true);
+      problems.push({
+        ...pos(['hosts', key], true),
+        key: keyPath(['hosts', key]),
+        message:
+          `the same MAC as hosts.${first} at ${a.file}:${a.line}:${a.col} (case and separators do not matter); ` +
+          `keep one entry, written ${canonical}`,
+      });
+      continue;
+    }
+    seenMac.set(canonical, key);
     const p = pos(['hosts', key]);
     if (prefixBits > 48) fail(['hosts', key], `prefix /${prefixBits} is longer than a MAC (48 bits)`);
     const name = h.name ?? `host-${mac.replace(/:/g, '')}`;
@@ -300,25 +396,7 @@ function resolveConfig(
     if (boot === 'chain' && !h.chain) fail(['hosts', key], 'boot: chain needs chain: URL');
     if (h.reset_on_boot && !h.reset?.length) fail(['hosts', key, 'reset_on_boot'], 'reset_on_boot needs reset: [command, args...]');
     if (boot === 'menu' && !h.menu?.length) fail(['hosts', key], 'boot: menu needs menu: [entries], e.g. [iscsi, local]');
-    hosts.push({
-      mac,
-      prefix_bits: prefixBits,
-      name,
-      ip: h.ip,
-      boot,
-      ipxe: h.ipxe,
-      bootfile: h.bootfile,
-      kernel: h.kernel,
-      initrd: h.initrd,
-      cmdline: h.cmdline,
-      chain: h.chain,
-      menu: h.menu,
-      rpl,
-      drives: h.drives,
-      reset: h.reset,
-      reset_on_boot: h.reset_on_boot,
-      line: p.line,
-    });
+    hosts.push({ ...h, mac, prefix_bits: prefixBits, name, boot, rpl, line: p.line });
   }
 
   const dhcp = raw.dhcp
@@ -341,17 +419,14 @@ function resolveConfig(
     : null;
   if (rpl && rpl.interfaces.length === 0) fail(['rpl'], 'the RPL responder needs an interface: set rpl.interfaces or interfaces');
 
+  // Every key the schema knows passes through; only what is resolved here is written out.
   return {
+    ...raw,
     file,
-    server: raw.server,
-    interfaces: raw.interfaces,
-    log: raw.log,
-    user: raw.user,
-    group: raw.group,
     state_dir: stateDir,
     dhcp,
     tftp,
-    http: raw.http ? { ...raw.http, root: abs(raw.http.root ?? tftp?.root ?? '/srv/tftp') } : null,
+    http: raw.http ? { ...without(raw.http, 'allow_system_root'), root: httpRoot! } : null,
     rpl,
     admin: raw.admin ?? null,
     boot: {
@@ -362,6 +437,42 @@ function resolveConfig(
     iscsi: raw.iscsi ?? null,
     hosts,
   };
+}
+
+function without<T extends object, K extends keyof T>(o: T, key: K): Omit<T, K> {
+  const { [key]: _, ...rest } = o;
+  return rest;
+}
+
+/**
+ * Directories a served root must neither be nor contain: system secrets live
+ * there (/etc/shadow, SSH keys, other services' state, kernel interfaces).
+ * Inside /etc, /proc, /sys and /dev nothing is boot material either.
+ */
+const SYSTEM_DIRS = ['/etc', '/root', '/home', '/proc', '/sys', '/dev', '/run', '/var/lib', '/var/log'];
+const NEVER_INSIDE = ['/etc', '/proc', '/sys', '/dev'];
+
+/** Why `dir` must not be served, or undefined. Symlinks are followed when the path exists. */
+function systemDirProblem(dir: string): string | undefined {
+  let real = resolve(dir);
+  try {
+    real = realpathSync(real);
+  } catch {
+    /* not there yet (or on another machine): judge the path as written */
+  }
+  const shown = real === resolve(dir) ? real : `${resolve(dir)} (really ${real})`;
+  const within = (a: string, b: string) => {
+    const r = relative(b, a);
+    return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+  };
+  for (const sys of SYSTEM_DIRS) {
+    if (real === sys) return `${shown} is ${sys}: files such as ${sys === '/etc' ? '/etc/shadow' : `those in ${sys}`} would be served`;
+    if (within(sys, real)) return `${shown} contains ${sys}: files such as ${sys === '/etc' ? '/etc/shadow' : `those in ${sys}`} would be served`;
+  }
+  for (const sys of NEVER_INSIDE) {
+    if (within(real, sys)) return `${shown} is inside ${sys}: system files would be served`;
+  }
+  return undefined;
 }
 
 function broadcastOf(s: SubnetConfig): string {

@@ -134,6 +134,10 @@ const tftp = z
     address: ipv4.default('0.0.0.0').describe('Listen address.'),
     port: port.default(69).describe('Listen port.'),
     root: z.string().default('/srv/tftp').describe('Directory served; nothing outside it is ever read.'),
+    allow_system_root: z
+      .boolean()
+      .default(false)
+      .describe('Allow a root (or upload_dir) that is or contains a system directory such as / or /etc; refused by default.'),
     blksize_max: z.number().int().min(8).max(65464).default(65464).describe('Largest blksize granted (also capped by MTU).'),
     windowsize_max: z.number().int().min(1).max(65535).default(64).describe('Largest windowsize granted (RFC 7440).'),
     timeout: z.number().min(0.05).max(255).default(1).describe('Initial retransmission timeout in seconds.'),
@@ -161,6 +165,10 @@ const http = z
     max_connections: z.number().int().min(1).default(512).describe(
       'Connections held at once; more are closed at once. Also kept below the descriptor limit (RLIMIT_NOFILE) minus what TFTP and DHCP may need.',
     ),
+    allow_system_root: z
+      .boolean()
+      .optional()
+      .describe('Allow a root that is or contains a system directory such as / or /etc; default: as tftp.allow_system_root when the TFTP root is used.'),
   })
   .strict();
 
@@ -193,7 +201,7 @@ export const rplImage = z
 /** Shorthand: `image: ipxe.pxe` = that file at 0x7C00, executed at 0x7C00. */
 const rplImageOrPath = z.union([
   rplImage,
-  z.string().transform((path) => ({ files: [{ path, offset: 0, load: 0x7c00 }], execute: 0x7c00 })),
+  z.string().transform((path): z.output<typeof rplImage> => ({ files: [{ path, offset: 0, load: 0x7c00 }], execute: 0x7c00 })),
 ]);
 
 const rpl = z

@@ -70,6 +70,12 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     });
     const r = await leases.open();
     hooks.log.info({ event: 'dhcp.journal', records: r.records, truncated_bytes: r.truncatedBytes, file: leases.journal.path }, 'lease journal loaded');
+    if (r.skippedRegions > 0) {
+      hooks.log.error(
+        { event: 'dhcp.journal_damaged', records: r.records, skipped_bytes: r.skippedBytes, regions: r.skippedRegions, copy: r.damagedCopy, file: leases.journal.path },
+        `lease journal damaged: ${r.skippedRegions} bad region(s), ${r.skippedBytes} bytes skipped, ${r.records} records kept; the damaged file is kept as ${r.damagedCopy}`,
+      );
+    }
   }
   // Warnings a packet can trigger (a failing send, a handler error, a journal
   // write failing under a flood) are limited per event; counters count all.
@@ -136,7 +142,8 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     leaseViews: () => {
       const now = Date.now();
       return (leases?.all() ?? [])
-        .filter((l) => l.state !== 'declined' || l.expires > now)
+        // A quarantine or an offer that ran out is history, not a lease.
+        .filter((l) => (l.state !== 'declined' && l.state !== 'offered') || l.expires > now)
         .map((l) => ({
           mac: l.mac,
           ip: l.ip,

@@ -15,7 +15,7 @@ import {
 } from '../codec/dhcp-options.js';
 import type { DhcpConfig, SubnetConfig } from '../config/types.js';
 import type { ClientFacts, DhcpAnswer } from '../plan/types.js';
-import type { LeaseStore, Pool } from '../leases/store.js';
+import { CLIENT_KEY_MAX, type LeaseStore, type Pool } from '../leases/store.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Logger } from '../log.js';
 import { limitLogs } from '../log-limit.js';
@@ -155,6 +155,8 @@ export class DhcpService {
 
     const mac = chaddrToMac(req);
     const key = clientKey(req.options, req.htype, req.chaddr.subarray(0, req.hlen).toString('hex'));
+    // RFC 3396 concatenation lets an identifier outgrow one option; nothing that long is stored.
+    if (key.length > CLIENT_KEY_MAX) return this.drop('client_id_too_long', { mac });
     if (this.config.mode === 'proxy') return this.proxy(req, type, ingress, mac, key);
 
     const subnet = this.selectSubnet(req, ingress);
@@ -347,8 +349,10 @@ export class DhcpService {
     const fixed = this.fixedIn(answer, subnet);
     const requested = readIpSafe(req, OPT.REQUESTED_IP);
     let alloc = store.allocate(pool, key, mac, { fixed, requested });
-    // Probe addresses never leased before; a reply means someone squats on it.
-    for (let tries = 0; alloc && alloc.fresh && this.probe && this.config.arp_probe && tries < 3; tries++) {
+    // Probe addresses never leased before (arp_probe), and a static address a client DECLINEd:
+    // a reply means someone squats on it.
+    const mustProbe = (a: typeof alloc) => !!a && ((a.fresh && this.config.arp_probe) || !!a.probe);
+    for (let tries = 0; alloc && mustProbe(alloc) && this.probe && tries < 3; tries++) {
       let inUse = false;
       try {
         inUse = await this.probe(alloc.ip, ingress);
@@ -357,7 +361,7 @@ export class DhcpService {
       }
       if (!inUse) break;
       this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
-      this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, 'address answers ARP; quarantined');
+      this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
       await store.conflict(alloc.ip);
       if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
       alloc = store.allocate(pool, key, mac, { requested });

@@ -72,7 +72,7 @@ export class HttpServer {
   private readonly log: Logger;
 
   constructor(
-    private readonly config: HttpConfig,
+    private readonly config: Omit<HttpConfig, 'max_connections'> & { max_connections?: number },
     log: Logger,
     private readonly telemetry: Telemetry,
     private readonly hooks: HttpHooks,

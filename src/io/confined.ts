@@ -53,6 +53,15 @@ export function closeFd(fd: number): void {
   fs.close(fd, () => undefined);
 }
 
+/**
+ * Root reads every file; a server running as root serves only what any local
+ * user may read (a key or shadow copy left in the root stays private). As
+ * another user the kernel already decides.
+ */
+export function servable(stat: fs.Stats): boolean {
+  return process.geteuid?.() !== 0 || (stat.mode & fs.constants.S_IROTH) !== 0;
+}
+
 /** Open `rel` under `realRoot` read-only; verify it is a regular file really inside. */
 export async function openConfined(realRoot: string, rel: string): Promise<{ fd: number; stat: fs.Stats }> {
   let fd: number;
@@ -76,6 +85,7 @@ export async function openConfined(realRoot: string, rel: string): Promise<{ fd:
     if (!isInside(realRoot, real)) throw new ConfinementError('access', 'Access violation');
     const stat = await fstatP(fd);
     if (!stat.isFile()) throw new ConfinementError('not-file', 'Not a regular file');
+    if (!servable(stat)) throw new ConfinementError('access', 'Access violation');
     return { fd, stat };
   } catch (e) {
     closeFd(fd);

@@ -14,7 +14,8 @@
  */
 import type { SubnetConfig } from '../config/types.js';
 import { intToIp, ipToInt } from '../codec/dhcp.js';
-import { Journal } from './journal.js';
+import { Journal, type LoadResult } from './journal.js';
+import { Pool, NEVER_USED } from './pool.js';
 
 export type LeaseRecord =
   | { t: 'L'; ip: string; key: string; mac: string; exp: number; host?: string }
@@ -56,38 +57,34 @@ export interface LeaseStoreOptions {
   keepExpiredMs?: number;
   /** Compact when the journal holds this many records more than the live state (default 10000). */
   compactSlack?: number;
+  /** Compact when the journal has grown this many bytes past its size after the last compaction (default 8 MiB). */
+  compactBytes?: number;
   noSync?: boolean;
   now?: () => number;
 }
 
-export interface Pool {
-  subnet: SubnetConfig;
-  network: number;
-  mask: number;
-  broadcast: number;
-  start: number;
-  end: number;
-  cursor: number;
-}
+export { Pool };
 
 export interface Allocation {
   ip: string;
   /** Never leased before: the service may ARP-probe it first. */
   fresh: boolean;
+  /** A static address a client DECLINEd: probe it before offering it again. */
+  probe?: boolean;
 }
 
-function maskOf(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
+/** What open() found in the journal (the damage fields are LoadResult's). */
+export type LoadSummary = { records: number } & Omit<LoadResult<LeaseRecord>, 'records' | 'validBytes'>;
 
-function poolOf(s: SubnetConfig): Pool {
-  const mask = maskOf(s.prefix);
-  const network = (ipToInt(s.network) & mask) >>> 0;
-  const broadcast = (network | (~mask >>> 0)) >>> 0;
-  const start = s.range ? ipToInt(s.range.start) : 1;
-  const end = s.range ? ipToInt(s.range.end) : 0;
-  return { subnet: s, network, mask, broadcast, start, end, cursor: start };
-}
+/** Longest hostname kept (a DNS name is at most 253 characters). */
+export const HOSTNAME_MAX = 255;
+/** 'id:' + hex of a client identifier: RFC 2132 §9.14 gives it one option, 255 bytes. */
+export const CLIENT_KEY_MAX = 3 + 2 * 255;
+/** How often an apparently exhausted pool is rebuilt, recovering addresses handed out but never offered. */
+const EXHAUSTED_REBUILD_MS = 5000;
+
+/** Reverts one in-memory change if nothing replaced it since (a commit that did not reach the disk). */
+type Undo = Array<() => void>;
 
 export class LeaseStore {
   readonly journal: Journal<LeaseRecord>;
@@ -96,12 +93,18 @@ export class LeaseStore {
   private readonly byIp = new Map<number, Lease>();
   private readonly byKey = new Map<string, Lease>();
   private readonly reservedIp = new Map<number, string>();
+  /** Static addresses a client DECLINEd: in use by someone else until an ARP probe says otherwise. */
+  private readonly suspect = new Set<number>();
   private readonly now: () => number;
   private readonly offerHoldMs: number;
   private readonly declineHoldMs: number;
   private readonly keepExpiredMs: number;
   private readonly compactSlack: number;
+  private readonly compactBytes: number;
   private compacting: Promise<void> | null = null;
+  private bytesAfterCompaction = 0;
+  private loading = false;
+  private lastExhaustedRebuild = -Infinity;
   truncatedBytesOnLoad = 0;
 
   constructor(readonly opts: LeaseStoreOptions) {
@@ -111,37 +114,43 @@ export class LeaseStore {
     this.declineHoldMs = opts.declineHoldMs ?? 600_000;
     this.keepExpiredMs = opts.keepExpiredMs ?? 86_400_000;
     this.compactSlack = opts.compactSlack ?? 10_000;
+    this.compactBytes = opts.compactBytes ?? 8 * 1024 * 1024;
     for (const r of opts.reserved ?? []) this.reservedIp.set(ipToInt(r.ip), r.mac.toLowerCase());
-    this.pools = opts.subnets.map((s) => poolOf(s));
+    this.pools = opts.subnets.map((s) => new Pool(s));
   }
 
   /**
    * New subnets/ranges (config reload). Leases live by address, not by pool,
    * so nothing is lost: a bound address that falls outside every new range
    * stays bound until it expires, is not renewed (the service NAKs it, as
-   * Kea and dnsmasq do) and is never offered again. An unchanged range keeps
-   * its allocation cursor.
+   * Kea and dnsmasq do) and is never offered again.
    */
   setSubnets(subnets: SubnetConfig[]): void {
-    this.pools = subnets.map((s) => {
-      const p = poolOf(s);
-      const old = this.pools.find((o) => o.network === p.network && o.mask === p.mask && o.start === p.start && o.end === p.end);
-      if (old) p.cursor = old.cursor;
-      return p;
-    });
+    this.pools = subnets.map((s) => new Pool(s));
+    this.rebuild();
   }
 
   /** Replace the static reservations (config reload). */
   setReserved(reserved: StaticReservation[]): void {
     this.reservedIp.clear();
     for (const r of reserved) this.reservedIp.set(ipToInt(r.ip), r.mac.toLowerCase());
+    for (const n of this.suspect) if (!this.reservedIp.has(n)) this.suspect.delete(n);
+    this.rebuild();
   }
 
-  async open(): Promise<{ records: number; truncatedBytes: number }> {
+  async open(): Promise<LoadSummary> {
     const r = await this.journal.open();
-    for (const rec of r.records) this.apply(rec);
+    this.loading = true;
+    try {
+      for (const rec of r.records) this.apply(rec);
+    } finally {
+      this.loading = false;
+    }
+    this.rebuild();
     this.truncatedBytesOnLoad = r.truncatedBytes;
-    return { records: r.records.length, truncatedBytes: r.truncatedBytes };
+    this.bytesAfterCompaction = this.journal.size;
+    const { records, validBytes: _v, ...rest } = r;
+    return { records: records.length, ...rest };
   }
 
   async close(): Promise<void> {
@@ -158,29 +167,127 @@ export class LeaseStore {
     } catch {
       return;
     }
-    const prev = this.byIp.get(n);
     if (rec.t === 'L') {
       this.setLease({ ip: rec.ip, ipInt: n, state: 'bound', key: rec.key, mac: rec.mac, expires: rec.exp, hostname: rec.host, used: true });
     } else if (rec.t === 'F') {
       this.setLease({ ip: rec.ip, ipInt: n, state: 'free', key: rec.key, mac: rec.mac, expires: rec.at, used: true });
     } else if (rec.t === 'D') {
-      if (prev && this.byKey.get(prev.key) === prev) this.byKey.delete(prev.key);
-      this.byIp.set(n, { ip: rec.ip, ipInt: n, state: 'declined', key: '', mac: '', expires: rec.until, used: true });
+      this.setDeclined(n, rec.ip, rec.until);
     }
   }
 
+  // ----------------------------------------------------------- the two indexes
+
+  /** Set (or delete) the entry for an address; every change goes through here so the pool's heap follows. */
+  private putIp(n: number, l: Lease | undefined, undo?: Undo): void {
+    const prev = this.byIp.get(n);
+    if (prev === l) return;
+    if (l) this.byIp.set(n, l);
+    else this.byIp.delete(n);
+    this.touched(n);
+    undo?.push(() => {
+      if (this.byIp.get(n) !== l) return;
+      if (prev) this.byIp.set(n, prev);
+      else this.byIp.delete(n);
+      this.touched(n);
+    });
+  }
+
+  private putKey(k: string, l: Lease | undefined, undo?: Undo): void {
+    const prev = this.byKey.get(k);
+    if (prev === l) return;
+    if (l) this.byKey.set(k, l);
+    else this.byKey.delete(k);
+    undo?.push(() => {
+      if (this.byKey.get(k) !== l) return;
+      if (prev) this.byKey.set(k, prev);
+      else this.byKey.delete(k);
+    });
+  }
+
   /** Put a lease in both indexes; a client holds one address at a time. */
-  private setLease(l: Lease): void {
+  private setLease(l: Lease, undo?: Undo): void {
     const old = this.byIp.get(l.ipInt);
-    if (old && old.key !== l.key && this.byKey.get(old.key) === old) this.byKey.delete(old.key);
+    if (old && old.key !== l.key && this.byKey.get(old.key) === old) this.putKey(old.key, undefined, undo);
     const mine = this.byKey.get(l.key);
     if (mine && mine.ipInt !== l.ipInt && this.byIp.get(mine.ipInt) === mine) {
       // The client moved: its old address becomes free (keep nothing pointing at it).
-      if (mine.state === 'offered') this.byIp.delete(mine.ipInt);
-      else this.byIp.set(mine.ipInt, { ...mine, state: 'free', expires: Math.min(mine.expires, this.now()) });
+      if (mine.state === 'offered') this.putIp(mine.ipInt, undefined, undo);
+      else this.putIp(mine.ipInt, { ...mine, state: 'free', expires: Math.min(mine.expires, this.now()) }, undo);
     }
-    this.byIp.set(l.ipInt, l);
-    if (l.key) this.byKey.set(l.key, l);
+    this.putIp(l.ipInt, l, undo);
+    if (l.key) this.putKey(l.key, l, undo);
+  }
+
+  private setDeclined(n: number, ip: string, until: number, undo?: Undo): void {
+    const prev = this.byIp.get(n);
+    if (prev && prev.key && this.byKey.get(prev.key) === prev) this.putKey(prev.key, undefined, undo);
+    this.putIp(n, { ip, ipInt: n, state: 'declined', key: '', mac: '', expires: until, used: true }, undo);
+  }
+
+  // ----------------------------------------------------------- allocation order
+
+  private poolOfIp(n: number): Pool | undefined {
+    for (const p of this.pools) if (p.assignable(n)) return p;
+    return undefined;
+  }
+
+  /** When the address may be handed out by its pool: NEVER_USED, else the end of its lease/offer/quarantine; undefined = never (reserved). */
+  private freeKey(n: number): number | undefined {
+    if (this.reservedIp.has(n)) return undefined;
+    const l = this.byIp.get(n);
+    return l ? l.expires : NEVER_USED;
+  }
+
+  private touched(n: number): void {
+    if (this.loading) return;
+    const p = this.poolOfIp(n);
+    if (!p) return;
+    const k = this.freeKey(n);
+    // An address without state ahead of the sweep is found by the sweep itself.
+    if (k === undefined || (k === NEVER_USED && n >= p.frontier)) return;
+    p.push(k, n);
+    if (p.heapSize > 2 * this.byIp.size + 4096) this.rebuildPool(p);
+  }
+
+  /** Drop stale heap entries: every known address of the pool once, and a fresh sweep for the rest. */
+  private rebuildPool(p: Pool): void {
+    p.reset();
+    for (const [n, l] of this.byIp) {
+      if (p.assignable(n) && !this.reservedIp.has(n)) p.push(l.expires, n);
+    }
+  }
+
+  private rebuild(): void {
+    for (const p of this.pools) this.rebuildPool(p);
+  }
+
+  /** The pool's next address by its own order (never used, then free the longest), or undefined. */
+  private nextFree(pool: Pool, now: number): Allocation | undefined {
+    for (;;) {
+      const key = pool.peekKey();
+      if (key === undefined) break;
+      const n = pool.peekIp();
+      if (this.freeKey(n) !== key) {
+        pool.pop(); // stale
+        continue;
+      }
+      if (key !== NEVER_USED) break;
+      pool.pop();
+      return { ip: intToIp(n), fresh: true };
+    }
+    while (pool.frontier <= pool.end) {
+      const n = pool.frontier++;
+      if (n === pool.network || n === pool.broadcast || this.byIp.has(n) || this.reservedIp.has(n)) continue;
+      return { ip: intToIp(n), fresh: true };
+    }
+    const key = pool.peekKey();
+    if (key !== undefined && key <= now) {
+      const n = pool.peekIp();
+      pool.pop();
+      return { ip: intToIp(n), fresh: !this.byIp.get(n)?.used };
+    }
+    return undefined;
   }
 
   // ----------------------------------------------------------- queries
@@ -190,12 +297,11 @@ export class LeaseStore {
   }
 
   inSubnet(pool: Pool, ip: string | number): boolean {
-    const n = typeof ip === 'number' ? ip : ipToInt(ip);
-    return ((n & pool.mask) >>> 0) === pool.network && n !== pool.network && n !== pool.broadcast;
+    return pool.inSubnet(typeof ip === 'number' ? ip : ipToInt(ip));
   }
 
   inRange(pool: Pool, n: number): boolean {
-    return pool.end >= pool.start && n >= pool.start && n <= pool.end;
+    return pool.inRange(n);
   }
 
   /** The lease (bound, not expired) or live offer for `ip`. */
@@ -248,16 +354,18 @@ export class LeaseStore {
    * Choose an address for a client: its fixed address (static host), else its
    * live lease/offer in this pool, else the address it asked for (option 50)
    * if free, else its previous (expired) address, else a never-used pool
-   * address, else the least recently used free one. null = pool exhausted.
+   * address, else the one free the longest. null = pool exhausted.
+   * An address handed out here is not held: the caller offers it (or reports a conflict).
    */
   allocate(pool: Pool, key: string, mac: string, hint: { fixed?: string; requested?: string } = {}): Allocation | null {
     const now = this.now();
     if (hint.fixed) {
       if (!this.available(pool, hint.fixed, key, mac)) return null;
-      return { ip: hint.fixed, fresh: !this.byIp.get(ipToInt(hint.fixed))?.used };
+      const n = ipToInt(hint.fixed);
+      return this.suspect.has(n) ? { ip: hint.fixed, fresh: false, probe: true } : { ip: hint.fixed, fresh: !this.byIp.get(n)?.used };
     }
     const mine = this.byKey.get(key);
-    if (mine && mine.state !== 'declined' && this.inRange(pool, mine.ipInt) && this.available(pool, mine.ip, key, mac)) {
+    if (mine && mine.state !== 'declined' && pool.inRange(mine.ipInt) && this.available(pool, mine.ip, key, mac)) {
       return { ip: mine.ip, fresh: !mine.used };
     }
     if (hint.requested) {
@@ -267,32 +375,24 @@ export class LeaseStore {
       } catch {
         /* ignore a bad hint */
       }
-      if (n >= 0 && this.inRange(pool, n) && this.available(pool, hint.requested, key, mac)) {
+      if (n >= 0 && pool.inRange(n) && this.available(pool, hint.requested, key, mac)) {
         return { ip: hint.requested, fresh: !this.byIp.get(n)?.used };
       }
     }
-    if (pool.end < pool.start) return null;
-    // Never-used addresses first, scanning from a cursor (amortized O(1) per allocation).
-    const size = pool.end - pool.start + 1;
-    for (let i = 0; i < size; i++) {
-      const n = pool.cursor;
-      pool.cursor = n >= pool.end ? pool.start : n + 1;
-      if (n === pool.network || n === pool.broadcast) continue;
-      if (!this.byIp.has(n) && !this.reservedIp.has(n)) return { ip: intToIp(n), fresh: true };
-    }
-    // Then the free address unused the longest.
-    let best: Lease | undefined;
-    for (const l of this.byIp.values()) {
-      if (!this.inRange(pool, l.ipInt) || this.reservedIp.has(l.ipInt)) continue;
-      if (l.state === 'declined' ? l.expires > now : this.isLive(l)) continue;
-      if (!best || l.expires < best.expires) best = l;
-    }
-    return best ? { ip: best.ip, fresh: false } : null;
+    if (pool.size === 0) return null;
+    const a = this.nextFree(pool, now);
+    if (a) return a;
+    // Addresses handed out above but never offered fall out of the pool's order; a rebuild finds them.
+    if (now - this.lastExhaustedRebuild < EXHAUSTED_REBUILD_MS) return null;
+    this.lastExhaustedRebuild = now;
+    this.rebuildPool(pool);
+    return this.nextFree(pool, now) ?? null;
   }
 
   /** Hold `ip` for `key` while the client decides (memory only). */
   offer(key: string, mac: string, ip: string): void {
     const n = ipToInt(ip);
+    this.suspect.delete(n); // offered after a clean probe
     const cur = this.byIp.get(n);
     if (cur && cur.key === key && cur.state === 'bound' && cur.expires > this.now()) return; // already bound: keep
     this.setLease({ ip, ipInt: n, state: 'offered', key, mac, expires: this.now() + this.offerHoldMs, used: cur?.used ?? false });
@@ -302,38 +402,64 @@ export class LeaseStore {
   dropOffer(key: string): void {
     const l = this.byKey.get(key);
     if (l && l.state === 'offered') {
-      this.byKey.delete(key);
-      if (this.byIp.get(l.ipInt) === l) this.byIp.delete(l.ipInt);
+      this.putKey(key, undefined);
+      if (this.byIp.get(l.ipInt) === l) this.putIp(l.ipInt, undefined);
     }
   }
 
-  /** Mark an address as in use by someone we do not know (ARP probe answered). */
+  /**
+   * Mark an address as in use by someone we do not know (ARP probe answered).
+   * A static host's address is not quarantined: it stays suspect and is
+   * probed again before each offer, so a conflict keeps it off the network
+   * only while the conflict lasts.
+   */
   conflict(ip: string): Promise<void> {
-    return this.quarantine(ipToInt(ip), ip);
+    const n = ipToInt(ip);
+    if (this.reservedIp.has(n)) {
+      this.suspect.add(n);
+      return Promise.resolve();
+    }
+    return this.quarantine(n, ip);
   }
 
   // ----------------------------------------------------------- changes (journaled)
 
   /**
+   * Commit records for changes already made in memory (so concurrent requests
+   * see them at once). If the records do not reach the disk, the changes are
+   * undone: nothing is held that a restart would not know.
+   */
+  private commit(records: LeaseRecord[], undo: Undo): Promise<void> {
+    return this.journal.commit(records).then(
+      () => this.maybeCompact(),
+      (e: Error) => {
+        for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+        throw e;
+      },
+    );
+  }
+
+  /**
    * Bind `ip` to the client for `seconds`. Memory is updated at once (so
    * concurrent requests see it); the promise resolves when the record is on
-   * disk — send the ACK only then.
+   * disk — send the ACK only then. Rejects (and forgets the binding) when it
+   * is not.
    */
   bind(key: string, mac: string, ip: string, seconds: number, hostname?: string): Promise<Lease> {
+    if (key.length > CLIENT_KEY_MAX) return Promise.reject(new Error(`client identifier longer than 255 bytes (${(key.length - 3) >> 1})`));
+    const host = hostname === undefined ? undefined : clip(hostname, HOSTNAME_MAX);
     const n = ipToInt(ip);
     const exp = this.now() + seconds * 1000;
     const records: LeaseRecord[] = [];
+    const undo: Undo = [];
     const mine = this.byKey.get(key);
     if (mine && mine.ipInt !== n && (mine.state === 'bound' || mine.state === 'free') && this.byIp.get(mine.ipInt) === mine) {
       records.push({ t: 'F', ip: mine.ip, key, mac: mine.mac, at: this.now() });
     }
-    const lease: Lease = { ip, ipInt: n, state: 'bound', key, mac, expires: exp, hostname, used: true };
-    this.setLease(lease);
-    records.push(hostname ? { t: 'L', ip, key, mac, exp, host: hostname } : { t: 'L', ip, key, mac, exp });
-    return this.journal.commit(records).then(() => {
-      this.maybeCompact();
-      return lease;
-    });
+    const lease: Lease = { ip, ipInt: n, state: 'bound', key, mac, expires: exp, hostname: host, used: true };
+    this.setLease(lease, undo);
+    records.push(host ? { t: 'L', ip, key, mac, exp, host } : { t: 'L', ip, key, mac, exp });
+    return this.commit(records, undo).then(() => lease);
   }
 
   /** DHCPRELEASE: the client gives the address back. Ignored unless it is the client's. */
@@ -341,15 +467,18 @@ export class LeaseStore {
     const l = this.byIp.get(ipToInt(ip));
     if (!l || l.key !== key || l.state !== 'bound') return Promise.resolve(false);
     const at = this.now();
-    this.setLease({ ...l, state: 'free', expires: at });
-    return this.journal.commit([{ t: 'F', ip, key, mac: l.mac, at }]).then(() => true);
+    const undo: Undo = [];
+    this.setLease({ ...l, state: 'free', expires: at }, undo);
+    return this.commit([{ t: 'F', ip, key, mac: l.mac, at }], undo).then(() => true);
   }
 
   /**
    * DHCPDECLINE: the client found `ip` in use after we gave it to it. Only an
    * address bound or offered (live) to this same client can be declined, so a
    * stranger cannot quarantine static hosts' or other clients' addresses.
-   * Resolves true when the address was quarantined.
+   * A static host's address is only marked suspect (see conflict()): its MAC
+   * is easily spoofed, and a quarantine would keep the real host off the LAN.
+   * Resolves true when the decline was taken.
    */
   decline(key: string, ip: string): Promise<boolean> {
     let n: number;
@@ -360,15 +489,14 @@ export class LeaseStore {
     }
     const l = this.byIp.get(n);
     if (!key || !l || l.key !== key || !this.isLive(l)) return Promise.resolve(false);
-    return this.quarantine(n, ip).then(() => true);
+    return this.conflict(ip).then(() => true);
   }
 
   private quarantine(n: number, ip: string): Promise<void> {
-    const l = this.byIp.get(n);
-    if (l && l.key && this.byKey.get(l.key) === l) this.byKey.delete(l.key);
     const until = this.now() + this.declineHoldMs;
-    this.byIp.set(n, { ip, ipInt: n, state: 'declined', key: '', mac: '', expires: until, used: true });
-    return this.journal.commit([{ t: 'D', ip, until }]);
+    const undo: Undo = [];
+    this.setDeclined(n, ip, until, undo);
+    return this.commit([{ t: 'D', ip, until }], undo);
   }
 
   // ----------------------------------------------------------- compaction
@@ -394,16 +522,23 @@ export class LeaseStore {
 
   compact(): Promise<void> {
     if (!this.compacting) {
-      this.compacting = this.journal.compact(() => this.snapshot()).finally(() => {
-        this.compacting = null;
-      });
+      this.compacting = this.journal
+        .compact(() => this.snapshot())
+        .then(() => {
+          this.bytesAfterCompaction = this.journal.size;
+        })
+        .finally(() => {
+          this.compacting = null;
+        });
     }
     return this.compacting;
   }
 
+  /** Compact when the journal holds far more records, or bytes, than the live state needs. */
   private maybeCompact(): void {
     if (this.compacting) return;
-    if (this.journal.recordCount > this.byIp.size * 2 + this.compactSlack) {
+    const j = this.journal;
+    if (j.recordCount > this.byIp.size * 2 + this.compactSlack || j.size > 2 * this.bytesAfterCompaction + this.compactBytes) {
       this.compact().catch(() => {
         /* a failed compaction leaves the old journal in place; retried later */
       });
@@ -412,10 +547,17 @@ export class LeaseStore {
 
   /** Pool usage for gauges. */
   usage(pool: Pool): { size: number; bound: number } {
-    const size = pool.end >= pool.start ? pool.end - pool.start + 1 : 0;
+    const size = pool.size;
     let bound = 0;
     const now = this.now();
     for (const l of this.byIp.values()) if (l.state === 'bound' && l.expires > now && this.inRange(pool, l.ipInt)) bound++;
     return { size, bound };
   }
+}
+
+/** At most `max` UTF-16 units, never splitting a surrogate pair. */
+function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const end = /[\uD800-\uDBFF]/.test(s[max - 1]!) ? max - 1 : max;
+  return s.slice(0, end);
 }

@@ -36,13 +36,28 @@ export interface FileClient {
 
 export class BootPlan {
   private readonly exact = new Map<Mac, HostConfig>();
-  /** Prefix entries, longest first. */
-  private readonly prefixes: HostConfig[];
+  /** Prefix entries by length, longest first, each keyed by its masked MAC: a lookup costs one probe per length. */
+  private readonly prefixes: { bits: number; byPrefix: Map<bigint, HostConfig> }[] = [];
+  /** Exact entries by name and by fixed address (script routes, who holds an address). */
+  private readonly byName = new Map<string, HostConfig>();
+  private readonly byIp = new Map<string, HostConfig>();
   private readonly scriptRoutes: RegExp[];
 
   constructor(readonly config: Config) {
-    for (const h of config.hosts) if (h.prefix_bits === 48) this.exact.set(h.mac, h);
-    this.prefixes = config.hosts.filter((h) => h.prefix_bits < 48).sort((a, b) => b.prefix_bits - a.prefix_bits);
+    const lengths = new Map<number, Map<bigint, HostConfig>>();
+    for (const h of config.hosts) {
+      if (h.prefix_bits === 48) {
+        this.exact.set(h.mac, h);
+        if (!this.byName.has(h.name)) this.byName.set(h.name, h);
+        if (h.ip && !this.byIp.has(h.ip)) this.byIp.set(h.ip, h);
+        continue;
+      }
+      let m = lengths.get(h.prefix_bits);
+      if (!m) lengths.set(h.prefix_bits, (m = new Map()));
+      const key = prefixOf(macBits(h.mac), h.prefix_bits);
+      if (!m.has(key)) m.set(key, h); // the first entry in file order wins, as before
+    }
+    for (const [bits, byPrefix] of [...lengths].sort((a, b) => b[0] - a[0])) this.prefixes.push({ bits, byPrefix });
     this.scriptRoutes = [routeOf(config.boot.script), /^boot\/(?<mac>[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5})\.ipxe$/i].filter(
       (r): r is RegExp => r !== undefined,
     );
@@ -53,8 +68,18 @@ export class BootPlan {
     const m = mac.toLowerCase();
     const h = this.exact.get(m);
     if (h) return h;
+    if (this.prefixes.length === 0) return undefined;
     const bits = macBits(m);
-    return this.prefixes.find((p) => prefixMatch(bits, macBits(p.mac), p.prefix_bits));
+    for (const p of this.prefixes) {
+      const hit = p.byPrefix.get(prefixOf(bits, p.bits));
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  /** The exact host entry holding this fixed address. */
+  hostByIp(ip: string): HostConfig | undefined {
+    return this.byIp.get(ip);
   }
 
   /** Template values for a client. `server` may be missing until a request tells us our address. */
@@ -258,7 +283,7 @@ export class BootPlan {
     const m = mac.toLowerCase().replace(/-/g, ':');
     const serverAddress = client.serverAddress ?? this.config.server ?? '';
     const d = this.derive(m, { serverAddress, ip: client.address });
-    const v = this.values(m, { serverAddress });
+    const v = this.values(m, { serverAddress, ip: client.address });
     const resetToken = d?.host.reset?.length ? client.resetToken?.(m) : undefined;
     return ipxeScript(d, {
       resetToken,
@@ -267,6 +292,7 @@ export class BootPlan {
       handoff: this.config.iscsi?.handoff ?? 'script',
       proxy: this.config.dhcp?.mode === 'proxy',
       serverAddress,
+      values: v,
       httpBase: this.config.http ? `http://${v.http ?? serverAddress}` : '',
     });
   }
@@ -275,8 +301,8 @@ export class BootPlan {
     if (g.mac) return g.mac.toLowerCase().replace(/-/g, ':');
     if (g.mac_hyphen) return g.mac_hyphen.toLowerCase().replace(/-/g, ':');
     if (g.mac_hex) return g.mac_hex.toLowerCase().replace(/(..)(?!$)/g, '$1:');
-    if (g.name) return this.config.hosts.find((h) => h.name === g.name && h.prefix_bits === 48)?.mac;
-    if (g.ip) return this.config.hosts.find((h) => h.ip === g.ip && h.prefix_bits === 48)?.mac;
+    if (g.name) return this.byName.get(g.name)?.mac;
+    if (g.ip) return this.byIp.get(g.ip)?.mac;
     return undefined;
   }
 }
@@ -310,8 +336,7 @@ function macBits(mac: Mac): bigint {
   return BigInt('0x' + mac.replace(/[:-]/g, ''));
 }
 
-function prefixMatch(a: bigint, b: bigint, bits: number): boolean {
-  if (bits === 0) return true;
-  const shift = BigInt(48 - bits);
-  return a >> shift === b >> shift;
+/** The top `bits` bits of a 48-bit MAC. */
+function prefixOf(mac: bigint, bits: number): bigint {
+  return mac >> BigInt(48 - bits);
 }

@@ -34,6 +34,8 @@ export interface ScriptContext {
   proxy: boolean;
   /** Our address as the client sees it (for tftp:// fallbacks). */
   serverAddress: string;
+  /** The plan's template values for this client ({name} {mac} {ip} {server} {http} {tftp} {iqn}...): derived once, by the plan. */
+  values: TemplateValues;
   /** e.g. "http://10.77.0.1:8080"; '' when the HTTP service is off (no reset item, files by TFTP). */
   httpBase: string;
   /** Proof for the reset URL that this client fetched its own script (see hooks/reset-token.ts); none = the reset will be refused. */
@@ -217,11 +219,11 @@ function sanFilename(ctx: ScriptContext): string | undefined {
 
 function linux(w: ScriptWriter, d: DerivedHost, ctx: ScriptContext, p: string): void {
   const h = d.host;
-  const kernelPath = tpl(h.kernel!, d, ctx);
+  const kernelPath = tpl(h.kernel!, ctx);
   const kernel = url(kernelPath, ctx);
-  const initrdPath = h.initrd ? tpl(h.initrd, d, ctx) : undefined;
+  const initrdPath = h.initrd ? tpl(h.initrd, ctx) : undefined;
   const isMemdisk = basename(kernelPath).toLowerCase() === 'memdisk';
-  let args = h.cmdline ? tpl(h.cmdline, d, ctx) : '';
+  let args = h.cmdline ? tpl(h.cmdline, ctx) : '';
   if (isMemdisk && !args && initrdPath && /\.iso$/i.test(initrdPath)) args = 'iso raw';
   // The EFI stub finds the initrd by name (iPXE docs, cmd/initrd); BIOS kernels ignore it.
   if (initrdPath && !isMemdisk && !/(^|\s)initrd=/.test(args)) args = `initrd=${basename(initrdPath)}${args ? ' ' + args : ''}`;
@@ -233,7 +235,7 @@ function linux(w: ScriptWriter, d: DerivedHost, ctx: ScriptContext, p: string): 
 }
 
 function chain(w: ScriptWriter, d: DerivedHost, ctx: ScriptContext, p: string): void {
-  const target = url(tpl(d.host.chain!, d, ctx), ctx);
+  const target = url(tpl(d.host.chain!, ctx), ctx);
   if (/\.(iso|img)$/i.test(target)) {
     // A disk/CD image straight over HTTP (range requests): iPXE emulates the drive.
     w.line(`echo lanboot: booting image ${target}`);
@@ -290,9 +292,9 @@ function menuText(k: BootKind, d: DerivedHost, ctx: ScriptContext): string {
     case 'iscsi':
       return `Boot from the iSCSI disk ${d.iscsi!.target}`;
     case 'linux':
-      return `Boot Linux (${basename(tpl(d.host.kernel!, d, ctx))})`;
+      return `Boot Linux (${basename(tpl(d.host.kernel!, ctx))})`;
     case 'chain':
-      return `Chain ${url(tpl(d.host.chain!, d, ctx), ctx)}`;
+      return `Chain ${url(tpl(d.host.chain!, ctx), ctx)}`;
     default:
       return 'Boot from the local disk';
   }
@@ -306,23 +308,10 @@ function url(pathOrUrl: string, ctx: ScriptContext): string {
   return `tftp://${ctx.serverAddress}/${rel}`;
 }
 
-/** Expand {name} {mac} {ip} {server} {iqn} {target} in a per-host value; an unknown one stays literal. */
-function tpl(t: string, d: DerivedHost, ctx: ScriptContext): string {
-  const v: TemplateValues = {
-    name: d.name,
-    mac: ctx.mac,
-    mac_hyphen: ctx.mac.replace(/:/g, '-'),
-    mac_hex: ctx.mac.replace(/:/g, ''),
-  };
-  if (d.ip) v.ip = d.ip;
-  if (ctx.serverAddress) v.server = ctx.serverAddress;
-  if (ctx.httpBase) v.http = ctx.httpBase.replace(/^[a-z]+:\/\//i, '');
-  if (d.iscsi) {
-    v.iqn = d.iscsi.initiator;
-    v.target = d.iscsi.target;
-  }
+/** Expand the plan's template values in a per-host value; an unknown variable stays literal. */
+function tpl(t: string, ctx: ScriptContext): string {
   try {
-    return oneLine(expand(t, v));
+    return oneLine(expand(t, ctx.values));
   } catch {
     return oneLine(t);
   }

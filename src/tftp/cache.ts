@@ -80,7 +80,8 @@ export class FileCache {
       throw new ConfinementError('access', 'Access violation');
     }
     if (!st.isFile()) throw new ConfinementError('not-file', 'Not a regular file');
-    const ident = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}`;
+    // The mode is part of a version: a file made private after it was cached is not served from memory.
+    const ident = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${st.mode}`;
     const m = this.mem.get(p);
     if (m && m.ident === ident) {
       // LRU: most recently used goes last.

@@ -41,6 +41,7 @@ beforeAll(async () => {
           ? [{ id: '10.77.0.10:2070', mac: MAC, peer: '10.77.0.10:2070', file: 'undionly.kpxe', bytes: transferBytes, size: 70_000, started, blksize: 1468 }]
           : [],
       rplLoads: () => [{ mac: OTHER, iface: 'lan0', file: 'ipxe.pxe', bytes: 30_000, size: 80_000, started, frameSize: 1500 }],
+      hostName: (mac) => (mac === OTHER ? 'rack-7' : undefined),
     },
     { log: silent, progressIntervalMs: 200 },
   );
@@ -122,12 +123,19 @@ describe('status page in headless Chromium', () => {
     expect(await page.locator('#leases').innerText()).toMatch(/10\.77\.0\.10[\s\S]*pc01[\s\S]*bound/);
     expect(await page.locator('#loads').innerText()).toContain('ipxe.pxe');
 
+    // The event history an operator opens stays open across the once-a-second redraw.
+    await row.locator('details summary').click();
+    await page.waitForTimeout(2500);
+    expect(await row.locator('details').getAttribute('open')).not.toBeNull();
+
     // A failure shows where the machine stopped, in red.
     telemetry.bootEvent(undefined, { svc: 'http', event: 'http.error', mac: OTHER, stage: 'script', error: '404 /boot/x.ipxe' });
     await page.waitForFunction(
       (mac) => /failed at HTTP script/.test(document.querySelector(`#machines tr[data-mac="${mac}"] .state`)?.textContent ?? ''),
       OTHER,
     );
+    // A configured host shows its configured name though no event carried it.
+    expect(await page.locator(`#machines tr[data-mac="${OTHER}"]`).innerText()).toContain('rack-7');
 
     await page.screenshot({ path: join(results, 'status-page.png'), fullPage: true });
     expect(errors).toEqual([]);

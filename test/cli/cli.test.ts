@@ -9,8 +9,12 @@ const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 async function lanboot(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return lanbootEnv({}, ...args);
+}
+
+async function lanbootEnv(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT });
+    const r = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
     return { code: 0, ...r };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -19,6 +23,25 @@ async function lanboot(...args: string[]): Promise<{ code: number; stdout: strin
 }
 
 describe('lanboot CLI', () => {
+  it('finds the config without -c ($LANBOOT_CONFIG, else /etc/lanboot/lanboot.yaml), and says so when there is none', async () => {
+    const r = await lanbootEnv({ LANBOOT_CONFIG: 'config/lanboot.yaml' }, 'check');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('demo1');
+    const missing = await lanbootEnv({ LANBOOT_CONFIG: '/nonexistent/lanboot.yaml' }, 'leases');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('/nonexistent/lanboot.yaml: no such config file; pass -c FILE');
+  });
+
+  it('exits 3 when no running server answers (leases, reload)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-cli-'));
+    const f = join(dir, 'lanboot.yaml');
+    writeFileSync(f, `state_dir: ${dir}\nadmin: { port: 1 }\n`);
+    expect((await lanboot('leases', '-c', f)).code).toBe(3);
+    const r = await lanboot('reload', '-c', f);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('no running lanboot found');
+  });
+
   it('check prints the resolved plan of the embedded default config', async () => {
     const r = await lanboot('check', '--config', 'config/lanboot.yaml');
     expect(r.code).toBe(0);

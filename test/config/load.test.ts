@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
+import { problems } from './problems.js';
 import { expand, templateVariables } from '../../src/config/template.js';
 
 const BASE = `interfaces: [lan0]
@@ -16,16 +17,6 @@ iscsi:
 hosts:
   52:54:00:77:00:10: { name: pc01, ip: 10.77.0.10, boot: iscsi }
 `;
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'lanboot.yaml');
-  } catch (e) {
-    if (e instanceof ConfigError) return e.message.split('\n');
-    throw e;
-  }
-  throw new Error('config was accepted');
-}
 
 describe('config loader', () => {
   it('resolves the example from the issue with defaults and derived values', () => {

@@ -1,5 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { encodeFrame } from '../../src/leases/journal.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
@@ -36,10 +39,10 @@ boot: { bios: undionly.kpxe, uefi: snponly.efi, script: "http://{server}/boot/{m
 `;
 };
 
-async function start(extra = '') {
+async function start(extra = '', log = silent) {
   const cfg = parseConfig(yaml(extra), join(dir, 'lanboot.yaml'));
   const plan = new BootPlan(cfg);
-  running = await startDhcp(cfg, { plan: () => plan, log: silent, telemetry: new Telemetry(), noSync: true });
+  running = await startDhcp(cfg, { plan: () => plan, log, telemetry: new Telemetry(), noSync: true });
   return { cfg, running };
 }
 
@@ -67,5 +70,35 @@ describe('startDhcp', () => {
     expect(yi).toMatch(/^10\.77\.0\.1\d\d$/);
     expect(r.factsFor(yi)).toMatchObject({ mac: '52:54:00:00:04:01', arch: 7 });
     expect(r.factsFor('10.77.0.99')).toBeUndefined();
+  });
+
+  it('a damaged lease journal is reported at error with counts and kept aside; the leases after the damage load', async () => {
+    const exp = Date.now() + 3_600_000;
+    const frames = [100, 101, 102].map((n) => encodeFrame({ t: 'L', ip: `10.77.0.${n}`, key: `hw:01:5254000000${n.toString(16)}`, mac: `52:54:00:00:00:${n.toString(16)}`, exp }));
+    frames[1]![12] ^= 0x10;
+    writeFileSync(join(dir, 'leases.journal'), Buffer.concat(frames));
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) });
+    const { running: r } = await start('', pino({ level: 'info' }, sink));
+    expect(r.leases!.leaseAt('10.77.0.102')?.mac).toBe('52:54:00:00:00:66');
+    const e = lines.find((l) => l.event === 'dhcp.journal_damaged');
+    expect(e).toMatchObject({ level: 50, records: 2, regions: 1, skipped_bytes: frames[1]!.length });
+    expect(readdirSync(dir).some((f) => f.startsWith('leases.journal.damaged-'))).toBe(true);
+  });
+
+  it('an offer that ran out leaves the leases table', async () => {
+    const { running: r } = await start();
+    const req: DhcpMessage = {
+      op: 1, htype: 1, hlen: 6, hops: 0, xid: 9, secs: 0, flags: 0x8000, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0',
+      giaddr: '0.0.0.0', chaddr: macToChaddr('52:54:00:00:04:02'), sname: '', file: '', options: new Map([[53, Buffer.from([1])]]),
+    };
+    await r.service.handle(req, { via: 'udp', localAddress: '127.0.0.1', localPort: r.service.config.port, srcAddress: '0.0.0.0', srcPort: 68 });
+    expect(r.leaseViews().map((l) => l.state)).toEqual(['offered']);
+    vi.useFakeTimers({ now: Date.now() + 31_000, toFake: ['Date'] });
+    try {
+      expect(r.leaseViews()).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -48,11 +48,13 @@ describe('Journal', () => {
     expect(parseFrames(readFileSync(p)).records).toEqual([{ n: 1 }, { n: 2 }, { n: 4 }]);
   });
 
-  it('a corrupt frame (CRC mismatch) ends the valid prefix', () => {
+  it('a corrupt frame (CRC mismatch) is skipped; the frames after it are kept', () => {
     const a = encodeFrame({ n: 1 });
     const b = encodeFrame({ n: 2 });
     b[b.length - 2] ^= 0xff;
-    expect(parseFrames(Buffer.concat([a, b, encodeFrame({ n: 3 })])).records).toEqual([{ n: 1 }]);
+    const r = parseFrames(Buffer.concat([a, b, encodeFrame({ n: 3 })]));
+    expect(r.records).toEqual([{ n: 1 }, { n: 3 }]);
+    expect(r.skippedBytes).toBe(b.length);
   });
 
   it('compaction replaces the file atomically and keeps commits made during it', async () => {
@@ -198,5 +200,58 @@ describe('LeaseStore', () => {
     const s2 = await open();
     expect(s2.leaseOf('k1')?.ip).toBe('10.77.0.100');
     await s2.close();
+  });
+  it('hands out never-used addresses first, then the one free the longest', async () => {
+    const s = await open();
+    const pool = s.pools[0]!;
+    await s.bind('k0', 'm0', '10.77.0.100', 10);
+    await s.bind('k1', 'm1', '10.77.0.101', 20);
+    await s.bind('k2', 'm2', '10.77.0.102', 30);
+    await s.release('k1', '10.77.0.101'); // free now: the longest-free once the others expire
+    expect(s.allocate(pool, 'n1', 'x1')).toEqual({ ip: '10.77.0.103', fresh: true });
+    s.offer('n1', 'x1', '10.77.0.103');
+    expect(s.allocate(pool, 'n2', 'x2')).toEqual({ ip: '10.77.0.101', fresh: false });
+    s.offer('n2', 'x2', '10.77.0.101');
+    expect(s.allocate(pool, 'n3', 'x3')).toBeNull(); // .100 and .102 are still bound
+    clock += 25_000;
+    expect(s.allocate(pool, 'n3', 'x3')!.ip).toBe('10.77.0.100'); // expired first
+    await s.close();
+  });
+
+  it('an address handed out but never offered comes back; a dropped offer is never-used again', async () => {
+    const s = await open();
+    const pool = s.pools[0]!;
+    for (let i = 0; i < 4; i++) s.offer('k' + i, 'm' + i, s.allocate(pool, 'k' + i, 'm' + i)!.ip);
+    s.dropOffer('k2'); // the client took another server's offer
+    expect(s.allocate(pool, 'k9', 'm9')).toEqual({ ip: '10.77.0.102', fresh: true });
+    // ...but that DISCOVER never got its offer (e.g. the server stopped mid-probe): still not lost.
+    clock += 10_000;
+    expect(s.allocate(pool, 'k8', 'm8')).toEqual({ ip: '10.77.0.102', fresh: true });
+    await s.close();
+  });
+
+  it('a DECLINEd static address is probed before the next offer, never quarantined', async () => {
+    const s = await open({ reserved: [{ ip: '10.77.0.10', mac: 'aa:aa:aa:aa:aa:aa' }] });
+    const pool = s.pools[0]!;
+    const key = 'hw:01:aaaaaaaaaaaa';
+    expect(s.allocate(pool, key, 'aa:aa:aa:aa:aa:aa', { fixed: '10.77.0.10' })).toEqual({ ip: '10.77.0.10', fresh: true });
+    s.offer(key, 'aa:aa:aa:aa:aa:aa', '10.77.0.10');
+    expect(await s.decline(key, '10.77.0.10')).toBe(true);
+    expect(s.all().some((l) => l.state === 'declined')).toBe(false);
+    expect(s.allocate(pool, key, 'aa:aa:aa:aa:aa:aa', { fixed: '10.77.0.10' })).toMatchObject({ ip: '10.77.0.10', probe: true });
+    s.offer(key, 'aa:aa:aa:aa:aa:aa', '10.77.0.10'); // the probe found nobody
+    expect(s.allocate(pool, key, 'aa:aa:aa:aa:aa:aa', { fixed: '10.77.0.10' })?.probe).toBeUndefined();
+    await s.close();
+    expect(readFileSync(join(dir, 'leases')).length).toBe(0); // nothing journaled for it
+  });
+
+  it('a reload to a new range keeps the leases and allocates from the new range', async () => {
+    const s = await open();
+    await s.bind('k1', 'm1', '10.77.0.100', 60);
+    s.setSubnets([{ ...subnet, range: { start: '10.77.0.150', end: '10.77.0.151' } }]);
+    const pool = s.pools[0]!;
+    expect(s.leaseOf('k1')?.ip).toBe('10.77.0.100');
+    expect(s.allocate(pool, 'k2', 'm2')!.ip).toBe('10.77.0.150');
+    await s.close();
   });
 });

@@ -161,6 +161,26 @@ describe('TFTP quirks and RPL', () => {
 });
 
 describe('generated files', () => {
+  it('expands every template variable in a host entry\'s kernel, initrd, cmdline and chain, {tftp} included', () => {
+    const p = new BootPlan(
+      parseConfig(
+        `server: 10.77.0.1
+tftp: { root: /srv/tftp, port: 6969 }
+hosts:
+  52:54:00:77:00:20: { name: pc20, ip: 10.77.0.20, boot: linux, kernel: "tftp://{tftp}/vmlinuz-{name}", initrd: "tftp://{tftp}/initrd", cmdline: "ip={ip} srv={server} boot={tftp}" }
+  52:54:00:77:00:21: { name: pc21, boot: chain, chain: "tftp://{tftp}/{mac_hex}.ipxe" }
+`,
+        'lanboot.yaml',
+      ),
+    );
+    const linux = p.script('52:54:00:77:00:20', { serverAddress: '10.77.0.1' });
+    expect(linux).toContain('kernel tftp://10.77.0.1:6969/vmlinuz-pc20 initrd=initrd ip=10.77.0.20 srv=10.77.0.1 boot=10.77.0.1:6969');
+    expect(linux).toContain('initrd tftp://10.77.0.1:6969/initrd');
+    expect(p.script('52:54:00:77:00:21', { serverAddress: '10.77.0.1' })).toContain('chain --autofree tftp://10.77.0.1:6969/525400770021.ipxe');
+    // No template left unexpanded (iPXE's own ${var} aside).
+    expect(linux + p.script('52:54:00:77:00:21', { serverAddress: '10.77.0.1' })).not.toMatch(/(^|[^$])\{[a-z_]+\}/m);
+  });
+
   it('routes the script path from the boot.script template to the MAC in it', () => {
     const f = plan.file('/boot/52:54:00:77:00:10.ipxe', { serverAddress: '10.77.0.1' })!;
     expect(f.mac).toBe(MAC);

@@ -64,6 +64,10 @@ const CTX: ScriptContext = {
   proxy: false,
   serverAddress: '10.77.0.1',
   httpBase: 'http://10.77.0.1:8080',
+  values: {
+    name: 'pc01', mac: MAC, mac_hyphen: MAC.replace(/:/g, '-'), mac_hex: MAC.replace(/:/g, ''), ip: '10.77.0.10',
+    server: '10.77.0.1', http: '10.77.0.1:8080', tftp: '10.77.0.1', iqn: 'iqn.2010-01.lan.example:initiator:pc01', target: 'iqn.2010-01.lan.example:pc01',
+  },
 };
 
 /**

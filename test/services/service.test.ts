@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installService, renderUnit } from '../../src/admin/install-service.js';
+import { installService, renderUnit, unreachableForService } from '../../src/admin/install-service.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lb-svc-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -145,5 +145,19 @@ describe('installService', () => {
     expect(r2.init).toBe('procd');
     expect(statSync(join(owrt, 'etc/init.d/lanboot')).mode & 0o777).toBe(0o755);
     expect(r2.next.some((n) => n.includes('user: lanboot'))).toBe(true);
+  });
+
+  it('refuses an installation the unit\'s user cannot run (a checkout in /root or /home), and says how to install instead', async () => {
+    expect(unreachableForService('/root/lanboot/dist/src/cli.js')).toMatch(/under \/root, which the unit hides \(ProtectHome=yes\)/);
+    expect(unreachableForService('/home/ann/lanboot/dist/src/cli.js')).toMatch(/ProtectHome/);
+    const locked = join(tmp, 'locked');
+    execFileSync('mkdir', ['-p', join(locked, 'dist')]);
+    writeFileSync(join(locked, 'dist/cli.js'), '');
+    execFileSync('chmod', ['700', locked]);
+    expect(unreachableForService(join(locked, 'dist/cli.js'))).toMatch(/not searchable by other users \(mode 700\)/);
+    expect(unreachableForService(process.execPath)).toBeUndefined();
+    const r = await installService({ print: true, init: 'systemd', command: [process.execPath, '/root/lanboot/dist/src/cli.js'], out: { write: () => 0 } });
+    expect(r.next[0]).toMatch(/^warning: .*ProtectHome.*npm pack.*npm install -g/);
+    await expect(installService({ print: false, init: 'systemd', command: [process.execPath, '/root/lanboot/dist/src/cli.js'] })).rejects.toThrow(/npm pack/);
   });
 });
