@@ -11,12 +11,13 @@ import { loadConfigInWorker } from './config/load-worker.js';
 import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
+import { loadResetKey, ResetTokens } from './hooks/reset-token.js';
 import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
 import { telemetry as defaultTelemetry, type Telemetry } from './telemetry.js';
 import { BootPlan } from './plan/index.js';
 import { listInterfaces } from './io/netif.js';
 import { TftpServer } from './tftp/server.js';
-import { HttpServer } from './http/server.js';
+import { HttpServer, IP_HOST_RE } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';
 import { RplLinks } from './rpl/links.js';
 import { AdminServer } from './admin/server.js';
@@ -46,6 +47,7 @@ export class App {
   private rplLinks?: RplLinks;
   private admin?: AdminServer;
   private dhcp?: DhcpRunning;
+  private resetTokens?: ResetTokens;
   readonly telemetry: Telemetry;
   private readonly log: Logger;
   private readonly created: string[];
@@ -85,9 +87,26 @@ export class App {
     return bound && bound !== '0.0.0.0' ? bound : undefined;
   };
 
+  /**
+   * Issues the token for a script's reset URL: only to the host's own address,
+   * and over HTTP only when the Host header is an address or the name in
+   * boot.script (a page on a DNS-rebound name must not read a token).
+   */
+  private resetTokenFor(address: string | undefined, hostHeader?: string): ((mac: string) => string | undefined) | undefined {
+    const tokens = this.resetTokens;
+    if (!tokens || !address) return undefined;
+    if (hostHeader !== undefined && !IP_HOST_RE.test(hostHeader)) {
+      const named = /^[a-z]+:\/\/([^/{}]+)\//i.exec(this.config.boot.script)?.[1];
+      if (!named || named.toLowerCase() !== hostHeader.toLowerCase()) return undefined;
+    }
+    return (mac) => (this.ipFor(mac) === address ? tokens.issue(mac, address) : undefined);
+  }
+
   async start(): Promise<void> {
     const c = this.config;
     const leaseFileNew = !!c.dhcp && !existsSync(c.dhcp.lease_file);
+    // Read while still root (the drop below may lose access to state_dir).
+    if (c.http) this.resetTokens = new ResetTokens(loadResetKey(c.state_dir, this.log).key);
     try {
       if (c.dhcp) {
         this.dhcp = await startDhcp(c, {
@@ -102,7 +121,7 @@ export class App {
           policy: (cl) => this.plan.tftpPolicy({ ...this.dhcp?.factsFor(cl.address), mac: cl.mac ?? this.macFor(cl.address) ?? this.dhcp?.factsFor(cl.address)?.mac }),
           generate: (path, cl) => {
             const mac = cl.mac ?? this.macFor(cl.address);
-            return this.plan.file(path, { mac, address: cl.address, serverAddress: this.serverFor(cl.address, c.tftp!.address) });
+            return this.plan.file(path, { mac, address: cl.address, serverAddress: this.serverFor(cl.address, c.tftp!.address), resetToken: this.resetTokenFor(cl.address) });
           },
           macFor: this.macFor,
         });
@@ -111,11 +130,13 @@ export class App {
       }
       if (c.http) {
         this.http = new HttpServer(c.http, logger('http'), this.telemetry, {
-          file: (path, cl) => this.plan.file(path, { mac: cl.mac, address: cl.address, serverAddress: cl.serverAddress }),
+          file: (path, cl) =>
+            this.plan.file(path, { mac: cl.mac, address: cl.address, serverAddress: cl.serverAddress, resetToken: this.resetTokenFor(cl.address, cl.host) }),
           macFor: this.macFor,
           ipFor: this.ipFor,
+          checkResetToken: (mac, address, token) => this.resetTokens?.check(mac, address, token) ?? false,
           resetArgv: (mac) => this.resetArgv(mac),
-        });
+        }, { fdReserve: fdReserve(c) });
         const a = await this.http.start();
         this.listening.push({ svc: 'http', ...a, detail: `root ${c.http.root}` });
       }
@@ -293,4 +314,13 @@ function banner(app: App): string {
   if (admin) lines.push(`  open http://${admin.address}:${admin.port}/                          # live status page`);
   lines.push(`  lanboot check --config ${app.config.file}     # what every host gets`, '');
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Descriptors HTTP must leave free so a TFTP transfer still gets its socket
+ * (and its file) and DHCP, RPL, the journal and logs keep working when HTTP
+ * is full.
+ */
+export function fdReserve(c: Config): number {
+  return 64 + (c.tftp ? 2 * c.tftp.max_transfers : 0) + (c.dhcp ? 16 : 0) + (c.rpl ? c.rpl.interfaces.length : 0);
 }

@@ -162,6 +162,9 @@ const http = z
     address: ipv4.default('0.0.0.0').describe('Listen address.'),
     port: port.default(80).describe('Listen port.'),
     root: z.string().optional().describe('Static files (kernels, images); default: the TFTP root.'),
+    max_connections: z.number().int().min(1).default(512).describe(
+      'Connections held at once; more are closed at once. Also kept below the descriptor limit (RLIMIT_NOFILE) minus what TFTP and DHCP may need.',
+    ),
     allow_system_root: z
       .boolean()
       .optional()
@@ -213,6 +216,10 @@ const rpl = z
       .default({ files: [{ path: '/usr/lib/ipxe/ipxe.pxe', offset: 0, load: 0x7c00 }], execute: 0x7c00 })
       .describe("Default image; Debian's ipxe.pxe loads and starts at 0x7C00."),
     session_timeout: z.number().int().min(1).default(30).describe('Seconds of silence before a load is dropped.'),
+    max_loads: z.number().int().min(1).max(200).default(8).describe(
+      'Loads sending at once; a FIND beyond it is not answered until one ends (the ROM repeats FIND). Bounds what spoofed requests can make lanboot send.',
+    ),
+    loads_per_mac: z.number().int().min(1).default(4).describe('Loads one MAC may start per minute; more are not answered.'),
   })
   .strict();
 

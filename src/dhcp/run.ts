@@ -8,6 +8,7 @@ import type { Config } from '../config/types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { ClientFacts } from '../plan/types.js';
 import type { Logger } from '../log.js';
+import { limitLogs } from '../log-limit.js';
 import { LeaseStore } from '../leases/store.js';
 import { DhcpTransport } from '../io/dhcp-transport.js';
 import type { FrameLink } from '../io/packet.js';
@@ -76,13 +77,16 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
       );
     }
   }
+  // Warnings a packet can trigger (a failing send, a handler error, a journal
+  // write failing under a flood) are limited per event; counters count all.
+  const log = limitLogs(hooks.log);
   let transport: DhcpTransport | undefined;
   const service = new DhcpService({
     config: dc,
     plan: hooks.plan,
     leases,
     telemetry: hooks.telemetry,
-    log: hooks.log,
+    log: hooks.log, // the service limits its own
     server: config.server,
     probe: (ip, ingress) => transport!.probe(ip, ingress),
   });
@@ -91,7 +95,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     interfaces: config.interfaces,
     handler: (buf, ingress) => service.handleBuffer(buf, ingress),
     telemetry: hooks.telemetry,
-    log: hooks.log,
+    log,
     openLink: hooks.openLink,
   });
   let listening: Array<{ address: string; port?: number; detail?: string }>;
@@ -103,7 +107,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
   }
   const timer = leases
     ? setInterval(() => {
-        leases!.compact().catch((e) => hooks.log.warn({ event: 'dhcp.compact_error', err: (e as Error).message }, 'compaction failed'));
+        leases!.compact().catch((e) => log.warn({ event: 'dhcp.compact_error', err: (e as Error).message }, 'compaction failed'));
       }, COMPACT_EVERY_MS)
     : undefined;
   timer?.unref();

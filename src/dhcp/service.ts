@@ -18,6 +18,7 @@ import type { ClientFacts, DhcpAnswer } from '../plan/types.js';
 import { CLIENT_KEY_MAX, type LeaseStore, type Pool } from '../leases/store.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Logger } from '../log.js';
+import { limitLogs } from '../log-limit.js';
 import { defaultHandlers } from './handlers/index.js';
 import type { Destination, Ingress, Reply, ReplyContext, ReplyHandler } from './types.js';
 
@@ -76,7 +77,7 @@ export class DhcpService {
     this.planOf = typeof p === 'function' ? p : () => p;
     this.leases = opts.leases;
     this.telemetry = opts.telemetry;
-    this.log = opts.log;
+    this.log = limitLogs(opts.log); // conflicts, journal errors and handler bugs: once per event, not per packet
     this.server = opts.server;
     this.probe = opts.probe;
     this.handlers = opts.handlers ?? defaultHandlers;

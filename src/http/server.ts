@@ -13,10 +13,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { HttpConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { limitLogs } from '../log-limit.js';
 import type { GeneratedFile } from '../plan/types.js';
 import type { Telemetry } from '../telemetry.js';
 import { runReset, type ResetResult } from '../hooks/reset.js';
 import { closeFd, ConfinementError, contentTypeOf, openConfined, realRoot, sanitizePath } from './files.js';
+import { connectionCap, nofileLimit, openFdCount } from './fds.js';
 import { parseRange } from './range.js';
 
 export interface HttpClient {
@@ -26,6 +28,8 @@ export interface HttpClient {
   mac?: string;
   /** Our address on the connection: the {server} the client used. */
   serverAddress?: string;
+  /** The Host header, as the client sent it. */
+  host?: string;
 }
 
 export interface HttpHooks {
@@ -33,8 +37,10 @@ export interface HttpHooks {
   file(path: string, client: HttpClient): GeneratedFile | undefined | Promise<GeneratedFile | undefined>;
   /** MAC holding a lease (or fixed address) for an IP, for logs. */
   macFor?(ip: string): string | undefined;
-  /** The host's address (lease or fixed): a reset is accepted only from it (or loopback). */
+  /** The host's address (lease or fixed): a reset is accepted only from it. */
   ipFor?(mac: string): string | undefined;
+  /** Whether `token` (from the reset URL of the host's script) was issued to `mac` at `address`; without this hook no reset is accepted. */
+  checkResetToken?(mac: string, address: string, token: string): boolean;
   /** The host's reset argv with templates expanded; undefined = no host or no reset configured. */
   resetArgv?(mac: string): { argv: string[]; name?: string } | undefined;
 }
@@ -42,9 +48,20 @@ export interface HttpHooks {
 export interface HttpServerOptions {
   /** Reset command timeout (ms). */
   resetTimeoutMs?: number;
+  /** File descriptors to leave for the other services (TFTP transfers, DHCP): HTTP never holds them. */
+  fdReserve?: number;
+  /** RLIMIT_NOFILE to budget against (tests); default: read from /proc/self/limits. */
+  fdLimit?: number;
 }
 
+/** Default http.max_connections. */
+export const HTTP_MAX_CONNECTIONS = 512;
+/** A connection with no traffic either way for this long is closed (one that never sends a request would hold its slot forever). */
+const IDLE_TIMEOUT_MS = 30_000;
+
 const MAC_RE = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i;
+/** A Host header naming an IPv4 address (what scripts' reset URLs carry), with an optional port. */
+export const IP_HOST_RE = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?$/;
 
 export class HttpServer {
   private server?: Server;
@@ -52,13 +69,17 @@ export class HttpServer {
   /** Last ranged read per "client path", to log a ranged download once. */
   private readonly ranges = new Map<string, number>();
 
+  private readonly log: Logger;
+
   constructor(
-    private readonly config: HttpConfig,
-    private readonly log: Logger,
+    private readonly config: Omit<HttpConfig, 'max_connections'> & { max_connections?: number },
+    log: Logger,
     private readonly telemetry: Telemetry,
     private readonly hooks: HttpHooks,
     private readonly opts: HttpServerOptions = {},
-  ) {}
+  ) {
+    this.log = limitLogs(log); // a client can make requests fail as fast as it likes
+  }
 
   /** Listen on http.address:http.port (port 0 = any, for tests). */
   async start(): Promise<{ address: string; port: number }> {
@@ -68,6 +89,20 @@ export class HttpServer {
     });
     server.keepAliveTimeout = 5000;
     server.headersTimeout = 10_000;
+    server.setTimeout(IDLE_TIMEOUT_MS); // no 'timeout' listener: Node destroys the socket
+    // Beyond the cap Node accepts and at once closes a connection, so a client
+    // opening thousands cannot take the descriptors TFTP needs for its transfers.
+    const wanted = this.config.max_connections ?? HTTP_MAX_CONNECTIONS;
+    const limit = this.opts.fdLimit ?? nofileLimit();
+    const reserve = this.opts.fdReserve ?? 0;
+    server.maxConnections = connectionCap(wanted, limit, openFdCount() ?? 0, reserve);
+    if (server.maxConnections < wanted) {
+      this.log.warn(
+        { event: 'http.max_connections', wanted, cap: server.maxConnections, nofile: limit, reserve },
+        `HTTP connections capped at ${server.maxConnections}: the descriptor limit (${limit}) keeps ${reserve} for TFTP and DHCP; raise LimitNOFILE to allow http.max_connections`,
+      );
+    }
+    server.on('drop', () => this.telemetry.count('lanboot_http_refused_connections_total'));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -77,7 +112,7 @@ export class HttpServer {
       });
     });
     const a = server.address() as AddressInfo;
-    this.log.info({ event: 'http.listen', address: a.address, port: a.port, root: this.root }, 'HTTP service listening');
+    this.log.info({ event: 'http.listen', address: a.address, port: a.port, root: this.root, max_connections: server.maxConnections }, 'HTTP service listening');
     return { address: a.address, port: a.port };
   }
 
@@ -107,6 +142,7 @@ export class HttpServer {
     const client: HttpClient = {
       address: stripV4Mapped(req.socket.remoteAddress ?? ''),
       serverAddress: stripV4Mapped(req.socket.localAddress ?? '') || undefined,
+      host: req.headers.host,
     };
     const method = req.method ?? 'GET';
     const rawPath = (req.url ?? '/').split('?')[0]!;
@@ -119,7 +155,7 @@ export class HttpServer {
     client.mac = this.hooks.macFor?.(client.address);
 
     const reset = /^\/reset\/([^/]+)$/.exec(path);
-    if (reset) return this.reset(req, res, client, t0, reset[1]!);
+    if (reset) return this.reset(req, res, client, t0, reset[1]!, rawPath);
 
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -194,6 +230,7 @@ export class HttpServer {
       sent += (c as Buffer).length;
     });
     stream.on('error', (e) => {
+      this.telemetry.count('lanboot_http_errors_total', { kind: 'read' });
       this.log.warn({ event: 'http.error', mac: client.mac, path: clean.rel, err: e.message }, 'read failed');
       res.destroy(e);
     });
@@ -211,36 +248,39 @@ export class HttpServer {
     stream.pipe(res);
   }
 
-  private async reset(req: IncomingMessage, res: ServerResponse, client: HttpClient, t0: number, macPart: string): Promise<void> {
+  private async reset(req: IncomingMessage, res: ServerResponse, client: HttpClient, t0: number, macPart: string, rawPath: string): Promise<void> {
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'POST') {
       res.setHeader('Allow', 'GET, POST');
-      return this.done(req, res, client, t0, { status: 405, kind: 'reset', body: 'method not allowed\n' });
+      return this.done(req, res, client, t0, { status: 405, kind: 'reset', body: 'method not allowed\n', path: rawPath });
     }
-    // iPXE can only GET (chain http://.../reset/<mac>); operators POST. Either way, drain the body.
+    // iPXE can only GET (chain http://.../reset/<mac>?token=...). Either way, drain the body.
     req.resume();
     const ipxe = method === 'GET';
-    if (!MAC_RE.test(macPart)) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, 'not a MAC address'), reason: 'bad-mac' });
+    if (!MAC_RE.test(macPart)) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, 'not a MAC address'), path: rawPath, reason: 'bad-mac' });
     const mac = normalizeMac(macPart);
     client.mac = mac;
+    // The answer never says who would be allowed; the log line says why not.
+    const refuse = (reason: string) => this.done(req, res, client, t0, { status: 403, kind: 'reset', body: answer(ipxe, 'reset refused'), path: rawPath, reason });
+    // iPXE sends none of these; a browser does (a page on any site, or a
+    // DNS-rebound name that reads the script and then asks for the reset).
+    const site = req.headers['sec-fetch-site'];
+    if (req.headers.origin !== undefined || req.headers.referer !== undefined || (site !== undefined && site !== 'none')) return refuse('cross-site');
+    if (client.host !== undefined && !IP_HOST_RE.test(client.host)) return refuse('host-name');
+    const token = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('token');
+    if (!token) return refuse('no-token');
+    // The token names the address its script went to; the host must still hold it.
     const hostIp = this.hooks.ipFor?.(mac);
-    if (!isLoopback(client.address) && (hostIp === undefined || hostIp !== client.address)) {
-      // Only the machine itself (its own disk) or the local operator may reset.
-      return this.done(req, res, client, t0, { status: 403, kind: 'reset', body: answer(ipxe, `reset of ${mac} is allowed only from ${hostIp ?? 'the host'} or loopback`), reason: 'forbidden' });
-    }
-    if (ipxe && hostIp !== client.address) {
-      // A GET from the router itself could be any local process or a browser
-      // tab following a link; the operator must POST (lanboot reset does).
-      res.setHeader('Allow', 'POST');
-      return this.done(req, res, client, t0, { status: 405, kind: 'reset', body: 'from loopback, reset with POST\n', reason: 'get-from-loopback' });
-    }
+    if (hostIp === undefined || hostIp !== client.address) return refuse('not-host-address');
+    if (!this.hooks.checkResetToken?.(mac, client.address, token)) return refuse('bad-token');
     let job: { argv: string[]; name?: string } | undefined;
     try {
       job = this.hooks.resetArgv?.(mac);
     } catch (e) {
-      return this.done(req, res, client, t0, { status: 500, kind: 'reset', body: answer(ipxe, `reset command: ${(e as Error).message}`), reason: 'template' });
+      return this.done(req, res, client, t0, { status: 500, kind: 'reset', body: answer(ipxe, `reset command: ${(e as Error).message}`), path: rawPath, reason: 'template' });
     }
-    if (!job) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, `no reset command configured for ${mac}`), reason: 'no-reset' });
+    if (!job) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, `no reset command configured for ${mac}`), path: rawPath, reason: 'no-reset' });
+    req.socket.setTimeout(0); // the hook may run longer than the idle timeout; the answer waits for it
     const r: ResetResult = await runReset(mac, job.argv, {
       via: 'http',
       name: job.name,
@@ -258,7 +298,7 @@ export class HttpServer {
       res.setHeader('Content-Type', 'application/json');
       body = JSON.stringify({ mac, name: job.name, ok: r.ok, code: r.code, signal: r.signal, timedOut: r.timedOut, ms: r.durationMs, stdout: r.stdout, stderr: r.stderr, error: r.error }) + '\n';
     }
-    return this.done(req, res, client, t0, { status, kind: 'reset', body, quiet: true });
+    return this.done(req, res, client, t0, { status, kind: 'reset', body, path: rawPath, quiet: true });
   }
 
   private done(
@@ -348,8 +388,4 @@ function normalizeMac(s: string): string {
 
 function stripV4Mapped(a: string): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
-function isLoopback(a: string): boolean {
-  return a === '::1' || /^127\./.test(a);
 }

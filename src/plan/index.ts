@@ -30,6 +30,8 @@ export interface FileClient {
   address?: string;
   serverAddress?: string;
   firmware?: Firmware;
+  /** Token for the script's reset URL, when this client may reset `mac` (issued by the wiring, which holds the key). */
+  resetToken?: (mac: Mac) => string | undefined;
 }
 
 export class BootPlan {
@@ -282,7 +284,9 @@ export class BootPlan {
     const serverAddress = client.serverAddress ?? this.config.server ?? '';
     const d = this.derive(m, { serverAddress, ip: client.address });
     const v = this.values(m, { serverAddress, ip: client.address });
+    const resetToken = d?.host.reset?.length ? client.resetToken?.(m) : undefined;
     return ipxeScript(d, {
+      resetToken,
       mac: m,
       firmware: client.firmware ?? 'unknown',
       handoff: this.config.iscsi?.handoff ?? 'script',

@@ -38,6 +38,8 @@ export interface ScriptContext {
   values: TemplateValues;
   /** e.g. "http://10.77.0.1:8080"; '' when the HTTP service is off (no reset item, files by TFTP). */
   httpBase: string;
+  /** Proof for the reset URL that this client fetched its own script (see hooks/reset-token.ts); none = the reset will be refused. */
+  resetToken?: string;
   /** UEFI SAN bootloader path inside the disk (sanboot --filename); default per firmware. */
   sanFilename?: string;
   /** Menu timeout in ms (choose --timeout); default 5000. */
@@ -53,6 +55,11 @@ const UEFI_DEFAULT_LOADER: Partial<Record<Firmware, string>> = {
   arm64: '\\EFI\\BOOT\\BOOTAA64.EFI',
   arm32: '\\EFI\\BOOT\\BOOTARM.EFI',
 };
+
+/** The host's reset URL; the token is [0-9a-f.] only, nothing iPXE would expand. */
+function resetUrl(ctx: ScriptContext): string {
+  return `${ctx.httpBase}/reset/${ctx.mac}${ctx.resetToken ? `?token=${ctx.resetToken}` : ''}`;
+}
 
 /** BIOS INT 13 drive numbers: 0x80 is the boot drive, extra SAN disks follow. */
 const drive = (i: number) => `0x${(0x80 + i).toString(16)}`;
@@ -185,7 +192,7 @@ function iscsi(w: ScriptWriter, d: DerivedHost, ctx: ScriptContext, p: string): 
   if (d.host.reset_on_boot && d.host.reset?.length && ctx.httpBase) {
     // Before attaching: the disk must not change under a logged-in initiator.
     w.line(`echo lanboot: resetting the disk of ${oneLine(d.name)} before boot`);
-    w.line(`chain --autofree ${ctx.httpBase}/reset/${ctx.mac} || goto ${p}_failed`);
+    w.line(`chain --autofree ${resetUrl(ctx)} || goto ${p}_failed`);
   }
   w.line(`echo lanboot: attaching ${s.rootPath}`);
   w.line(`sanhook --drive ${drive(0)} ${s.rootPath} || goto ${p}_failed`);
@@ -266,7 +273,7 @@ function menu(w: ScriptWriter, d: DerivedHost, ctx: ScriptContext): void {
   if (reset) {
     w.label('reset');
     w.line(`echo lanboot: resetting the disk of ${oneLine(d.name)}...`);
-    w.line(`chain --autofree ${ctx.httpBase}/reset/${ctx.mac} || goto reset_failed`);
+    w.line(`chain --autofree ${resetUrl(ctx)} || goto reset_failed`);
     w.line('goto menu');
     w.label('reset_failed');
     w.line(`echo lanboot: reset of ${oneLine(d.name)} failed: \${errno} (see the lanboot log)`);

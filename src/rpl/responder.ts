@@ -3,6 +3,14 @@
  * FOUND, then streams the boot image as FILE.DATA.RESPONSE frames, going back
  * when the client asks for an earlier block. One session per client MAC.
  *
+ * RPL has no authentication, so a FIND + SEND.FILE.REQUEST with a spoofed
+ * source makes us send a whole image to that MAC. Every block we send is owed
+ * to a request: SEND.FILE.REQUEST(s) opens a window, the blocks from s up to
+ * the next ACK-REQUEST (ack_every) or, with ack_every 0, to the end of the
+ * image. A load whose window is out and that gets no request for the next one
+ * is stopped. Loads at once, loads per MAC and blocks per load are capped, so
+ * spoofed requests buy a bounded amount of traffic.
+ *
  * The state machine is driven only by receive() and an injected clock, and
  * produces frames through the links it was given (anything with `mac` and
  * `send()`, e.g. a packet-socket FrameLink), so tests can run it in memory.
@@ -27,6 +35,7 @@ import {
 import type { RplConfig } from '../config/types.js';
 import type { RplAnswer } from '../plan/types.js';
 import { silent, type Logger } from '../log.js';
+import { limitLogs } from '../log-limit.js';
 import { telemetry as defaultTelemetry, type Telemetry } from '../telemetry.js';
 import { realClock, type RplClock, type RplTimer } from './clock.js';
 import { FileImageStore, imageWarnings, type ImageSource } from './images.js';
@@ -58,8 +67,14 @@ export interface RplResponderConfig {
   settle_ms?: number;
   /** ms to wait for the acknowledgement an ACK-REQUEST asked for before re-sending that block once. Default 500. */
   ack_timeout_ms?: number;
-  /** Most sessions kept at once (oldest idle one is dropped). Default 256. */
+  /** Most sessions kept at once (the oldest one not loading is dropped). Default 256. */
   max_sessions?: number;
+  /** Loads sending at once; beyond it FIND is not answered (the ROM repeats it). Default 8. */
+  max_loads?: number;
+  /** Loads one MAC may start per minute (a SEND.FILE.REQUEST(0) that starts sending). Default 4. */
+  loads_per_mac?: number;
+  /** ms an unacknowledged window (ACK-REQUEST sent, then re-sent once) waits for a request before the load is stopped. Default 5000. */
+  request_timeout_ms?: number;
 }
 
 export interface RplHooks {
@@ -74,6 +89,8 @@ export interface RplHooks {
 }
 
 type State = 'found' | 'loading' | 'await-ack' | 'sent' | 'done';
+/** States in which a load holds one of max_loads. */
+const ACTIVE: ReadonlySet<State> = new Set(['loading', 'await-ack', 'sent']);
 
 /** One load in progress for the status page: the common view plus what RPL adds. `bytes` = image bytes sent in order so far. */
 export interface RplLoadInfo extends RplLoadView {
@@ -111,6 +128,14 @@ interface Session {
   ackSeq: number;
   ackDeadline: number;
   ackResent: boolean;
+  /** Blocks the client's requests prove it holds: SEND.FILE.REQUEST(s) means it has 0..s-1. */
+  acked: number;
+  /** Go-back requests in a row that acknowledged nothing new. */
+  repeats: number;
+  /** When the ACK-REQUEST block was last sent (the window is out). */
+  windowSentAt: number;
+  /** A FIND arrived during this load: the answer a SEND.FILE.REQUEST(0) starts from (the machine rebooted). */
+  successor?: Session;
   lastGoBack: { seq: number; at: number };
   lastActivity: number;
   started: number;
@@ -129,6 +154,20 @@ const HOUSEKEEPING_MS = 250;
 const MAX_BURST = 32;
 const MAX_FRAME = 1500;
 const MIN_BLOCK = 16;
+/** loads_per_mac counts loads started in this window. */
+const LOAD_RATE_WINDOW_MS = 60_000;
+/**
+ * With ack_every 0 a go-back re-sends the rest of the image, so each request
+ * can cost an image. A ROM's requests never go backwards and rarely repeat
+ * (it asks for the first block it lacks), so: a request for less than the
+ * client already acknowledged is dropped (0 restarts the load, counted by
+ * loads_per_mac), MAX_REPEATS requests in a row that acknowledge nothing new
+ * end the load, and a load sends at most MAX_PASSES times its blocks (the
+ * bench's silence-only ROM without pacing needs about 10).
+ */
+const MAX_REPEATS = 4;
+const MAX_PASSES = 16;
+const PASS_SLACK = 16;
 
 function normMac(m: string): string {
   return m.toLowerCase();
@@ -159,6 +198,12 @@ export class RplResponder {
   private readonly settleMs: number;
   private readonly ackTimeoutMs: number;
   private readonly maxSessions: number;
+  private readonly maxLoads: number;
+  private readonly loadsPerMac: number;
+  private readonly requestTimeoutMs: number;
+  /** Start times of recent loads per MAC (loads_per_mac). */
+  private readonly recentStarts = new Map<string, number[]>();
+  private readonly refusedLogged = new Map<string, number>();
   private plan: RplPlan;
   private readonly log: Logger;
   private readonly tm: Telemetry;
@@ -179,8 +224,11 @@ export class RplResponder {
     this.settleMs = c.settle_ms ?? 1000;
     this.ackTimeoutMs = c.ack_timeout_ms ?? 500;
     this.maxSessions = c.max_sessions ?? 256;
+    this.maxLoads = c.max_loads ?? 8;
+    this.loadsPerMac = c.loads_per_mac ?? 4;
+    this.requestTimeoutMs = c.request_timeout_ms ?? 5000;
     this.plan = hooks.plan;
-    this.log = hooks.log ?? silent;
+    this.log = limitLogs(hooks.log ?? silent); // frames are cheap to send: no warning once per frame
     this.tm = hooks.telemetry ?? defaultTelemetry;
     this.clock = hooks.clock ?? realClock;
     this.images = hooks.images ?? new FileImageStore(hooks.root);
@@ -340,10 +388,11 @@ export class RplResponder {
     }
 
     const old = this.sessions.get(mac);
-    if (old && (old.state === 'loading' || old.state === 'await-ack')) this.finishLog(old, 'restarted');
-    else if (old && old.state === 'sent') this.finishLog(old, 'ok'); // finished, the machine booted again
-    this.sessions.delete(mac);
-    this.makeRoom();
+    const midLoad = old !== undefined && (old.state === 'loading' || old.state === 'await-ack');
+    if (!midLoad) {
+      const refused = this.refusal(mac, now);
+      if (refused) return this.refuse(mac, iface, refused, now);
+    }
     const s: Session = {
       mac,
       link,
@@ -365,6 +414,9 @@ export class RplResponder {
       ackSeq: -1,
       ackDeadline: 0,
       ackResent: false,
+      windowSentAt: 0,
+      acked: 0,
+      repeats: 0,
       lastGoBack: { seq: -1, at: -Infinity },
       lastActivity: now,
       started: now,
@@ -374,7 +426,16 @@ export class RplResponder {
       bytesSent: 0,
       logged: false,
     };
-    this.sessions.set(mac, s);
+    if (midLoad) {
+      // The machine rebooted, or someone sends FIND with its MAC: answer, but
+      // keep the load until a SEND.FILE.REQUEST(0) starts the new one.
+      old.successor = s;
+    } else {
+      if (old?.state === 'sent') this.finishLog(old, 'complete'); // the ROM is back at FIND: sent, not confirmed
+      this.sessions.delete(mac);
+      if (!this.makeRoom()) return this.refuse(mac, iface, 'busy', now);
+      this.sessions.set(mac, s);
+    }
     this.send(s, {
       dst: mac,
       src: normMac(link.mac),
@@ -408,20 +469,36 @@ export class RplResponder {
   }
 
   private onRequest(link: RplLink, iface: string, mac: string, p: SendFileRequestPdu): void {
-    const s = this.sessions.get(mac);
+    let s = this.sessions.get(mac);
     if (!s) return this.drop('no_session', { mac, seq: p.sequence });
     const now = this.clock.now();
+    const seq = p.sequence;
+    if (seq === 0 && s.successor) {
+      // §6.3: SEND.FILE.REQUEST(0) after a new FIND starts the load afresh.
+      const next = s.successor;
+      s.successor = undefined;
+      this.finishLog(s, 'restarted');
+      this.sessions.set(mac, next);
+      s = next;
+    }
     s.lastActivity = now;
     s.link = link; // answer on the interface the client uses now
     s.iface = iface;
-    const seq = p.sequence;
 
+    if (seq === 0 && s.acked > 0 && s.state !== 'done') {
+      // The client had blocks and asks for 0: it started over (§6.3), a new load.
+      this.finishLog(s, 'restarted');
+      s.state = 'done';
+    }
     if (seq === 0 && (s.state === 'found' || s.state === 'done')) {
       // A fresh load; §8: the request may lower the frame size.
       if (p.maxFrame !== undefined && p.maxFrame < s.maxFrame) {
         if (p.maxFrame < 64) return this.drop('frame_too_small', { mac, max_frame: p.maxFrame });
         s.maxFrame = p.maxFrame;
       }
+      const refused = this.refusal(mac, now);
+      if (refused) return this.refuse(mac, iface, refused, now);
+      this.noteStart(mac, now);
       s.blockSize = blockSizeFor(s.answer.blockSize, s.maxFrame);
       s.blocks = buildBlocks(s.files, s.answer.image.files.map((f) => f.load), s.blockSize);
       s.state = 'loading';
@@ -434,6 +511,8 @@ export class RplResponder {
       s.bytesSent = 0;
       s.logged = false;
       s.ackResent = false;
+      s.acked = 0;
+      s.repeats = 0;
       this.tm.bootEvent(this.log, {
         svc: 'rpl',
         event: 'rpl.start',
@@ -450,6 +529,7 @@ export class RplResponder {
       return;
     }
     if (s.state === 'found') return this.drop('first_request_not_zero', { mac, seq });
+    if (seq < s.acked) return this.drop('sequence_behind', { mac, seq, acked: s.acked });
 
     if (seq <= s.highest) {
       // Go-back-N. The client repeats its request while the resend is under way: ignore duplicates.
@@ -458,6 +538,13 @@ export class RplResponder {
         this.tm.count('lanboot_rpl_duplicate_requests_total');
         return;
       }
+      if (seq > s.acked) s.repeats = 0;
+      else if (++s.repeats > MAX_REPEATS) {
+        this.drop('resend_budget', { mac, seq, repeats: s.repeats });
+        this.finishLog(s, 'resend_budget');
+        return this.endSession(mac, s, 'resend_budget');
+      }
+      s.acked = seq;
       s.lastGoBack = { seq, at: now };
       s.rerequests++;
       this.tm.count('lanboot_rpl_rerequests_total');
@@ -470,10 +557,13 @@ export class RplResponder {
     }
     if (seq === s.highest + 1) {
       // An acknowledgement (§6.2).
+      s.acked = Math.min(seq, s.blocks.length);
+      s.repeats = 0;
       if (seq >= s.blocks.length) {
+        // The block after the last: the client has them all (the one confirmation RPL offers).
         if (s.state === 'sent') {
           s.state = 'done';
-          this.finishLog(s, 'ok');
+          this.finishLog(s, 'complete');
         }
         return;
       }
@@ -490,6 +580,7 @@ export class RplResponder {
 
   private onAlert(mac: string, body: Buffer): void {
     const s = this.sessions.get(mac);
+    this.tm.count('lanboot_rpl_alerts_total');
     this.log.warn({ event: 'rpl.alert', mac, body: body.toString('hex') }, 'rpl: client sent PROGRAM.ALERT, load aborted');
     if (s) this.endSession(mac, s, 'alert');
   }
@@ -543,6 +634,7 @@ export class RplResponder {
       s.state = 'await-ack';
       s.ackSeq = seq;
       s.ackDeadline = now + this.ackTimeoutMs;
+      s.windowSentAt = now;
     }
   }
 
@@ -567,6 +659,12 @@ export class RplResponder {
     for (const s of this.sessions.values()) {
       let burst = 0;
       while (s.state === 'loading' && s.nextDue <= now && burst < MAX_BURST) {
+        if (s.frames >= MAX_PASSES * s.blocks.length + PASS_SLACK) {
+          this.drop('resend_budget', { mac: s.mac, frames: s.frames });
+          this.finishLog(s, 'resend_budget');
+          this.endSession(s.mac, s, 'resend_budget');
+          break;
+        }
         this.sendBlock(s, now);
         burst++;
         // At most one frame of catch-up credit, so a late timer never causes a burst.
@@ -588,6 +686,11 @@ export class RplResponder {
     this.houseTimer = undefined;
     const now = this.clock.now();
     for (const [mac, s] of this.sessions) {
+      if (s.state === 'await-ack' && s.ackResent && now - s.windowSentAt >= this.requestTimeoutMs) {
+        // The window is out and was re-sent once; no request for the next one.
+        this.endSession(mac, s, 'no_request');
+        continue;
+      }
       if (s.state === 'await-ack' && now >= s.ackDeadline) {
         if (!s.ackResent) {
           // NT: re-send once, then wait long (until the session times out).
@@ -598,7 +701,7 @@ export class RplResponder {
         }
       }
       if (s.state === 'sent' && now - Math.max(s.finished, s.lastActivity) >= this.settleMs) {
-        this.finishLog(s, 'ok');
+        this.finishLog(s, 'complete');
         s.state = 'done';
       }
       if (now - s.lastActivity >= this.sessionTimeoutMs) {
@@ -606,7 +709,41 @@ export class RplResponder {
       }
     }
     this.pruneUnknown(now, false);
-    if (this.sessions.size > 0) this.ensureHousekeeping();
+    for (const [m, starts] of this.recentStarts) if (now - starts[starts.length - 1]! >= LOAD_RATE_WINDOW_MS) this.recentStarts.delete(m);
+    for (const [m, t] of this.refusedLogged) if (now - t >= UNKNOWN_LOG_MS) this.refusedLogged.delete(m);
+    if (this.sessions.size > 0 || this.recentStarts.size > 0) this.ensureHousekeeping();
+  }
+
+  /** Why a load for `mac` may not start now (max_loads, loads_per_mac), if it may not. */
+  private refusal(mac: string, now: number): 'busy' | 'mac_rate' | undefined {
+    const starts = this.recentStarts.get(mac);
+    if (starts) {
+      while (starts.length && now - starts[0]! >= LOAD_RATE_WINDOW_MS) starts.shift();
+      if (starts.length >= this.loadsPerMac) return 'mac_rate';
+    }
+    let active = 0;
+    for (const [m, s] of this.sessions) if (m !== mac && ACTIVE.has(s.state)) active++;
+    return active >= this.maxLoads ? 'busy' : undefined;
+  }
+
+  private noteStart(mac: string, now: number): void {
+    const starts = this.recentStarts.get(mac) ?? [];
+    this.recentStarts.delete(mac); // re-insert: the map stays in order of last start
+    starts.push(now);
+    this.recentStarts.set(mac, starts);
+    if (this.recentStarts.size > MAX_UNKNOWN_TRACKED) this.recentStarts.delete(this.recentStarts.keys().next().value!);
+  }
+
+  /** Not answered: the ROM repeats FIND / SEND.FILE.REQUEST and gets served once a load ends. */
+  private refuse(mac: string, iface: string, reason: 'busy' | 'mac_rate', now: number): void {
+    this.tm.count('lanboot_rpl_refused_total', { reason });
+    const last = this.refusedLogged.get(mac);
+    if (last !== undefined && now - last < UNKNOWN_LOG_MS) return;
+    if (this.refusedLogged.size >= MAX_UNKNOWN_TRACKED) this.refusedLogged.delete(this.refusedLogged.keys().next().value!);
+    this.refusedLogged.set(mac, now);
+    const why = reason === 'busy' ? `${this.maxLoads} loads are running (rpl.max_loads)` : `it started ${this.loadsPerMac} loads in the last minute (rpl.loads_per_mac)`;
+    this.log.warn({ event: 'rpl.refused', mac, iface, reason }, `rpl: not answering this client now: ${why}`);
+    this.ensureHousekeeping();
   }
 
   private pruneUnknown(now: number, force: boolean): void {
@@ -616,28 +753,39 @@ export class RplResponder {
     }
   }
 
-  private makeRoom(): void {
+  /** Evict the oldest session that is not loading; false when every one is (a FIND flood never ends a load). */
+  private makeRoom(): boolean {
     while (this.sessions.size >= this.maxSessions) {
       let oldest: [string, Session] | undefined;
-      for (const e of this.sessions) if (!oldest || e[1].lastActivity < oldest[1].lastActivity) oldest = e;
-      if (!oldest) return;
+      for (const e of this.sessions) if (!ACTIVE.has(e[1].state) && (!oldest || e[1].lastActivity < oldest[1].lastActivity)) oldest = e;
+      if (!oldest) return false;
       this.endSession(oldest[0], oldest[1], 'evicted');
     }
+    return true;
   }
 
   private endSession(mac: string, s: Session, reason: string): void {
     this.sessions.delete(mac);
     if (s.state === 'loading' || s.state === 'await-ack') this.finishLog(s, reason);
-    else if (s.state === 'sent' && !s.logged) this.finishLog(s, 'ok');
+    else if (s.state === 'sent' && !s.logged) this.finishLog(s, 'complete');
     else if (s.state === 'found') this.log.debug({ event: 'rpl.expire', mac, reason }, 'rpl: FOUND never followed by a request');
   }
 
-  /** The one line per load (§ issue): mac, image, bytes, frames, re-requests, duration. */
+  /**
+   * The one line per load: mac, image, bytes, frames, re-requests, duration.
+   * `complete` = every block was sent. Only a request for the block after the
+   * last (SEND.FILE.REQUEST(N), §6.2) confirms the client holds the image: a
+   * ROM that jumps to it sends nothing more (§6.4: the final block is not
+   * acknowledged), and that silence looks exactly like a spoofed MAC nobody
+   * owns. So rpl.load says `confirmed` and `acked_blocks` (what the client's
+   * requests acknowledged); the counter's result is confirmed or unconfirmed.
+   */
   private finishLog(s: Session, result: string): void {
     if (s.logged) return;
     s.logged = true;
-    const ok = result === 'ok';
-    this.tm.count('lanboot_rpl_loads_total', { result });
+    const ok = result === 'complete';
+    const confirmed = ok && s.acked >= s.blocks.length;
+    this.tm.count('lanboot_rpl_loads_total', { result: ok ? (confirmed ? 'confirmed' : 'unconfirmed') : result });
     const end = ok ? s.finished : this.clock.now();
     this.tm.bootEvent(
       this.log,
@@ -658,9 +806,14 @@ export class RplResponder {
         block_size: s.blockSize,
         pacing_us: s.answer.pacingUs,
         execute: '0x' + s.answer.image.execute.toString(16),
-        ...(ok ? {} : { reason: result, at_block: s.next }),
+        acked_blocks: s.acked,
+        ...(ok ? { confirmed } : { reason: result, at_block: s.next }),
       },
-      ok ? 'rpl: load complete' : `rpl: load aborted (${result})`,
+      ok
+        ? confirmed
+          ? 'rpl: load complete, the client acknowledged the last block'
+          : 'rpl: load sent, not confirmed (no request followed the last block)'
+        : `rpl: load aborted (${result})`,
     );
   }
 }

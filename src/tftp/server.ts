@@ -11,6 +11,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
+import { limitLogs } from '../log-limit.js';
 import type { TftpConfig } from '../config/types.js';
 import type { GeneratedFile, TftpPolicy } from '../plan/types.js';
 import type { Telemetry } from '../telemetry.js';
@@ -98,12 +99,15 @@ export class TftpServer {
   private lastBusyLog = 0;
   private stopped = false;
 
+  private readonly log: Logger;
+
   constructor(
     private config: TftpConfig,
-    private readonly log: Logger,
+    log: Logger,
     private readonly telemetry: Telemetry,
     private readonly hooks: TftpHooks,
   ) {
+    this.log = limitLogs(log); // warnings a flood of requests can trigger come once per event, not per packet
     // The native engine preads from the shared descriptor (page cache) at no
     // cost to the process: keep only small files in memory (RSS in a storm).
     const native = (config.engine ?? TFTP_ENGINE_DEFAULT) === 'native';
@@ -245,6 +249,7 @@ export class TftpServer {
     const req = p;
     this.accept(req, rinfo, entry)
       .catch((e: Error) => {
+        this.telemetry.count('lanboot_tftp_errors_total', { kind: 'internal' });
         this.log.error({ event: 'tftp.internal', client: rinfo.address, err: e.message }, 'request failed');
         this.sock?.send(errorPacket(ERR_UNDEFINED, 'Internal error'), rinfo.port, rinfo.address);
       })
@@ -274,6 +279,7 @@ export class TftpServer {
     try {
       policy = this.hooks.policy(client);
     } catch (e) {
+      this.telemetry.count('lanboot_tftp_errors_total', { kind: 'policy' });
       this.log.warn({ event: 'tftp.policy_error', mac, err: (e as Error).message }, 'policy hook failed');
       policy = { refuseOptions: [] };
     }

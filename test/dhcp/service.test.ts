@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -399,5 +400,26 @@ describe('DhcpService proxy mode', () => {
     expect(r!.message.file).toBe('snponly.efi');
     expect(r!.to).toEqual({ kind: 'unicast', address: '10.77.0.120', port: 68 });
     expect(decode(encode(r!.message)).yiaddr).toBe('0.0.0.0');
+  });
+});
+
+describe('warnings a packet can trigger (issue 9, item 17b)', () => {
+  it('a host answering every ARP probe makes ten dhcp.conflict lines, then one that counts the rest; the counter counts all', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const c = parseConfig(YAML('authoritative').replace('  address: 0.0.0.0', '  address: 0.0.0.0\n  arp_probe: true'), join(dir, 'p.yaml'));
+      const lines: Array<Record<string, any>> = [];
+      const log = pino({ level: 'info', base: undefined }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+      const s = new DhcpService({ config: c.dhcp!, plan: new BootPlan(c), leases: store, telemetry: tel, log, server: c.server, probe: async () => true });
+      const relay: Ingress = { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: '10.88.0.1', srcPort: 67 };
+      for (let i = 0; i < 30; i++) await s.handle(msg(`52:54:00:00:09:${i.toString(16).padStart(2, '0')}`, 1, [], { giaddr: '10.88.0.1' }), relay);
+      const conflicts = tel.counters.get('lanboot_dhcp_conflicts_total{"source":"arp"}')!.value;
+      expect(conflicts).toBeGreaterThan(30); // each DISCOVER probes up to three fresh addresses
+      expect(lines.filter((l) => l.event === 'dhcp.conflict')).toHaveLength(10);
+      vi.advanceTimersByTime(10_000);
+      expect(lines.filter((l) => l.event === 'dhcp.conflict').at(-1)).toMatchObject({ level: 40, suppressed: conflicts - 10 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

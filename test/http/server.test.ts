@@ -7,6 +7,8 @@ import { silent } from '../../src/log.js';
 import { HttpServer, type HttpHooks } from '../../src/http/server.js';
 import { parseRange } from '../../src/http/range.js';
 import { Telemetry, type BootEvent } from '../../src/telemetry.js';
+import { ResetTokens } from '../../src/hooks/reset-token.js';
+import { randomBytes } from 'node:crypto';
 
 const MAC = '52:54:00:77:00:10';
 
@@ -61,6 +63,9 @@ describe('HttpServer on loopback', () => {
   const big = Buffer.alloc(3 * 1024 * 1024 + 17);
   for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 11)) & 0xff;
   const resets: string[] = [];
+  const tokens = new ResetTokens(randomBytes(32));
+  /** The reset URL a host at 127.0.0.1 finds in its script. */
+  const resetPath = (mac: string, enc = mac) => `/reset/${enc}?token=${tokens.issue(mac, '127.0.0.1')}`;
 
   const hooks: HttpHooks = {
     file(path, client) {
@@ -69,8 +74,9 @@ describe('HttpServer on loopback', () => {
       return Promise.resolve({ contentType: 'text/plain; charset=utf-8', body: `#!ipxe\necho for ${m[1]} from ${client.address}\n`, mac: m[1] });
     },
     macFor: (ip) => (ip === '127.0.0.1' ? '52:54:00:00:00:01' : undefined),
-    // pc02 "is" this machine, so its GETs come from the host itself.
-    ipFor: (mac) => (mac === MAC ? '10.77.0.10' : mac === '52:54:00:77:00:11' ? '127.0.0.1' : undefined),
+    // The hosts with a reset "are" this machine, so their requests come from the host itself.
+    ipFor: (mac) => (/^52:54:00:77:00:1[0-2]$/.test(mac) ? '127.0.0.1' : undefined),
+    checkResetToken: (mac, address, token) => tokens.check(mac, address, token),
     resetArgv(mac) {
       if (mac === MAC) return { name: 'pc01', argv: [process.execPath, '-e', `require('fs').writeFileSync(process.argv[1], process.argv.slice(2).join('|'))`, join(dir, 'reset.out'), 'pc01', '$(touch /tmp/lanboot-pwned)', ';', 'x'] };
       if (mac === '52:54:00:77:00:11') return { name: 'pc02', argv: [process.execPath, '-e', 'process.stderr.write("disk busy"); process.exit(3)'] };
@@ -208,10 +214,10 @@ describe('HttpServer on loopback', () => {
     expect(r.status).toBe(405);
   });
 
-  it('reset from loopback runs the argv without a shell and logs the result', async () => {
+  it('reset with the token from the host’s script runs the argv without a shell and logs the result', async () => {
     events.length = 0;
     rmSync('/tmp/lanboot-pwned', { force: true });
-    const r = await get(port, `/reset/${MAC}`, { method: 'POST' });
+    const r = await get(port, resetPath(MAC), { method: 'POST' });
     expect(r.status).toBe(200);
     const j = JSON.parse(r.body.toString());
     expect(j).toMatchObject({ mac: MAC, name: 'pc01', ok: true, code: 0 });
@@ -223,22 +229,21 @@ describe('HttpServer on loopback', () => {
     resets.push(j.name);
   });
 
-  it('reset by GET (iPXE: chain http://.../reset/MAC) answers with an iPXE script; failures are 500 with the reason', async () => {
-    // A GET from loopback that is not the host itself (a browser, a local process) is refused...
-    const viaGet = await get(port, `/reset/${MAC.replace(/:/g, '%3A')}`);
-    expect(viaGet.status).toBe(405);
-    // ...the operator POSTs.
-    const ok = await get(port, `/reset/${MAC.replace(/:/g, '%3A')}`, { method: 'POST' });
+  it('reset by GET (iPXE: chain http://.../reset/MAC?token=...) answers with an iPXE script; failures are 500 with the reason', async () => {
+    // Without the token, from the host's own address: refused, without naming anyone.
+    const bare = await get(port, `/reset/${MAC.replace(/:/g, '%3A')}`);
+    expect(bare.status).toBe(403);
+    expect(bare.body.toString()).toBe('#!ipxe\necho lanboot: reset refused\n');
+    const ok = await get(port, resetPath(MAC, MAC.replace(/:/g, '%3A')));
     expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.body.toString())).toMatchObject({ name: 'pc01', ok: true });
-    // The host itself GETs from its iPXE script and gets a script back.
-    const fail = await get(port, '/reset/52-54-00-77-00-11');
+    expect(ok.body.toString()).toMatch(/^#!ipxe\necho lanboot: reset of pc01 done/);
+    const fail = await get(port, resetPath('52:54:00:77:00:11', '52-54-00-77-00-11'));
     expect(fail.status).toBe(500);
     expect(fail.body.toString()).toMatch(/^#!ipxe\necho lanboot: reset of pc02 failed: exit 3/);
-    const missing = await get(port, '/reset/52:54:00:77:00:12', { method: 'POST' });
+    const missing = await get(port, resetPath('52:54:00:77:00:12'), { method: 'POST' });
     expect(missing.status).toBe(500);
     expect(JSON.parse(missing.body.toString()).error).toMatch(/ENOENT/);
-    expect((await get(port, '/reset/52:54:00:77:00:99', { method: 'POST' })).status).toBe(404);
+    expect((await get(port, resetPath('52:54:00:77:00:99'), { method: 'POST' })).status).toBe(403);
     expect((await get(port, '/reset/not-a-mac')).status).toBe(404);
   });
 });

@@ -201,6 +201,24 @@ describe('reset on boot', () => {
     expect(reset).toBeLessThan(attach);
     expect(() => parseConfig(YAML.replace('boot: iscsi }', 'boot: iscsi, reset_on_boot: true }'), 'x.yaml')).toThrow(/reset_on_boot needs reset/);
   });
+
+  it('puts the token the wiring issues into every reset URL, asked for this MAC only, and only for hosts with a reset', () => {
+    const p = new BootPlan(
+      parseConfig(
+        YAML.replace('{ name: pc01, ip: 10.77.0.10, boot: iscsi }', '{ name: pc01, ip: 10.77.0.10, boot: menu, menu: [iscsi, local], reset: [/bin/true], reset_on_boot: true }'),
+        'x.yaml',
+      ),
+    );
+    const asked: string[] = [];
+    const resetToken = (m: string) => (asked.push(m), '1700000000.00ff');
+    const s = p.script(MAC, { serverAddress: '10.77.0.1', resetToken });
+    const chains = s.split('\n').filter((l) => l.includes('/reset/'));
+    expect(chains.length).toBe(2); // reset_on_boot and the menu item
+    for (const l of chains) expect(l).toContain(`http://10.77.0.1:8080/reset/${MAC}?token=1700000000.00ff `);
+    expect(asked).toEqual([MAC]);
+    expect(p.script('52:54:00:77:00:11', { serverAddress: '10.77.0.1', resetToken })).not.toContain('token=');
+    expect(asked).toEqual([MAC]);
+  });
 });
 
 describe('user-class rules', () => {
