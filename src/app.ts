@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, ConfigError } from './config/load.js';
-import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
+import { inPrefix, isIpv4, isWholeMac } from './net/address.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
 import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
@@ -57,12 +57,12 @@ export class App {
 
   /** MAC holding an address: a lease, else a fixed host entry, else the last DHCP client seen using it (proxy mode). */
   macFor = (ip: string): string | undefined =>
-    this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && h.prefix_bits === 48)?.mac ?? this.dhcp?.factsFor(ip)?.mac;
+    this.dhcp?.macFor(ip) ?? this.config.hosts.find((h) => h.ip === ip && isWholeMac(h.prefix_bits))?.mac ?? this.dhcp?.factsFor(ip)?.mac;
 
   /** Address of a MAC: its fixed address, else its lease. */
   ipFor = (mac: string): string | undefined => {
     const h = this.plan.host(mac);
-    return (h?.prefix_bits === 48 ? h.ip : undefined) ?? this.dhcp?.ipFor(mac);
+    return (h && isWholeMac(h.prefix_bits) ? h.ip : undefined) ?? this.dhcp?.ipFor(mac);
   };
 
   /**
@@ -72,7 +72,7 @@ export class App {
    */
   serverFor = (clientIp: string | undefined, bound?: string): string | undefined => {
     if (this.config.server) return this.config.server;
-    if (clientIp && isValidIpv4(clientIp)) {
+    if (clientIp && isIpv4(clientIp)) {
       for (const i of listInterfaces()) {
         for (const a of i.ipv4) if (inPrefix(clientIp, a.address, a.prefix)) return a.address;
       }
@@ -257,7 +257,7 @@ function banner(app: App): string {
   const http = app.listening.find((l) => l.svc === 'http');
   const tftp = app.listening.find((l) => l.svc === 'tftp');
   const admin = app.listening.find((l) => l.svc === 'admin');
-  const host = app.config.hosts.find((h) => h.prefix_bits === 48);
+  const host = app.config.hosts.find((h) => isWholeMac(h.prefix_bits));
   lines.push('', 'Try:');
   if (host && http) lines.push(`  curl http://${http.address}:${http.port}/boot/${host.mac}.ipxe      # ${host.name}'s iPXE script`);
   if (tftp) lines.push(`  curl tftp://${tftp.address}:${tftp.port}/README.txt                 # a file from the TFTP root`);

@@ -5,6 +5,7 @@
  */
 import type { HostConfig } from '../config/types.js';
 import type { LeaseView } from './views.js';
+import { isWholeMac } from '../net/address.js';
 
 export interface Column<T> {
   header: string;
@@ -87,7 +88,7 @@ export function hostRows(hosts: readonly HostConfig[], leases: readonly LeaseVie
       (h.boot === 'chain' ? h.chain : h.boot === 'linux' ? h.kernel : h.boot === 'menu' ? h.menu?.join(',') : undefined) ??
       (h.rpl ? h.rpl.files.map((f) => f.path).join('+') : undefined);
     return {
-      mac: h.prefix_bits < 48 ? `${h.mac}/${h.prefix_bits}` : h.mac,
+      mac: isWholeMac(h.prefix_bits) ? h.mac : `${h.mac}/${h.prefix_bits}`,
       name: h.name,
       ip: h.ip,
       boot: h.boot ?? defaultBoot,

@@ -10,6 +10,7 @@
  */
 
 import * as eth from './ethernet.js';
+import { formatMac, parseMac } from '../net/address.js';
 import { LLC_UI, MAX_8023_LENGTH, MIN_FRAME_LENGTH, RPL_MULTICAST_MAC } from './ethernet.js';
 
 export const RPL_GROUP_MAC = RPL_MULTICAST_MAC;
@@ -148,11 +149,15 @@ export interface RplFrame {
 // ---------------------------------------------------------------- helpers
 
 export function macToString(b: Buffer, off = 0): string {
-  return eth.formatMac(b, off);
+  return formatMac(b, off);
 }
 
 export function macToBuffer(mac: string): Buffer {
-  return eth.parseMac(mac);
+  try {
+    return parseMac(mac);
+  } catch (e) {
+    throw new eth.FrameError('mac', (e as Error).message);
+  }
 }
 
 interface RawVector {

@@ -6,7 +6,7 @@
  * the ordered handler chain in ./handlers.
  */
 import {
-  decode, replyTo, messageType, chaddrToMac, ipToInt, DhcpDecodeError, MESSAGE_TYPE_NAMES,
+  decode, replyTo, messageType, chaddrToMac, DhcpDecodeError, MESSAGE_TYPE_NAMES,
   BOOTREQUEST, DHCPDISCOVER, DHCPOFFER, DHCPREQUEST, DHCPDECLINE, DHCPACK, DHCPNAK, DHCPRELEASE, DHCPINFORM,
   DEFAULT_MAX_MESSAGE, FLAG_BROADCAST, type DhcpMessage,
 } from '../codec/dhcp.js';
@@ -14,6 +14,7 @@ import {
   OPT, clientKey, readClientArch, readIp, readIpxeOptions, readString, readU16, readUserClasses, readUuid,
 } from '../codec/dhcp-options.js';
 import type { DhcpConfig, SubnetConfig } from '../config/types.js';
+import { inPrefix, ipv4ToNumber } from '../net/address.js';
 import type { ClientFacts, DhcpAnswer } from '../plan/types.js';
 import type { LeaseStore, Pool } from '../leases/store.js';
 import type { Telemetry } from '../telemetry.js';
@@ -183,14 +184,7 @@ export class DhcpService {
 
   private inSubnet(s: SubnetConfig, ip: string | undefined): boolean {
     if (!ip || ip === ZERO) return false;
-    let n: number;
-    try {
-      n = ipToInt(ip);
-    } catch {
-      return false;
-    }
-    const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
-    return ((n & mask) >>> 0) === ((ipToInt(s.network) & mask) >>> 0);
+    return inPrefix(ip, s.network, s.prefix);
   }
 
   /**
@@ -417,7 +411,7 @@ export class DhcpService {
     const mine = store.leaseOf(key);
     // Its own lease is renewed only while the address is still its fixed one or in the range:
     // after a reload that shrank the range, a NAK moves the client into the new range.
-    const inRangeOrFixed = fixed === ip || store.inRange(pool, ipToInt(ip));
+    const inRangeOrFixed = fixed === ip || store.inRange(pool, ipv4ToNumber(ip));
     const allowed = inRangeOrFixed && ((mine && mine.ip === ip) || store.available(pool, ip, key, mac));
     if (!allowed) return this.nak(req, ingress, mac, key, serverId, `${ip} is not available`);
 

@@ -18,6 +18,7 @@ import type { Telemetry } from '../telemetry.js';
 import { runReset, type ResetResult } from '../hooks/reset.js';
 import { closeFd, ConfinementError, contentTypeOf, openConfined, realRoot, sanitizePath } from './files.js';
 import { parseRange } from './range.js';
+import { isMac, normalizeMac } from '../net/address.js';
 
 export interface HttpClient {
   /** Peer address (IPv4-mapped prefix stripped). */
@@ -43,8 +44,6 @@ export interface HttpServerOptions {
   /** Reset command timeout (ms). */
   resetTimeoutMs?: number;
 }
-
-const MAC_RE = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i;
 
 export class HttpServer {
   private server?: Server;
@@ -220,7 +219,7 @@ export class HttpServer {
     // iPXE can only GET (chain http://.../reset/<mac>); operators POST. Either way, drain the body.
     req.resume();
     const ipxe = method === 'GET';
-    if (!MAC_RE.test(macPart)) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, 'not a MAC address'), reason: 'bad-mac' });
+    if (!isMac(macPart)) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, 'not a MAC address'), reason: 'bad-mac' });
     const mac = normalizeMac(macPart);
     client.mac = mac;
     const hostIp = this.hooks.ipFor?.(mac);
@@ -339,11 +338,6 @@ export class HttpServer {
 /** iPXE runs what it GETs: answer with a script that prints the outcome (an error status makes `chain` fail). */
 function answer(ipxe: boolean, msg: string): string {
   return ipxe ? `#!ipxe\necho lanboot: ${msg.replace(/[\r\n]+/g, ' ')}\n` : `${msg}\n`;
-}
-
-function normalizeMac(s: string): string {
-  const hex = s.replace(/[:-]/g, '').toLowerCase();
-  return hex.replace(/(..)(?!$)/g, '$1:');
 }
 
 function stripV4Mapped(a: string): string {

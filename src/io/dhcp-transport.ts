@@ -24,9 +24,10 @@ import { openUdp, type UdpSocket } from './udp.js';
 import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from './packet.js';
 import { udpDstPort } from './bpf.js';
 import { interfaceInfo, listInterfaces, type InterfaceInfo } from './netif.js';
-import { decodeUdpFrame, encodeUdpFrame, IPV4_BROADCAST } from '../codec/ipv4.js';
-import { BROADCAST_MAC, encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP, parseMac, formatMac } from '../codec/ethernet.js';
-import { encode as encodeDhcp, ipToInt, chaddrToMac } from '../codec/dhcp.js';
+import { decodeUdpFrame, encodeUdpFrame } from '../codec/ipv4.js';
+import { encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP } from '../codec/ethernet.js';
+import { BROADCAST_MAC, IPV4_BROADCAST, formatMac, inPrefix, ipv4ToNumber, parseMac } from '../net/address.js';
+import { encode as encodeDhcp, chaddrToMac } from '../codec/dhcp.js';
 import type { DhcpConfig } from '../config/types.js';
 import type { Ingress, Reply } from './dhcp-types.js';
 import type { Telemetry } from '../telemetry.js';
@@ -72,11 +73,6 @@ function dedupeKey(buf: Buffer): string | undefined {
     i += 2 + buf[i + 1]!;
   }
   return buf.toString('hex', 4, 8) + buf.toString('hex', 28, 44) + type;
-}
-
-function inPrefix(ip: string, net: string, prefix: number): boolean {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(net) & mask) >>> 0);
 }
 
 export class DhcpTransport {
@@ -382,7 +378,7 @@ export class DhcpTransport {
     arp.writeUInt16BE(1, 6); // request
     parseMac(info.mac).copy(arp, 8);
     // sender IP 0.0.0.0 (probe), target MAC zero
-    arp.writeUInt32BE(ipToInt(ip), 24);
+    arp.writeUInt32BE(ipv4ToNumber(ip), 24);
     const frame = encodeEthernet({ kind: 'ethernet', dst: BROADCAST_MAC, src: info.mac, ethertype: ETHERTYPE_ARP, payload: arp });
     return new Promise<boolean>((resolve) => {
       let set = this.arpWaiters.get(ip);

@@ -9,6 +9,7 @@ import { expand, type TemplateValues } from '../config/template.js';
 import { chainBootfile, firmwareOf } from './firmware.js';
 import { detectIpxe } from './ipxe-detect.js';
 import { ipxeScript } from './script.js';
+import { isWholeMac, macPrefixMatch, macStartsWith, normalizeMac, tryNormalizeMac } from '../net/address.js';
 import type {
   ClientFacts,
   DerivedHost,
@@ -39,8 +40,8 @@ export class BootPlan {
   private readonly scriptRoutes: RegExp[];
 
   constructor(readonly config: Config) {
-    for (const h of config.hosts) if (h.prefix_bits === 48) this.exact.set(h.mac, h);
-    this.prefixes = config.hosts.filter((h) => h.prefix_bits < 48).sort((a, b) => b.prefix_bits - a.prefix_bits);
+    for (const h of config.hosts) if (isWholeMac(h.prefix_bits)) this.exact.set(h.mac, h);
+    this.prefixes = config.hosts.filter((h) => !isWholeMac(h.prefix_bits)).sort((a, b) => b.prefix_bits - a.prefix_bits);
     this.scriptRoutes = [routeOf(config.boot.script), /^boot\/(?<mac>[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5})\.ipxe$/i].filter(
       (r): r is RegExp => r !== undefined,
     );
@@ -48,11 +49,11 @@ export class BootPlan {
 
   /** The host entry for a MAC: an exact entry, else the longest matching prefix. */
   host(mac: Mac): HostConfig | undefined {
-    const m = mac.toLowerCase();
+    const m = tryNormalizeMac(mac);
+    if (m === undefined) return undefined;
     const h = this.exact.get(m);
     if (h) return h;
-    const bits = macBits(m);
-    return this.prefixes.find((p) => prefixMatch(bits, macBits(p.mac), p.prefix_bits));
+    return this.prefixes.find((p) => macPrefixMatch(m, p.mac, p.prefix_bits));
   }
 
   /** Template values for a client. `server` may be missing until a request tells us our address. */
@@ -63,9 +64,9 @@ export class BootPlan {
       mac,
       mac_hyphen: mac.replace(/:/g, '-'),
       mac_hex: mac.replace(/:/g, ''),
-      name: h && h.prefix_bits === 48 ? h.name : `host-${mac.replace(/:/g, '')}`,
+      name: h && isWholeMac(h.prefix_bits) ? h.name : `host-${mac.replace(/:/g, '')}`,
     };
-    const ip = (h?.prefix_bits === 48 ? h.ip : undefined) ?? ctx.ip;
+    const ip = (h && isWholeMac(h.prefix_bits) ? h.ip : undefined) ?? ctx.ip;
     if (ip) v.ip = ip;
     if (server) {
       v.server = server;
@@ -112,7 +113,7 @@ export class BootPlan {
   dhcp(f: ClientFacts): DhcpAnswer {
     const mac = f.mac.toLowerCase();
     const host = this.host(mac);
-    const fixedIp = host && host.prefix_bits === 48 ? host.ip : undefined;
+    const fixedIp = host && isWholeMac(host.prefix_bits) ? host.ip : undefined;
     const firmware = firmwareOf(f.arch);
     const proxy = this.config.dhcp?.mode === 'proxy';
     const serverAddress = f.serverAddress ?? this.config.server;
@@ -207,7 +208,7 @@ export class BootPlan {
   tftpPolicy(f: Partial<ClientFacts>): TftpPolicy {
     const out: TftpPolicy = { refuseOptions: [] };
     for (const q of this.config.tftp?.quirks ?? []) {
-      const byMac = q.mac_prefix !== undefined && f.mac !== undefined && f.mac.toLowerCase().startsWith(q.mac_prefix.toLowerCase());
+      const byMac = q.mac_prefix !== undefined && f.mac !== undefined && macStartsWith(f.mac, q.mac_prefix);
       const byArch = q.arch !== undefined && f.arch !== undefined && q.arch.includes(f.arch);
       const byVc = q.vendor_class !== undefined && f.vendorClass !== undefined && f.vendorClass.startsWith(q.vendor_class);
       if (!(byMac || byArch || byVc)) continue;
@@ -253,7 +254,7 @@ export class BootPlan {
 
   /** The iPXE script for a MAC. */
   script(mac: Mac, client: FileClient = {}): string {
-    const m = mac.toLowerCase().replace(/-/g, ':');
+    const m = tryNormalizeMac(mac) ?? mac.toLowerCase();
     const serverAddress = client.serverAddress ?? this.config.server ?? '';
     const d = this.derive(m, { serverAddress, ip: client.address });
     const v = this.values(m, { serverAddress });
@@ -268,11 +269,10 @@ export class BootPlan {
   }
 
   private macFromRoute(g: Record<string, string | undefined>): Mac | undefined {
-    if (g.mac) return g.mac.toLowerCase().replace(/-/g, ':');
-    if (g.mac_hyphen) return g.mac_hyphen.toLowerCase().replace(/-/g, ':');
-    if (g.mac_hex) return g.mac_hex.toLowerCase().replace(/(..)(?!$)/g, '$1:');
-    if (g.name) return this.config.hosts.find((h) => h.name === g.name && h.prefix_bits === 48)?.mac;
-    if (g.ip) return this.config.hosts.find((h) => h.ip === g.ip && h.prefix_bits === 48)?.mac;
+    const spelled = g.mac ?? g.mac_hyphen ?? g.mac_hex;
+    if (spelled) return normalizeMac(spelled);
+    if (g.name) return this.config.hosts.find((h) => h.name === g.name && isWholeMac(h.prefix_bits))?.mac;
+    if (g.ip) return this.config.hosts.find((h) => h.ip === g.ip && isWholeMac(h.prefix_bits))?.mac;
     return undefined;
   }
 }
@@ -300,14 +300,4 @@ function routeOf(template: string): RegExp | undefined {
     } else src += part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${src}$`);
-}
-
-function macBits(mac: Mac): bigint {
-  return BigInt('0x' + mac.replace(/[:-]/g, ''));
-}
-
-function prefixMatch(a: bigint, b: bigint, bits: number): boolean {
-  if (bits === 0) return true;
-  const shift = BigInt(48 - bits);
-  return a >> shift === b >> shift;
 }

@@ -29,6 +29,7 @@ import type { RplAnswer } from '../plan/types.js';
 import { silent, type Logger } from '../log.js';
 import { telemetry as defaultTelemetry, type Telemetry } from '../telemetry.js';
 import { realClock, type RplClock, type RplTimer } from './clock.js';
+import { tryNormalizeMac } from '../net/address.js';
 import { FileImageStore, imageWarnings, type ImageSource } from './images.js';
 
 /** What the responder needs from a link: a FrameLink from src/io/packet.ts fits. */
@@ -130,8 +131,9 @@ const MAX_BURST = 32;
 const MAX_FRAME = 1500;
 const MIN_BLOCK = 16;
 
+/** Links report their MAC canonical already; a test link may not. */
 function normMac(m: string): string {
-  return m.toLowerCase();
+  return tryNormalizeMac(m) ?? m.toLowerCase();
 }
 
 /** §8: data per block = min(configured, maxFrame - 48), multiple of 16, at least 16. */

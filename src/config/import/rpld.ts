@@ -9,6 +9,7 @@
 import { Document, Scalar, isMap, isPair, isSeq } from 'yaml';
 
 import type { ImportResult, ImportWarning } from './types.js';
+import { normalizeMac } from '../../net/address.js';
 export type { ImportResult, ImportWarning };
 
 type TokKind = 'word' | 'string' | 'punct';
@@ -178,12 +179,6 @@ function parseNumber(tok: Tok | undefined): number | undefined {
 
 const MAC_RE = /^[0-9a-f]{1,2}(:[0-9a-f]{1,2}){5}$/i;
 
-function normalizeMac(s: string): string {
-  return s
-    .split(':')
-    .map((x) => x.padStart(2, '0').toLowerCase())
-    .join(':');
-}
 
 const hexScalar = (n: number): Scalar => {
   const s = new Scalar(n);
