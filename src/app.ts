@@ -13,7 +13,7 @@ import { resetArgv as resetArgvOf } from './hooks/reset.js';
 import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
 import { telemetry as defaultTelemetry, type Telemetry } from './telemetry.js';
 import { BootPlan } from './plan/index.js';
-import { listInterfaces } from './io/netif.js';
+import { listInterfaces } from './net/interfaces.js';
 import { TftpServer } from './tftp/server.js';
 import { HttpServer } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';

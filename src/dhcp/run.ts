@@ -10,8 +10,8 @@ import type { ClientFacts } from '../plan/types.js';
 import type { Logger } from '../log.js';
 import { LeaseStore } from '../leases/store.js';
 import { isWholeMac } from '../net/address.js';
-import { DhcpTransport } from '../io/dhcp-transport.js';
-import type { FrameLink } from '../io/packet.js';
+import { DhcpTransport } from './transport.js';
+import type { FrameLink } from '../net/packet.js';
 import { DhcpService, type DhcpPlan } from './service.js';
 
 export interface DhcpHooks {

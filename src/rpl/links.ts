@@ -3,8 +3,8 @@
  * ETH_P_802_2 (length-field frames), filtered in the kernel to the RPL SAPs,
  * and joined to the RPL group address so FIND frames arrive (§2.3, §2.4).
  */
-import { llcSap } from '../io/bpf.js';
-import { ETH_P_802_2, PacketSocket } from '../io/packet.js';
+import { llcSap } from '../net/bpf.js';
+import { ETH_P_802_2, PacketSocket } from '../net/packet.js';
 import { RPL_GROUP_MAC, SAP_LOAD, SAP_RPL } from '../codec/rpl.js';
 import type { RplResponder } from './responder.js';
 

@@ -32,7 +32,7 @@ import { realClock, type RplClock, type RplTimer } from './clock.js';
 import { tryNormalizeMac } from '../net/address.js';
 import { FileImageStore, imageWarnings, type ImageSource } from './images.js';
 
-/** What the responder needs from a link: a FrameLink from src/io/packet.ts fits. */
+/** What the responder needs from a link: a FrameLink from src/net/packet.ts fits. */
 export interface RplLink {
   /** Our MAC on this interface (source of every frame we send). */
   mac: string;

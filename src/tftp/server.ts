@@ -25,8 +25,8 @@ import {
   ERR_UNDEFINED,
   type RequestPacket,
 } from '../codec/tftp.js';
-import { openUdp, PortAllocator, interfaceMtu, type TransferPort, type UdpSocket } from '../io/udp.js';
-import { EnginePorts, engineFlush, engineUnavailable } from '../io/tftp-engine.js';
+import { openUdp, PortAllocator, interfaceMtu, type TransferPort, type UdpSocket } from '../net/udp.js';
+import { EnginePorts, engineFlush, engineUnavailable } from './engine.js';
 import { FileCache } from './cache.js';
 import { ConfinementError, closeFd, isInside, realDir, sanitizeName } from './paths.js';
 import { negotiate, BLKSIZE_MAX } from './options.js';

@@ -24,9 +24,9 @@ import {
   TftpDecodeError,
   type TftpOptions,
 } from '../codec/tftp.js';
-import type { TransferPort, UdpSocket } from '../io/udp.js';
+import type { TransferPort, UdpSocket } from '../net/udp.js';
 import { RtoEstimator } from './rto.js';
-import { engineAbort, engineStats, type EngineHandle, type EnginePorts, type EngineStats } from '../io/tftp-engine.js';
+import { engineAbort, engineStats, type EngineHandle, type EnginePorts, type EngineStats } from './engine.js';
 import { NetasciiDecoder } from './netascii.js';
 
 export interface Peer {

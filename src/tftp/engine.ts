@@ -5,7 +5,7 @@
  * and after (logging, telemetry); this wrapper only starts, observes and
  * aborts engines and picks their port (TID).
  */
-import { loadNative } from './native.js';
+import { loadNative } from '../native.js';
 
 export interface EngineOptions {
   /** Whole content (cached or generated file)... */

@@ -19,17 +19,17 @@
  * path also drops a datagram whose xid+chaddr+type a packet socket handled in
  * the last 2 s.
  */
-import dgram from 'node:dgram';
-import { openUdp, type UdpSocket } from './udp.js';
-import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from './packet.js';
-import { udpDstPort } from './bpf.js';
-import { interfaceInfo, listInterfaces, type InterfaceInfo } from './netif.js';
+import type { RemoteInfo } from 'node:dgram';
+import { openUdp, type UdpSocket } from '../net/udp.js';
+import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
+import { udpDstPort } from '../net/bpf.js';
+import { interfaceInfo, listInterfaces, type InterfaceInfo } from '../net/interfaces.js';
 import { decodeUdpFrame, encodeUdpFrame } from '../codec/ipv4.js';
 import { encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP } from '../codec/ethernet.js';
 import { BROADCAST_MAC, IPV4_BROADCAST, formatMac, inPrefix, ipv4ToNumber, parseMac } from '../net/address.js';
 import { encode as encodeDhcp, chaddrToMac } from '../codec/dhcp.js';
 import type { DhcpConfig } from '../config/types.js';
-import type { Ingress, Reply } from './dhcp-types.js';
+import type { Ingress, Reply } from './types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Logger } from '../log.js';
 
@@ -239,7 +239,7 @@ export class DhcpTransport {
     return this.localCache.list;
   }
 
-  private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo, localPort: number): void {
+  private onDatagram(buf: Buffer, rinfo: RemoteInfo, localPort: number): void {
     if (this.stopped) return;
     const src = rinfo.address;
     if (this.links.size > 0) {
