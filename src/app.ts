@@ -7,13 +7,13 @@
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, ConfigError } from './config/load.js';
-import { inPrefix, isIpv4, isWholeMac } from './net/address.js';
+import { isWholeMac } from './net/address.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
 import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
 import { telemetry as defaultTelemetry, type Telemetry } from './telemetry.js';
 import { BootPlan } from './plan/index.js';
-import { listInterfaces } from './net/interfaces.js';
+import { localAddressFacing } from './net/interfaces.js';
 import { TftpServer } from './tftp/server.js';
 import { HttpServer } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';
@@ -72,11 +72,8 @@ export class App {
    */
   serverFor = (clientIp: string | undefined, bound?: string): string | undefined => {
     if (this.config.server) return this.config.server;
-    if (clientIp && isIpv4(clientIp)) {
-      for (const i of listInterfaces()) {
-        for (const a of i.ipv4) if (inPrefix(clientIp, a.address, a.prefix)) return a.address;
-      }
-    }
+    const facing = clientIp ? localAddressFacing(clientIp) : undefined;
+    if (facing) return facing.address;
     return bound && bound !== '0.0.0.0' ? bound : undefined;
   };
 

@@ -1,10 +1,8 @@
 /**
- * UDP sockets for the services (dgram), plus the interface MTU lookup the
- * TFTP server needs to cap blksize. The only place TFTP touches the network.
+ * UDP sockets for the services (dgram): listening sockets, transfer ports,
+ * and sends bounded per destination (see BoundedSender).
  */
 import dgram from 'node:dgram';
-import fs from 'node:fs';
-import os from 'node:os';
 
 export type UdpSocket = dgram.Socket;
 
@@ -126,95 +124,4 @@ export class PortAllocator {
     err.code = 'EADDRINUSE';
     throw err;
   }
-}
-
-function ip4(a: string): number {
-  const p = a.split('.');
-  if (p.length !== 4) return -1;
-  let n = 0;
-  for (const x of p) {
-    const v = Number(x);
-    if (!Number.isInteger(v) || v < 0 || v > 255) return -1;
-    n = n * 256 + v;
-  }
-  return n >>> 0;
-}
-
-function inSubnet(addr: number, net: number, mask: number): boolean {
-  return ((addr & mask) >>> 0) === ((net & mask) >>> 0);
-}
-
-function readMtu(iface: string): number | undefined {
-  try {
-    const v = Number(fs.readFileSync(`/sys/class/net/${iface}/mtu`, 'utf8').trim());
-    return Number.isFinite(v) && v > 0 ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Longest-prefix match in the main routing table (/proc/net/route, little-endian hex). */
-function routeIface(peer: number): string | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/net/route', 'utf8');
-  } catch {
-    return undefined;
-  }
-  let best: string | undefined;
-  let bestLen = -1;
-  const le = (h: string) => {
-    const v = parseInt(h, 16) >>> 0;
-    return (((v & 0xff) << 24) | ((v >>> 8) & 0xff) << 16 | ((v >>> 16) & 0xff) << 8 | (v >>> 24)) >>> 0;
-  };
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 8) continue;
-    const dest = le(f[1]!);
-    const mask = le(f[7]!);
-    const flags = parseInt(f[3]!, 16);
-    if (!(flags & 1)) continue; // RTF_UP
-    let len = 0;
-    for (let m = mask; m; m = (m << 1) >>> 0) len++;
-    if (inSubnet(peer, dest, mask) && len > bestLen) {
-      best = f[0];
-      bestLen = len;
-    }
-  }
-  return best;
-}
-
-const mtuCache = new Map<string, { mtu: number; until: number }>();
-
-/**
- * MTU of the interface that carries traffic between `local` (our address,
- * possibly 0.0.0.0) and `peer`: an interface whose subnet holds the peer,
- * else the one owning `local`, else the route to the peer. Loopback peers
- * get lo's MTU (65536). Falls back to 1500 when nothing is known.
- */
-export function interfaceMtu(peer: string, local: string): number {
-  const key = `${peer}|${local}`;
-  const now = Date.now();
-  const hit = mtuCache.get(key);
-  if (hit && hit.until > now) return hit.mtu;
-  const p = ip4(peer);
-  const l = ip4(local);
-  let iface: string | undefined;
-  const ifs = os.networkInterfaces();
-  for (const [name, addrs] of Object.entries(ifs)) {
-    for (const a of addrs ?? []) {
-      if (a.family !== 'IPv4') continue;
-      if (inSubnet(p, ip4(a.address), ip4(a.netmask))) iface ??= name;
-    }
-  }
-  if (!iface && l > 0) {
-    for (const [name, addrs] of Object.entries(ifs)) {
-      if ((addrs ?? []).some((a) => a.family === 'IPv4' && a.address === local)) iface ??= name;
-    }
-  }
-  iface ??= routeIface(p);
-  const mtu = (iface && readMtu(iface)) || 1500;
-  if (mtuCache.size > 4096) mtuCache.clear();
-  mtuCache.set(key, { mtu, until: now + 30_000 });
-  return mtu;
 }

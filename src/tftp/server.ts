@@ -25,7 +25,8 @@ import {
   ERR_UNDEFINED,
   type RequestPacket,
 } from '../codec/tftp.js';
-import { openUdp, PortAllocator, interfaceMtu, type TransferPort, type UdpSocket } from '../net/udp.js';
+import { openUdp, PortAllocator, type TransferPort, type UdpSocket } from '../net/udp.js';
+import { interfaceMtu } from '../net/interfaces.js';
 import { EnginePorts, engineFlush, engineUnavailable } from './engine.js';
 import { FileCache } from './cache.js';
 import { ConfinementError, closeFd, isInside, realDir, sanitizeName } from './paths.js';
