@@ -145,12 +145,10 @@ export interface TftpConfig {
   quirks: TftpQuirkRule[];
   /** Memory budget (bytes) of the shared file cache; default 32 MiB. */
   cache_bytes?: number;
-  /** Files up to this size (bytes) are cached in memory, bigger ones share a descriptor; default 16 MiB (1 MiB with engine native). */
+  /** Files up to this size (bytes) are cached in memory, bigger ones share a descriptor; default 1 MiB. */
   cache_file_max?: number;
   /** Largest upload accepted (bytes); default 4 GiB. */
   upload_max?: number;
-  /** Data path of octet read transfers: 'native' (C packet loop, default) or 'js' (dgram). */
-  engine?: 'native' | 'js';
 }
 
 export interface TftpQuirkRule {
