@@ -465,6 +465,12 @@ export class DhcpService {
   }
 
   private inform(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, serverId: string): Reply | null {
+    // §4.3.5: the reply goes to ciaddr, so answer only a client on the ingress
+    // subnet (or one behind a relay): else anyone could aim our replies at
+    // any address, and at one that never answers ARP.
+    if (req.giaddr === ZERO && !this.informOnLink(req.ciaddr, ingress, subnet)) {
+      return this.drop('inform_not_on_link', { mac, ciaddr: req.ciaddr, iface: ingress.iface });
+    }
     const facts0 = this.facts(req, ingress, mac, serverId);
     const answer = this.ask(facts0);
     const ctx = this.context(req, DHCPINFORM, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
@@ -474,6 +480,14 @@ export class DhcpService {
     const to: Destination | undefined =
       req.giaddr === ZERO && req.ciaddr !== ZERO ? { kind: 'unicast', address: req.ciaddr, port: 68 } : undefined;
     return this.build(ctx, ingress, to);
+  }
+
+  /** Is ciaddr on the subnet the request came in on (the ingress interface's, or the one our receiving address is on)? */
+  private informOnLink(ciaddr: string, ingress: Ingress, subnet: SubnetConfig): boolean {
+    if (!this.inSubnet(subnet, ciaddr)) return false;
+    if (ingress.iface) return true; // packet socket: selectSubnet chose by the ingress interface
+    const local = ingress.localAddress ?? (this.config.address !== ZERO ? this.config.address : undefined);
+    return local !== undefined && this.inSubnet(subnet, local);
   }
 
   // ------------------------------------------------------------ proxyDHCP

@@ -20,7 +20,7 @@
  * the last 2 s.
  */
 import type { RemoteInfo } from 'node:dgram';
-import { openUdp, type UdpSocket } from '../net/udp.js';
+import { BoundedSender, openUdp, type UdpSocket } from '../net/udp.js';
 import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
 import { udpDstPort } from '../net/bpf.js';
 import { interfaceInfo, localAddressFacing, type InterfaceInfo } from '../net/interfaces.js';
@@ -82,6 +82,9 @@ export class DhcpTransport {
   private readonly links: LinkKeeper<Link>;
   private main?: UdpSocket;
   private proxySock?: UdpSocket;
+  /** Unicast replies (ciaddr, giaddr, 4011) go through these: bounded, see net/udp BoundedSender. */
+  private mainOut?: BoundedSender;
+  private proxyOut?: BoundedSender;
   private readonly arpWaiters = new Map<string, Set<(mac: string) => void>>();
   private stopped = false;
   /** Requests handled from packet sockets recently: key -> time seen. */
@@ -113,11 +116,13 @@ export class DhcpTransport {
       this.main.setBroadcast(true);
       this.main.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.port));
       this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+      this.mainOut = new BoundedSender(this.main, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
       out.push({ address: c.address, port: c.port, detail: 'udp' });
       if (c.mode === 'proxy' && c.proxy_port !== c.port) {
         this.proxySock = await openUdp(c.address, c.proxy_port);
         this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
         this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+        this.proxyOut = new BoundedSender(this.proxySock, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
         out.push({ address: c.address, port: c.proxy_port, detail: 'udp, proxyDHCP' });
       }
     } catch (e) {
@@ -163,6 +168,7 @@ export class DhcpTransport {
     const close = (s?: UdpSocket) => new Promise<void>((r) => (s ? s.close(() => r()) : r()));
     await Promise.all([close(this.main), close(this.proxySock)]).catch(() => undefined);
     this.main = this.proxySock = undefined;
+    this.mainOut = this.proxyOut = undefined;
   }
 
   // ------------------------------------------------------------ receive
@@ -307,7 +313,7 @@ export class DhcpTransport {
         l.link.send(frame);
         return;
       }
-      const sock = srcPort === c.proxy_port && this.proxySock ? this.proxySock : this.main;
+      const sock = srcPort === c.proxy_port && this.proxyOut ? this.proxyOut : this.mainOut;
       if (!sock) return;
       let address: string;
       let port = to.port;

@@ -177,3 +177,45 @@ export function interfaceMtu(peer: string, local: string): number {
   mtuCache.set(key, { mtu, until: now + MTU_TTL_MS });
   return mtu;
 }
+
+// ---- neighbours (ARP) -----------------------------------------------------------
+
+/** How long a read of the neighbour table is reused. */
+const NEIGHBOURS_TTL_MS = 250;
+const ATF_COM = 0x2;
+let neighbourCache: { at: number; resolved: Set<string> } = { at: -Infinity, resolved: new Set() };
+
+function resolvedNeighbours(): Set<string> {
+  const now = Date.now();
+  if (now - neighbourCache.at > NEIGHBOURS_TTL_MS) {
+    const resolved = new Set<string>();
+    try {
+      // IP address, HW type, Flags, HW address, Mask, Device
+      for (const line of readFileSync('/proc/net/arp', 'utf8').split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length >= 4 && parseInt(f[2]!, 16) & ATF_COM) resolved.add(f[0]!);
+      }
+    } catch {
+      /* no /proc: nothing known */
+    }
+    neighbourCache = { at: now, resolved };
+  }
+  return neighbourCache.resolved;
+}
+
+/**
+ * Can a unicast datagram to `address` leave at once, or would the kernel
+ * park it (charged to the sending socket) until ARP resolves an on-link
+ * address that may never answer? True for loopback, local, broadcast and
+ * routed addresses (the gateway's MAC is what counts) and for on-link
+ * neighbours that answered ARP; false for other on-link addresses.
+ */
+export function linkAddressKnown(address: string): boolean {
+  const n = parseIpv4(address);
+  if (n < 0) return false;
+  if (n >>> 24 === 127 || n === 0xffffffff) return true;
+  const facing = localAddressFacing(address);
+  if (!facing) return true;
+  if (address === facing.address || n === ((parseIpv4(facing.address) | ~prefixMask(facing.prefix)) >>> 0)) return true;
+  return resolvedNeighbours().has(address);
+}

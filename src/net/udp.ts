@@ -3,6 +3,9 @@
  * and sends bounded per destination (see BoundedSender).
  */
 import dgram from 'node:dgram';
+import type { Logger } from '../log.js';
+import type { Telemetry } from '../telemetry.js';
+import { linkAddressKnown } from './interfaces.js';
 
 export type UdpSocket = dgram.Socket;
 
@@ -123,5 +126,115 @@ export class PortAllocator {
     const err = new Error(`no free port in ${lo}-${hi}`) as NodeJS.ErrnoException;
     err.code = 'EADDRINUSE';
     throw err;
+  }
+}
+
+// ---- bounded sends ----------------------------------------------------------------
+
+export interface BoundedSenderOptions {
+  /** Names the sender in the drop counter and log line (dhcp, tftp). */
+  service: string;
+  telemetry?: Telemetry;
+  log?: Logger;
+  /** Datagrams one destination may have waiting in user space when the kernel refuses more (default 4). */
+  maxQueuedPerDestination?: number;
+  /** Datagrams the socket may have waiting in user space in all (default 256). */
+  maxQueued?: number;
+  /** An on-link destination that has not answered ARP gets one datagram per this many ms (default 3000: Linux gives up resolving after 3 s)... */
+  unresolvedWindowMs?: number;
+  /** ...and at most this many such destinations get one per window (default 32). */
+  maxUnresolved?: number;
+  /** Whether a datagram to `address` leaves without waiting for ARP (default: net/interfaces linkAddressKnown). */
+  linkAddressKnown?: (address: string) => boolean;
+}
+
+export type DropReason = 'unresolved' | 'queue';
+
+const DROP_LOG_EVERY_MS = 10_000;
+
+/**
+ * Sends on one UDP socket so that no destination can take memory or the
+ * socket from the others. A datagram to an on-link address whose MAC is
+ * unknown waits in the kernel's neighbour queue, charged to the socket's
+ * send buffer, until ARP answers or fails (3 s); a flood of replies to
+ * addresses that never answer (a spoofed INFORM ciaddr, relay giaddr or
+ * source) fills the buffer, every later send on the socket gets EAGAIN and
+ * libuv queues it in memory without limit. So: such a destination gets one
+ * datagram per window (enough to start ARP; a real host answers), a bounded
+ * number of them at once, and whatever the kernel still refuses waits in a
+ * queue bounded per destination and in total. The rest is dropped, counted
+ * (lanboot_udp_send_dropped_total) and logged at most every 10 s.
+ */
+export class BoundedSender {
+  private readonly queuedPer = new Map<string, number>();
+  private readonly probedAt = new Map<string, number>();
+  private windowStart = 0;
+  private windowCount = 0;
+  private dropsSinceLog = 0;
+  private lastLog = 0;
+  readonly dropped: Record<DropReason, number> = { unresolved: 0, queue: 0 };
+
+  constructor(
+    readonly sock: UdpSocket,
+    private readonly opts: BoundedSenderOptions,
+  ) {}
+
+  /** Send or drop; true when the datagram was handed to the socket. */
+  send(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void): boolean {
+    if (!(this.opts.linkAddressKnown ?? linkAddressKnown)(address) && !this.admitUnresolved(address)) return this.drop('unresolved', address);
+    const s = this.sock;
+    const before = s.getSendQueueCount();
+    if (before > 0) {
+      // The kernel refused the previous datagram: this one would wait in memory.
+      if (before >= (this.opts.maxQueued ?? 256) || (this.queuedPer.get(address) ?? 0) >= (this.opts.maxQueuedPerDestination ?? 4)) {
+        return this.drop('queue', address);
+      }
+    }
+    let counted = false;
+    s.send(buf, port, address, (err) => {
+      if (counted) {
+        const n = (this.queuedPer.get(address) ?? 1) - 1;
+        if (n <= 0) this.queuedPer.delete(address);
+        else this.queuedPer.set(address, n);
+      }
+      cb?.(err);
+    });
+    if (s.getSendQueueCount() > before) {
+      counted = true;
+      this.queuedPer.set(address, (this.queuedPer.get(address) ?? 0) + 1);
+    }
+    return true;
+  }
+
+  private admitUnresolved(address: string): boolean {
+    const now = Date.now();
+    const windowMs = this.opts.unresolvedWindowMs ?? 3000;
+    if (now - this.windowStart >= windowMs) {
+      this.windowStart = now;
+      this.windowCount = 0;
+      for (const [a, t] of this.probedAt) if (now - t >= windowMs) this.probedAt.delete(a);
+    }
+    const last = this.probedAt.get(address);
+    if (last !== undefined && now - last < windowMs) return false;
+    if (this.windowCount >= (this.opts.maxUnresolved ?? 32)) return false;
+    this.windowCount++;
+    this.probedAt.set(address, now);
+    return true;
+  }
+
+  private drop(reason: DropReason, address: string): false {
+    this.dropped[reason]++;
+    this.dropsSinceLog++;
+    this.opts.telemetry?.count('lanboot_udp_send_dropped_total', { service: this.opts.service, reason });
+    const now = Date.now();
+    if (this.opts.log && now - this.lastLog >= DROP_LOG_EVERY_MS) {
+      this.opts.log.warn(
+        { event: `${this.opts.service}.send_dropped`, reason, to: address, dropped: this.dropsSinceLog },
+        reason === 'unresolved' ? 'replies to on-link addresses that do not answer ARP dropped' : 'send queue full: replies dropped',
+      );
+      this.lastLog = now;
+      this.dropsSinceLog = 0;
+    }
+    return false;
   }
 }

@@ -15,7 +15,7 @@ import type { TftpConfig } from '../config/types.js';
 import type { GeneratedFile, TftpPolicy } from '../plan/types.js';
 import type { Telemetry } from '../telemetry.js';
 import { decode, TftpDecodeError, ERR_ILLEGAL_OP, ERR_OPTION, ERR_UNDEFINED, type RequestPacket } from '../codec/tftp.js';
-import { openUdp, PortAllocator, type TransferPort, type UdpSocket } from '../net/udp.js';
+import { BoundedSender, openUdp, PortAllocator, type TransferPort, type UdpSocket } from '../net/udp.js';
 import { interfaceMtu } from '../net/interfaces.js';
 import { EnginePorts, engineFlush, engineUnavailable } from './engine.js';
 import { FileCache } from './cache.js';
@@ -58,6 +58,8 @@ const HEADER_OVERHEAD = 20 + 8 + 4;
 export class TftpServer {
   readonly cache: FileCache;
   private sock: UdpSocket | undefined;
+  /** Error packets to requesters (possibly spoofed sources): bounded, see net/udp BoundedSender. */
+  private out: BoundedSender | undefined;
   private readonly ports: PortAllocator;
   private readonly enginePorts: EnginePorts;
   private readonly sources: ReadSources;
@@ -95,6 +97,7 @@ export class TftpServer {
     } catch {
       /* capped by net.core.rmem_max */
     }
+    this.out = new BoundedSender(this.sock, { service: 'tftp', telemetry: this.telemetry, log: this.log });
     this.sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     this.sock.on('error', (err) => this.log.error({ event: 'tftp.socket_error', err: err.message }, 'tftp socket error'));
     const a = this.sock.address();
@@ -110,6 +113,7 @@ export class TftpServer {
     this.transfers.abortAll();
     const s = this.sock;
     this.sock = undefined;
+    this.out = undefined;
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 
@@ -144,7 +148,7 @@ export class TftpServer {
 
   private refuse(rinfo: RemoteInfo, code: number, message: string, reason: string, mac?: string, file?: string): void {
     this.telemetry.count('lanboot_tftp_refused_total', { reason });
-    this.sock?.send(errorPacket(code, message), rinfo.port, rinfo.address);
+    this.out?.send(errorPacket(code, message), rinfo.port, rinfo.address);
     this.log.info({ event: 'tftp.refused', mac, client: rinfo.address, file, reason, code }, message);
   }
 
@@ -182,7 +186,7 @@ export class TftpServer {
     this.telemetry.count('lanboot_tftp_requests_total', { op: p.op });
     if (this.transfers.size >= this.config.max_transfers) {
       this.telemetry.count('lanboot_tftp_refused_total', { reason: 'busy' });
-      this.sock?.send(errorPacket(ERR_UNDEFINED, 'Server busy: too many transfers, retry later'), rinfo.port, rinfo.address);
+      this.out?.send(errorPacket(ERR_UNDEFINED, 'Server busy: too many transfers, retry later'), rinfo.port, rinfo.address);
       const now = Date.now();
       if (now - this.lastBusyLog > 1000) {
         this.lastBusyLog = now;
@@ -197,7 +201,7 @@ export class TftpServer {
     this.accept(p, rinfo, entry)
       .catch((e: Error) => {
         this.log.error({ event: 'tftp.internal', client: rinfo.address, err: e.message }, 'request failed');
-        this.sock?.send(errorPacket(ERR_UNDEFINED, 'Internal error'), rinfo.port, rinfo.address);
+        this.out?.send(errorPacket(ERR_UNDEFINED, 'Internal error'), rinfo.port, rinfo.address);
       })
       .finally(() => this.transfers.release(key, entry));
   }
