@@ -185,9 +185,9 @@ const NEIGHBOURS_TTL_MS = 250;
 const ATF_COM = 0x2;
 let neighbourCache: { at: number; resolved: Set<string> } = { at: -Infinity, resolved: new Set() };
 
-function resolvedNeighbours(): Set<string> {
+function resolvedNeighbours(maxAgeMs: number): Set<string> {
   const now = Date.now();
-  if (now - neighbourCache.at > NEIGHBOURS_TTL_MS) {
+  if (now - neighbourCache.at > maxAgeMs) {
     const resolved = new Set<string>();
     try {
       // IP address, HW type, Flags, HW address, Mask, Device
@@ -209,13 +209,14 @@ function resolvedNeighbours(): Set<string> {
  * address that may never answer? True for loopback, local, broadcast and
  * routed addresses (the gateway's MAC is what counts) and for on-link
  * neighbours that answered ARP; false for other on-link addresses.
+ * `maxAgeMs`: how old a read of the neighbour table may be (default 250 ms).
  */
-export function linkAddressKnown(address: string): boolean {
+export function linkAddressKnown(address: string, maxAgeMs = NEIGHBOURS_TTL_MS): boolean {
   const n = parseIpv4(address);
   if (n < 0) return false;
   if (n >>> 24 === 127 || n === 0xffffffff) return true;
   const facing = localAddressFacing(address);
   if (!facing) return true;
   if (address === facing.address || n === ((parseIpv4(facing.address) | ~prefixMask(facing.prefix)) >>> 0)) return true;
-  return resolvedNeighbours().has(address);
+  return resolvedNeighbours(maxAgeMs).has(address);
 }

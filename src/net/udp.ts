@@ -144,13 +144,23 @@ export interface BoundedSenderOptions {
   unresolvedWindowMs?: number;
   /** ...and at most this many such destinations get one per window (default 32). */
   maxUnresolved?: number;
-  /** Whether a datagram to `address` leaves without waiting for ARP (default: net/interfaces linkAddressKnown). */
-  linkAddressKnown?: (address: string) => boolean;
+  /** Whether a datagram to `address` leaves without waiting for ARP, from a view at most maxAgeMs old (default: net/interfaces linkAddressKnown). */
+  linkAddressKnown?: (address: string, maxAgeMs?: number) => boolean;
 }
 
 export type DropReason = 'unresolved' | 'queue';
 
 const DROP_LOG_EVERY_MS = 10_000;
+/** Datagrams waiting for a fresh look at the neighbour table, and how long they wait (bounds the re-reads in a flood). */
+const MAX_DEFERRED = 256;
+const RECHECK_MS = 2;
+
+interface Deferred {
+  buf: Buffer;
+  port: number;
+  address: string;
+  cb?: (err: Error | null) => void;
+}
 
 /**
  * Sends on one UDP socket so that no destination can take memory or the
@@ -161,13 +171,16 @@ const DROP_LOG_EVERY_MS = 10_000;
  * source) fills the buffer, every later send on the socket gets EAGAIN and
  * libuv queues it in memory without limit. So: such a destination gets one
  * datagram per window (enough to start ARP; a real host answers), a bounded
- * number of them at once, and whatever the kernel still refuses waits in a
+ * number of them at once (beyond that, one that the neighbour table knows a
+ * moment later still goes), and whatever the kernel still refuses waits in a
  * queue bounded per destination and in total. The rest is dropped, counted
  * (lanboot_udp_send_dropped_total) and logged at most every 10 s.
  */
 export class BoundedSender {
   private readonly queuedPer = new Map<string, number>();
   private readonly probedAt = new Map<string, number>();
+  private readonly deferred: Deferred[] = [];
+  private recheckTimer?: NodeJS.Timeout;
   private windowStart = 0;
   private windowCount = 0;
   private dropsSinceLog = 0;
@@ -179,9 +192,46 @@ export class BoundedSender {
     private readonly opts: BoundedSenderOptions,
   ) {}
 
-  /** Send or drop; true when the datagram was handed to the socket. */
+  /** Send, defer or drop; false when dropped (cb is then never called). */
   send(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void): boolean {
-    if (!(this.opts.linkAddressKnown ?? linkAddressKnown)(address) && !this.admitUnresolved(address)) return this.drop('unresolved', address);
+    const known = this.opts.linkAddressKnown ?? linkAddressKnown;
+    if (!known(address) && !this.admitUnresolved(address)) return this.defer({ buf, port, address, cb });
+    return this.sendNow(buf, port, address, cb);
+  }
+
+  /**
+   * The window's budget is spent and the last look at the neighbour table
+   * did not know `address`. A real client ARPed for us before it asked (so
+   * the kernel knows it from then on), possibly after that look: decide on a
+   * look taken after this point, one for every datagram waiting by then.
+   */
+  private defer(d: Deferred): boolean {
+    if (this.deferred.length >= MAX_DEFERRED) return this.drop('unresolved', d.address);
+    this.deferred.push(d);
+    if (!this.recheckTimer) {
+      this.recheckTimer = setTimeout(() => this.recheck(), RECHECK_MS);
+      this.recheckTimer.unref();
+    }
+    return true;
+  }
+
+  private recheck(): void {
+    this.recheckTimer = undefined;
+    const known = this.opts.linkAddressKnown ?? linkAddressKnown;
+    for (const d of this.deferred.splice(0)) {
+      if (!known(d.address, 0)) {
+        this.drop('unresolved', d.address);
+        continue;
+      }
+      try {
+        this.sendNow(d.buf, d.port, d.address, d.cb);
+      } catch (e) {
+        d.cb?.(e as Error); // the socket closed meanwhile
+      }
+    }
+  }
+
+  private sendNow(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void): boolean {
     const s = this.sock;
     const before = s.getSendQueueCount();
     if (before > 0) {

@@ -32,7 +32,7 @@ function logger() {
 }
 
 describe('BoundedSender', () => {
-  it('gives an on-link address that does not answer ARP one datagram per window, and only so many of them', () => {
+  it('gives an on-link address that does not answer ARP one datagram per window, and only so many of them', async () => {
     const sock = new StubSocket();
     const tel = new Telemetry();
     const { lines, log } = logger();
@@ -40,22 +40,49 @@ describe('BoundedSender', () => {
     const buf = Buffer.alloc(300);
     for (let i = 0; i < 40; i++) s.send(buf, 68, `10.2.0.${i}`);
     expect(sock.sent.length).toBe(32);
-    expect(s.send(buf, 68, '10.2.0.0')).toBe(false); // already had its one
+    s.send(buf, 68, '10.2.0.0'); // already had its one
     expect(s.send(buf, 68, '10.1.0.9')).toBe(true); // known: not limited
     expect(s.send(buf, 68, '10.1.0.9')).toBe(true);
+    await new Promise((r) => setTimeout(r, 20)); // the deferred ones are looked at again, still unknown
+    expect(sock.sent.length).toBe(34);
     expect(s.dropped.unresolved).toBe(9);
     expect(tel.counters.get('lanboot_udp_send_dropped_total{"service":"dhcp","reason":"unresolved"}')?.value).toBe(9);
     expect(lines).toHaveLength(1); // rate-limited
     expect(lines[0]).toMatchObject({ event: 'dhcp.send_dropped', reason: 'unresolved' });
   });
 
+  it('past the budget, decides on a look at the neighbour table taken after the send: a real client ARPed for us just before it asked', async () => {
+    const sock = new StubSocket();
+    const looks: Array<number | undefined> = [];
+    const arp = new Set<string>();
+    const known = (a: string, maxAgeMs?: number) => {
+      looks.push(maxAgeMs);
+      return maxAgeMs === 0 && arp.has(a);
+    };
+    const tel = new Telemetry();
+    const s = new BoundedSender(sock as unknown as UdpSocket, { service: 'dhcp', telemetry: tel, linkAddressKnown: known, maxUnresolved: 1 });
+    expect(s.send(Buffer.alloc(4), 68, '10.2.0.1')).toBe(true); // the window's one unresolved send
+    expect(s.send(Buffer.alloc(4), 68, '10.2.0.2')).toBe(true); // deferred
+    expect(s.send(Buffer.alloc(4), 68, '10.2.0.3')).toBe(true); // deferred
+    arp.add('10.2.0.3'); // the kernel learns it (in reality: before the request arrived)
+    expect(sock.sent).toEqual(['10.2.0.1']);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sock.sent).toEqual(['10.2.0.1', '10.2.0.3']);
+    expect(s.dropped.unresolved).toBe(1);
+    expect(looks).toEqual([undefined, undefined, undefined, 0, 0]);
+  });
+
   it('a new window admits a destination again', async () => {
     const sock = new StubSocket();
-    const s = new BoundedSender(sock as unknown as UdpSocket, { service: 'tftp', linkAddressKnown: () => false, unresolvedWindowMs: 30 });
-    expect(s.send(Buffer.alloc(4), 69, '10.2.0.1')).toBe(true);
-    expect(s.send(Buffer.alloc(4), 69, '10.2.0.1')).toBe(false);
+    const s = new BoundedSender(sock as unknown as UdpSocket, { service: 'tftp', linkAddressKnown: () => false, unresolvedWindowMs: 50 });
+    s.send(Buffer.alloc(4), 69, '10.2.0.1');
+    s.send(Buffer.alloc(4), 69, '10.2.0.1');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sock.sent.length).toBe(1);
+    expect(s.dropped.unresolved).toBe(1);
     await new Promise((r) => setTimeout(r, 40));
-    expect(s.send(Buffer.alloc(4), 69, '10.2.0.1')).toBe(true);
+    s.send(Buffer.alloc(4), 69, '10.2.0.1');
+    expect(sock.sent.length).toBe(2);
   });
 
   it('bounds what waits in memory per destination and in total once the kernel refuses', () => {
