@@ -53,7 +53,7 @@ export function checkReport(config: Config, onHost?: (done: number, total: numbe
         frameSize: r.frameSize,
         blockSize: r.blockSize,
         pacingUs: r.pacingUs,
-        // Reads the image files: addresses must fit real-mode memory (spec §7).
+        // Reads the image files: addresses must fit real-mode memory (docs/rpl.md §7).
         warnings: checkImage(r.image, config.tftp?.root ?? '/'),
       },
     };

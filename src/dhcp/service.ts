@@ -299,7 +299,7 @@ export class DhcpService {
 
   private build(ctx: ReplyContext, ingress: Ingress, to?: Destination): Reply {
     for (const h of this.handlers) h.apply(ctx);
-    if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // §4.3.2: relay broadcasts the NAK
+    if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // RFC 2131 §4.3.2: the relay broadcasts the NAK
     const dest = to ?? this.destination(ctx.req, ctx.replyType, ctx.yiaddr, ingress);
     this.telemetry.count(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[ctx.replyType]!.toLowerCase() });
     const requested = [...(ctx.req.options.get(OPT.PARAMETER_LIST) ?? [])];
@@ -465,7 +465,7 @@ export class DhcpService {
   }
 
   private inform(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, serverId: string): Reply | null {
-    // §4.3.5: the reply goes to ciaddr, so answer only a client on the ingress
+    // RFC 2131 §4.3.5: the reply goes to ciaddr, so answer only a client on the ingress
     // subnet (or one behind a relay): else anyone could aim our replies at
     // any address, and at one that never answers ARP.
     if (req.giaddr === ZERO && !this.informOnLink(req.ciaddr, ingress, subnet)) {
@@ -476,7 +476,7 @@ export class DhcpService {
     const ctx = this.context(req, DHCPINFORM, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
     this.remember(req.ciaddr, facts0, this.leaseSecondsFor(subnet));
     this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.inform', mac, ip: req.ciaddr, stage: answer.stage });
-    // §4.3.5: reply to ciaddr (the client has an address); relayed -> relay.
+    // RFC 2131 §4.3.5: reply to ciaddr (the client has an address); relayed -> relay.
     const to: Destination | undefined =
       req.giaddr === ZERO && req.ciaddr !== ZERO ? { kind: 'unicast', address: req.ciaddr, port: 68 } : undefined;
     return this.build(ctx, ingress, to);
@@ -493,7 +493,7 @@ export class DhcpService {
   // ------------------------------------------------------------ proxyDHCP
 
   /**
-   * proxyDHCP (PXE spec §2.2.3, as dnsmasq and pixiecore do it): answer PXE
+   * proxyDHCP (docs/boot-flow.md §5, as dnsmasq and pixiecore do it): answer PXE
    * clients only, never with an address; on port 67 a DISCOVER gets an OFFER
    * with boot information, on the proxy port (4011) a REQUEST gets an ACK.
    * Nothing is written to disk: the answer leaves at once (iPXE waits 2 s).

@@ -125,7 +125,7 @@ export class BootPlan {
       if (d.iscsi) base.initiatorIqn = d.iscsi.initiator;
     }
 
-    // proxyDHCP (PXE spec §2.2.3) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
+    // proxyDHCP (docs/boot-flow.md §5) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
     const bootClient = f.vendorClass !== undefined && (f.vendorClass.startsWith('PXEClient') || f.vendorClass.startsWith('HTTPClient'));
     if (proxy && !bootClient) return { ...base, notPxe: true, reason: 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)' };
     if (!host && !this.config.boot.unknown_clients) return { ...base, reason: 'unknown client; boot.unknown_clients is false' };

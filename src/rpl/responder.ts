@@ -1,5 +1,5 @@
 /**
- * RPL responder (shared/spec/rpl.md §6): answers FIND from known clients with
+ * RPL responder (docs/rpl.md §6): answers FIND from known clients with
  * FOUND, then streams the boot image as FILE.DATA.RESPONSE frames, going back
  * when the client asks for an earlier block. One session per client MAC.
  *
@@ -136,13 +136,13 @@ function normMac(m: string): string {
   return tryNormalizeMac(m) ?? m.toLowerCase();
 }
 
-/** §8: data per block = min(configured, maxFrame - 48), multiple of 16, at least 16. */
+/** docs/rpl.md §8: data per block = min(configured, maxFrame - 48), multiple of 16, at least 16. */
 export function blockSizeFor(configured: number, maxFrame: number): number {
   const b = Math.min(configured, maxFrame - 48, MAX_FRAME - 3 - FDR_FIXED_LENGTH);
   return Math.max(MIN_BLOCK, Math.floor(b / 16) * 16);
 }
 
-/** §7: all files form one sequence; a block never spans two files. */
+/** docs/rpl.md §7: all files form one sequence; a block never spans two files. */
 export function buildBlocks(files: Buffer[], loads: number[], blockSize: number): Block[] {
   const out: Block[] = [];
   files.forEach((data, i) => {
@@ -286,7 +286,7 @@ export class RplResponder {
       return this.onFind(link, iface, src, p);
     }
     if (p.type === 'SEND_FILE_REQUEST' || p.type === 'PROGRAM_ALERT') {
-      // §2.2: requests may come on the IBM load SAP 0xF8 too.
+      // docs/rpl.md §2.2: requests may come on the IBM load SAP 0xF8 too.
       if (f.dsap !== this.sap && f.dsap !== SAP_LOAD) return this.drop('wrong_sap', { mac: src, dsap: f.dsap });
       if (f.dst !== own) return this.drop('not_for_us', { mac: src, dst: f.dst });
       if (p.type === 'PROGRAM_ALERT') return this.onAlert(src, p.body);
@@ -384,7 +384,7 @@ export class RplResponder {
       ssap: this.sap,
       pdu: {
         type: 'FOUND',
-        correlator: p.correlator, // §12.2: echo it
+        correlator: p.correlator, // docs/rpl.md §4.2: repeat it
         response: 0,
         destMac: mac,
         sourceMac: normMac(link.mac),
@@ -419,7 +419,7 @@ export class RplResponder {
     const seq = p.sequence;
 
     if (seq === 0 && (s.state === 'found' || s.state === 'done')) {
-      // A fresh load; §8: the request may lower the frame size.
+      // A fresh load; docs/rpl.md §8: the request may lower the frame size.
       if (p.maxFrame !== undefined && p.maxFrame < s.maxFrame) {
         if (p.maxFrame < 64) return this.drop('frame_too_small', { mac, max_frame: p.maxFrame });
         s.maxFrame = p.maxFrame;
@@ -471,7 +471,7 @@ export class RplResponder {
       return;
     }
     if (seq === s.highest + 1) {
-      // An acknowledgement (§6.2).
+      // An acknowledgement (docs/rpl.md §6.2).
       if (seq >= s.blocks.length) {
         if (s.state === 'sent') {
           s.state = 'done';
@@ -513,7 +513,7 @@ export class RplResponder {
     const last = seq === s.blocks.length - 1;
     const ackEvery = s.answer.ackEvery;
     const ack = !last && ackEvery > 0 && (seq + 1) % ackEvery === 0;
-    // §5: LOCATE with the exact address on every block; EOF|TRANSFER only on the last.
+    // docs/rpl.md §5: LOCATE with the exact address on every block; EOF|TRANSFER only on the last.
     let flags = FLAG_LOCATE;
     if (last) flags |= FLAG_END_OF_FILE | FLAG_TRANSFER;
     if (ack) flags |= FLAG_ACK_REQUEST;
@@ -634,7 +634,7 @@ export class RplResponder {
     else if (s.state === 'found') this.log.debug({ event: 'rpl.expire', mac, reason }, 'rpl: FOUND never followed by a request');
   }
 
-  /** The one line per load (§ issue): mac, image, bytes, frames, re-requests, duration. */
+  /** The one line per load (docs/rpl.md §10): mac, image, bytes, frames, re-requests, duration. */
   private finishLog(s: Session, result: string): void {
     if (s.logged) return;
     s.logged = true;
