@@ -2,10 +2,12 @@
  * `lanboot trace MAC`: one machine's boot, in order, across services. Works on
  * the JSON log lines every service writes (each client event carries `mac`).
  */
+import { tryNormalizeMac } from './net/address.js';
+
 const SKIP = new Set(['level', 'time', 'svc', 'event', 'mac', 'msg', 'pid', 'hostname']);
 
 export function traceLines(log: string, mac: string): string[] {
-  const want = mac.toLowerCase().replace(/-/g, ':');
+  const want = tryNormalizeMac(mac.trim()) ?? mac.toLowerCase();
   const out: { t: number; line: string }[] = [];
   for (const raw of log.split('\n')) {
     if (!raw.startsWith('{')) continue;

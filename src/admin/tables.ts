@@ -5,7 +5,7 @@
  */
 import type { HostConfig } from '../config/types.js';
 import type { LeaseView } from './views.js';
-import { isWholeMac } from '../net/address.js';
+import { isWholeMac, parseIpv4 } from '../net/address.js';
 
 export interface Column<T> {
   header: string;
@@ -51,8 +51,8 @@ export function formatExpiry(expires: number | undefined, now = Date.now()): str
 
 function ipKey(ip: string | undefined): number {
   if (!ip) return Number.MAX_SAFE_INTEGER;
-  const p = ip.split('.').map(Number);
-  return p.length === 4 ? ((p[0]! * 256 + p[1]!) * 256 + p[2]!) * 256 + p[3]! : Number.MAX_SAFE_INTEGER;
+  const n = parseIpv4(ip);
+  return n >= 0 ? n : Number.MAX_SAFE_INTEGER;
 }
 
 /** `lanboot leases`: one row per lease, by address. */
