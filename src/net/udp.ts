@@ -61,6 +61,37 @@ export interface TransferPort {
   port: number;
 }
 
+/** Round robin over a fixed port range [lo, hi] (NAT, containers). */
+export class PortRange {
+  private cursor: number;
+  constructor(
+    readonly lo: number,
+    readonly hi: number,
+  ) {
+    this.cursor = lo;
+  }
+
+  /** Every port of the range once, starting after the last one handed out. */
+  *ports(): Generator<number> {
+    for (let i = 0; i <= this.hi - this.lo; i++) {
+      const port = this.cursor;
+      this.cursor = port >= this.hi ? this.lo : port + 1;
+      yield port;
+    }
+  }
+
+  /** The error for a range with no port left. */
+  exhausted(): NodeJS.ErrnoException {
+    return Object.assign(new Error(`no free port in ${this.lo}-${this.hi}`), { code: 'EADDRINUSE' });
+  }
+}
+
+/** A bind refused because another socket holds the port (or it is privileged): try the next one. */
+export function portTaken(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'EADDRINUSE' || code === 'EACCES';
+}
+
 /**
  * Binds transfer ports, inside a fixed range (for NAT/containers) or
  * anywhere. Both sockets of a port use SO_REUSEADDR, which also lets the
@@ -68,13 +99,13 @@ export interface TransferPort {
  * tracked here and skipped.
  */
 export class PortAllocator {
-  private cursor: number;
+  private readonly range?: PortRange;
   private readonly used = new Set<number>();
   constructor(
     private readonly address: string,
-    private readonly range?: [number, number],
+    range?: [number, number],
   ) {
-    this.cursor = range ? range[0] : 0;
+    if (range) this.range = new PortRange(range[0], range[1]);
   }
 
   private async pair(port: number): Promise<TransferPort | undefined> {
@@ -109,23 +140,16 @@ export class PortAllocator {
       }
       throw new Error('no free ephemeral port');
     }
-    const [lo, hi] = this.range;
-    const n = hi - lo + 1;
-    for (let i = 0; i < n; i++) {
-      const port = this.cursor;
-      this.cursor = port >= hi ? lo : port + 1;
+    for (const port of this.range.ports()) {
       if (this.used.has(port)) continue;
       try {
         const t = await this.pair(port);
         if (t) return t;
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EADDRINUSE' && code !== 'EACCES') throw e;
+        if (!portTaken(e)) throw e;
       }
     }
-    const err = new Error(`no free port in ${lo}-${hi}`) as NodeJS.ErrnoException;
-    err.code = 'EADDRINUSE';
-    throw err;
+    throw this.range.exhausted();
   }
 }
 

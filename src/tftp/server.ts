@@ -55,6 +55,17 @@ const WINDOW_BYTES_MAX = 64 * 1024;
 /** IPv4 + UDP + TFTP DATA header. */
 const HEADER_OVERHEAD = 20 + 8 + 4;
 
+/** A request past the common checks, with what may be negotiated for it. */
+interface Accepted {
+  p: RequestPacket;
+  mode: 'octet' | 'netascii';
+  rinfo: RemoteInfo;
+  client: TftpClient;
+  blksizeMax: number;
+  refuseOpts: string[];
+  entry: Entry;
+}
+
 export class TftpServer {
   readonly cache: FileCache;
   private sock: UdpSocket | undefined;
@@ -234,19 +245,11 @@ export class TftpServer {
     const mtuCap = interfaceMtu(rinfo.address, this.config.address) - HEADER_OVERHEAD;
     const blksizeMax = Math.min(this.config.blksize_max, policy.blksizeMax ?? BLKSIZE_MAX, mtuCap);
     const refuseOpts = policy.refuseOptions.map((o) => o.toLowerCase());
-    if (p.op === 'WRQ') return this.acceptWrite(p, rinfo, client, blksizeMax, refuseOpts, entry);
-    return this.acceptRead(p, mode, rinfo, client, blksizeMax, refuseOpts, entry);
+    const req: Accepted = { p, mode, rinfo, client, blksizeMax, refuseOpts, entry };
+    return p.op === 'WRQ' ? this.acceptWrite(req) : this.acceptRead(req);
   }
 
-  private async acceptRead(
-    p: RequestPacket,
-    mode: 'octet' | 'netascii',
-    rinfo: RemoteInfo,
-    client: TftpClient,
-    blksizeMax: number,
-    refuseOpts: string[],
-    entry: Entry,
-  ): Promise<void> {
+  private async acceptRead({ p, mode, rinfo, client, blksizeMax, refuseOpts, entry }: Accepted): Promise<void> {
     const r = await this.sources.resolve(this.realRoot, p.filename, mode, client);
     if (!r.ok) return this.refuseWith(rinfo, r.refusal, client.mac);
     const { src, rel } = r;
@@ -285,14 +288,7 @@ export class TftpServer {
     entry.meta = meta;
   }
 
-  private async acceptWrite(
-    p: RequestPacket,
-    rinfo: RemoteInfo,
-    client: TftpClient,
-    blksizeMax: number,
-    refuseOpts: string[],
-    entry: Entry,
-  ): Promise<void> {
+  private async acceptWrite({ p, rinfo, client, blksizeMax, refuseOpts, entry }: Accepted): Promise<void> {
     const mac = client.mac;
     const overwrite = this.config.upload_overwrite;
     const checked = await checkUpload(this.realUpload, p.filename, overwrite);
