@@ -4,7 +4,7 @@
  * Node has no link-layer sockets; RPL (802.3/LLC) and DHCP replies to
  * clients without an address need them. This addon only moves frames:
  * open/bind, classic BPF, multicast membership, send, and frames delivered
- * through a libuv poll on the loop thread. Policy lives in src/io/packet.ts.
+ * through a libuv poll on the loop thread. Policy lives in src/net/packet.ts.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>

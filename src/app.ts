@@ -8,14 +8,14 @@ import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError } from './config/load.js';
 import { loadConfigInWorker } from './config/load-worker.js';
-import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
+import { isWholeMac } from './net/address.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
 import { loadResetKey, ResetTokens } from './hooks/reset-token.js';
 import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
 import { telemetry as defaultTelemetry, type Telemetry } from './telemetry.js';
 import { BootPlan } from './plan/index.js';
-import { listInterfaces } from './io/netif.js';
+import { localAddressFacing } from './net/interfaces.js';
 import { TftpServer } from './tftp/server.js';
 import { HttpServer, IP_HOST_RE } from './http/server.js';
 import { RplResponder } from './rpl/responder.js';
@@ -69,7 +69,7 @@ export class App {
   /** Address of a MAC: its fixed address, else its lease. */
   ipFor = (mac: string): string | undefined => {
     const h = this.plan.host(mac);
-    return (h?.prefix_bits === 48 ? h.ip : undefined) ?? this.dhcp?.ipFor(mac);
+    return (h && isWholeMac(h.prefix_bits) ? h.ip : undefined) ?? this.dhcp?.ipFor(mac);
   };
 
   /**
@@ -79,11 +79,8 @@ export class App {
    */
   serverFor = (clientIp: string | undefined, bound?: string): string | undefined => {
     if (this.config.server) return this.config.server;
-    if (clientIp && isValidIpv4(clientIp)) {
-      for (const i of listInterfaces()) {
-        for (const a of i.ipv4) if (inPrefix(clientIp, a.address, a.prefix)) return a.address;
-      }
-    }
+    const facing = clientIp ? localAddressFacing(clientIp) : undefined;
+    if (facing) return facing.address;
     return bound && bound !== '0.0.0.0' ? bound : undefined;
   };
 
@@ -163,7 +160,7 @@ export class App {
           rplLoads: () => this.rpl?.loadViews() ?? [],
           hostName: (mac) => {
             const h = this.plan.host(mac);
-            return h && h.prefix_bits === 48 ? h.name : undefined;
+            return h && isWholeMac(h.prefix_bits) ? h.name : undefined;
           },
         });
         const a = await this.admin.start();
@@ -307,7 +304,7 @@ function banner(app: App): string {
   const http = app.listening.find((l) => l.svc === 'http');
   const tftp = app.listening.find((l) => l.svc === 'tftp');
   const admin = app.listening.find((l) => l.svc === 'admin');
-  const host = app.config.hosts.find((h) => h.prefix_bits === 48);
+  const host = app.config.hosts.find((h) => isWholeMac(h.prefix_bits));
   lines.push('', 'Try:');
   if (host && http) lines.push(`  curl http://${http.address}:${http.port}/boot/${host.mac}.ipxe      # ${host.name}'s iPXE script`);
   if (tftp) lines.push(`  curl tftp://${tftp.address}:${tftp.port}/README.txt                 # a file from the TFTP root`);

@@ -5,6 +5,7 @@
  */
 import type { Config } from './config/types.js';
 import { BootPlan, type DhcpAnswer } from './plan/index.js';
+import { isWholeMac } from './net/address.js';
 import { checkImage } from './rpl/images.js';
 
 export interface HostReport {
@@ -35,7 +36,7 @@ export function checkReport(config: Config, onHost?: (done: number, total: numbe
     const d = plan.derive(h.mac, { serverAddress });
     const r = plan.rpl(h.mac);
     return {
-      mac: h.prefix_bits < 48 ? `${h.mac}/${h.prefix_bits}` : h.mac,
+      mac: isWholeMac(h.prefix_bits) ? h.mac : `${h.mac}/${h.prefix_bits}`,
       name: h.name,
       ip: h.ip,
       boot: h.boot,
@@ -52,7 +53,7 @@ export function checkReport(config: Config, onHost?: (done: number, total: numbe
         frameSize: r.frameSize,
         blockSize: r.blockSize,
         pacingUs: r.pacingUs,
-        // Reads the image files: addresses must fit real-mode memory (spec §7).
+        // Reads the image files: addresses must fit real-mode memory (docs/rpl.md §7).
         warnings: checkImage(r.image, config.tftp?.root ?? '/'),
       },
     };

@@ -11,7 +11,7 @@ import { accessSync, chownSync, constants as fsc, lstatSync, mkdirSync, readFile
 import { execFileSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { logger, type Logger } from './log.js';
-import { loadNative } from './io/native.js';
+import { loadNative } from './native.js';
 
 interface CapsAddon {
   /** prctl(PR_CAPBSET_DROP) for every capability the kernel knows; returns that count. */

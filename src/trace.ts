@@ -3,11 +3,12 @@
  * the JSON log lines every service writes (each client event carries `mac`).
  */
 import { printable } from './admin/tables.js';
+import { tryNormalizeMac } from './net/address.js';
 
 const SKIP = new Set(['level', 'time', 'svc', 'event', 'mac', 'msg', 'pid', 'hostname']);
 
 export function traceLines(log: string, mac: string): string[] {
-  const want = mac.toLowerCase().replace(/-/g, ':');
+  const want = tryNormalizeMac(mac.trim()) ?? mac.toLowerCase();
   const out: { t: number; line: string }[] = [];
   for (const raw of log.split('\n')) {
     if (!raw.startsWith('{')) continue;

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
 import type { BootEvent } from '../telemetry.js';
+import { parseIpv4, tryNormalizeMac } from '../net/address.js';
 import { logger, type Logger } from '../log.js';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
 import { STAGES, TimelineStore, type MachineView } from './timeline.js';
@@ -255,7 +256,8 @@ export class AdminServer {
     }
     const m = /^\/api\/machines\/([0-9a-fA-F:-]{17})$/.exec(path);
     if (m) {
-      const v = this.machine(m[1]!.replace(/-/g, ':'), now);
+      const mac = tryNormalizeMac(m[1]!);
+      const v = mac && this.machine(mac, now);
       return v ? this.json(res, 200, v) : this.json(res, 404, { error: 'no boot events for this MAC' });
     }
     this.json(res, 404, {
@@ -340,6 +342,5 @@ export class AdminServer {
 }
 
 function ipNum(ip: string): number {
-  const p = ip.split('.').map(Number);
-  return p.length === 4 && p.every((x) => x >= 0 && x < 256) ? ((p[0]! << 24) >>> 0) + (p[1]! << 16) + (p[2]! << 8) + p[3]! : 0;
+  return Math.max(parseIpv4(ip), 0);
 }

@@ -5,6 +5,7 @@
  */
 import type { HostConfig } from '../config/types.js';
 import type { LeaseView } from './views.js';
+import { isWholeMac, parseIpv4 } from '../net/address.js';
 
 /**
  * What a terminal would act on instead of print: C0 controls (ESC starts OSC
@@ -79,8 +80,8 @@ export function formatExpiry(expires: number | undefined, now = Date.now()): str
 
 function ipKey(ip: string | undefined): number {
   if (!ip) return Number.MAX_SAFE_INTEGER;
-  const p = ip.split('.').map(Number);
-  return p.length === 4 ? ((p[0]! * 256 + p[1]!) * 256 + p[2]!) * 256 + p[3]! : Number.MAX_SAFE_INTEGER;
+  const n = parseIpv4(ip);
+  return n >= 0 ? n : Number.MAX_SAFE_INTEGER;
 }
 
 /** `lanboot leases`: one row per lease, by address. */
@@ -116,7 +117,7 @@ export function hostRows(hosts: readonly HostConfig[], leases: readonly LeaseVie
       (h.boot === 'chain' ? h.chain : h.boot === 'linux' ? h.kernel : h.boot === 'menu' ? h.menu?.join(',') : undefined) ??
       (h.rpl ? h.rpl.files.map((f) => f.path).join('+') : undefined);
     return {
-      mac: h.prefix_bits < 48 ? `${h.mac}/${h.prefix_bits}` : h.mac,
+      mac: isWholeMac(h.prefix_bits) ? h.mac : `${h.mac}/${h.prefix_bits}`,
       name: h.name,
       ip: h.ip,
       boot: h.boot ?? defaultBoot,

@@ -8,6 +8,7 @@
  * stay raw bytes and are re-encoded as they came. Typed helpers live in
  * ./dhcp-options.js.
  */
+import { parseIpv4 } from '../net/address.js';
 
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;
@@ -115,33 +116,11 @@ export function ipToString(buf: Buffer, off: number): string {
   return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
 }
 
-/** Dotted quad to u32; a hand-rolled parser (it runs several times per request). */
+/** Dotted quad to u32 for encoding; DhcpEncodeError when it is not one (strings are net/address's). */
 export function ipToInt(ip: string): number {
-  let n = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) digits = 99;
-    } else if (c === 46 && digits > 0 && digits <= 3 && dots < 3) {
-      n = n * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else {
-      digits = 99;
-      break;
-    }
-  }
-  if (dots !== 3 || digits === 0 || digits > 3) throw new DhcpEncodeError(`not an IPv4 address: ${JSON.stringify(ip)}`);
-  return n * 256 + part;
-}
-
-export function intToIp(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  const n = parseIpv4(ip);
+  if (n < 0) throw new DhcpEncodeError(`not an IPv4 address: ${JSON.stringify(ip)}`);
+  return n;
 }
 
 export function writeIp(buf: Buffer, off: number, ip: string): void {

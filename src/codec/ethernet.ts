@@ -9,6 +9,8 @@
  * (boot ROMs) may drop runts.
  */
 
+import { formatMac, parseMac } from '../net/address.js';
+
 /** Malformed input for any raw-frame codec; `reason` is a short label for drop counters. */
 export class FrameError extends Error {
   constructor(
@@ -31,7 +33,6 @@ export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 export const ETHERTYPE_VLAN = 0x8100;
 
-export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 /** IBM RPL group address for FIND frames. */
 export const RPL_MULTICAST_MAC = '03:00:02:00:00:00';
 
@@ -69,46 +70,14 @@ export interface EncodeOptions {
   pad?: boolean;
 }
 
-// ---- MAC helpers ----------------------------------------------------------
+// ---- MAC addresses (text forms live in net/address) ------------------------
 
-const MAC_RE = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i;
-const MAC_BARE_RE = /^[0-9a-f]{12}$/i;
-const MAC_DOT_RE = /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i;
-
-/** aa:bb:cc:dd:ee:ff, aa-bb-.., aabbccddeeff or aabb.ccdd.eeff */
-export function isValidMac(s: string): boolean {
-  return typeof s === 'string' && (MAC_RE.test(s) || MAC_BARE_RE.test(s) || MAC_DOT_RE.test(s));
-}
-
-/** Parse any accepted spelling to 6 bytes; throws FrameError('mac'). */
-export function parseMac(s: string): Buffer {
-  if (!isValidMac(s)) throw new FrameError('mac', `not a MAC address: ${JSON.stringify(s)}`);
-  return Buffer.from(s.replace(/[:.-]/g, ''), 'hex');
-}
-
-/** 6 bytes at `offset` as lower-case aa:bb:cc:dd:ee:ff. */
-export function formatMac(buf: Uint8Array, offset = 0): string {
-  if (offset < 0 || offset + 6 > buf.length) throw new FrameError('mac', 'MAC runs past the buffer');
-  let s = '';
-  for (let i = 0; i < 6; i++) s += (i ? ':' : '') + (buf[offset + i] < 16 ? '0' : '') + buf[offset + i].toString(16);
-  return s;
-}
-
-/** Canonical lower-case colon form. */
-export function normalizeMac(s: string): string {
-  return formatMac(parseMac(s));
-}
-
-/** Group (multicast or broadcast) address: I/G bit of the first octet. */
-export function isGroupMac(mac: string | Uint8Array): boolean {
-  const b = typeof mac === 'string' ? parseMac(mac) : mac;
-  return (b[0] & 1) === 1;
-}
-
-export function isBroadcastMac(mac: string | Uint8Array): boolean {
-  const b = typeof mac === 'string' ? parseMac(mac) : mac;
-  for (let i = 0; i < 6; i++) if (b[i] !== 0xff) return false;
-  return true;
+function macBytes(s: string): Buffer {
+  try {
+    return parseMac(s);
+  } catch {
+    throw new FrameError('mac', `not a MAC address: ${JSON.stringify(s)}`);
+  }
 }
 
 // ---- frames ---------------------------------------------------------------
@@ -137,8 +106,8 @@ function checkByte(v: number, what: string): void {
 export function encode(frame: Frame, opts: EncodeOptions = {}): Buffer {
   const len = encodingLength(frame, opts);
   const buf = Buffer.alloc(len); // zero padding
-  parseMac(frame.dst).copy(buf, 0);
-  parseMac(frame.src).copy(buf, 6);
+  macBytes(frame.dst).copy(buf, 0);
+  macBytes(frame.src).copy(buf, 6);
   if (frame.kind === 'ethernet') {
     const t = frame.ethertype;
     if (!Number.isInteger(t) || t < MIN_ETHERTYPE || t > 0xffff) {

@@ -4,6 +4,7 @@
  * Checksums are the Internet checksum (RFC 1071); UDP's covers the pseudo-header.
  */
 import { ETHERTYPE_IPV4, FrameError, decode as decodeEthernet, encode as encodeEthernet } from './ethernet.js';
+import { parseIpv4 } from '../net/address.js';
 
 export { FrameError };
 
@@ -11,27 +12,13 @@ export const IPV4_MIN_HEADER = 20;
 export const UDP_HEADER = 8;
 export const IPPROTO_UDP = 17;
 export const DEFAULT_TTL = 64;
-export const IPV4_BROADCAST = '255.255.255.255';
 
-// ---- addresses ------------------------------------------------------------
+// ---- addresses (text forms live in net/address) ---------------------------
 
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** Dotted quad, no leading zeros (they mean octal to some parsers). */
-export function isValidIpv4(s: string): boolean {
-  return typeof s === 'string' && IPV4_RE.test(s);
-}
-
-/** '10.0.0.1' -> 0x0a000001 (unsigned). Throws FrameError('address'). */
-export function ipToNumber(s: string): number {
-  if (!isValidIpv4(s)) throw new FrameError('address', `not an IPv4 address: ${JSON.stringify(s)}`);
-  const p = s.split('.');
-  return ((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0;
-}
-
-export function numberToIp(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new FrameError('address', `not a 32-bit address: ${n}`);
-  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
+function ipToNumber(s: string): number {
+  const n = parseIpv4(s);
+  if (n < 0) throw new FrameError('address', `not an IPv4 address: ${JSON.stringify(s)}`);
+  return n;
 }
 
 export function ipToBuffer(s: string): Buffer {
@@ -43,23 +30,6 @@ export function ipToBuffer(s: string): Buffer {
 export function formatIp(buf: Uint8Array, offset = 0): string {
   if (offset < 0 || offset + 4 > buf.length) throw new FrameError('address', 'address runs past the buffer');
   return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
-}
-
-/** Prefix length -> netmask as a number, e.g. 24 -> 0xffffff00 (JS shifts are mod 32, hence /0). */
-export function prefixMask(prefix: number): number {
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new FrameError('address', `bad prefix ${prefix}`);
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/** Prefix length -> netmask string, e.g. 24 -> '255.255.255.0'. */
-export function prefixToNetmask(prefix: number): string {
-  return numberToIp(prefixMask(prefix));
-}
-
-/** Is `ip` inside network/prefix? */
-export function inPrefix(ip: string, network: string, prefix: number): boolean {
-  const m = prefixMask(prefix);
-  return ((ipToNumber(ip) & m) >>> 0) === ((ipToNumber(network) & m) >>> 0);
 }
 
 // ---- checksum -------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * IBM Remote Program Load (RPL) PDUs inside IEEE 802.3 / LLC type-1 frames.
  * Pure functions: decode(frame) -> object, encode(object) -> frame (padded to
- * 60 bytes), encodingLength(object). Layouts: shared/spec/rpl.md §2-§5.
+ * 60 bytes), encodingLength(object). Layouts: docs/rpl.md §2-§5.
  *
  * Every multi-byte integer is big-endian. A PDU is a "major vector"
  * (u16 program length, u16 command) followed by sub-vectors (u16 length
@@ -10,6 +10,7 @@
  */
 
 import * as eth from './ethernet.js';
+import { formatMac, parseMac } from '../net/address.js';
 import { LLC_UI, MAX_8023_LENGTH, MIN_FRAME_LENGTH, RPL_MULTICAST_MAC } from './ethernet.js';
 
 export const RPL_GROUP_MAC = RPL_MULTICAST_MAC;
@@ -38,7 +39,7 @@ export const VEC_DATA = 0x4018;
 export const VEC_LOADER_INFO = 0xc005;
 export const VEC_LOADER_HEADER = 0xc014;
 
-/** FILE.DATA.RESPONSE flags (§5). */
+/** FILE.DATA.RESPONSE flags (docs/rpl.md §5). */
 export const FLAG_END_OF_FILE = 0x80;
 export const FLAG_TRANSFER = 0x40;
 export const FLAG_LOCATE = 0x20;
@@ -46,7 +47,7 @@ export const FLAG_ACK_REQUEST = 0x10;
 
 /** Ethernet header (14) + LLC (3). */
 export const RPL_HEADER_LENGTH = 17;
-/** Fixed part of a FILE.DATA.RESPONSE PDU (§4.4). */
+/** Fixed part of a FILE.DATA.RESPONSE PDU (docs/rpl.md §4.4). */
 export const FDR_FIXED_LENGTH = 29;
 
 export type RplDecodeReason =
@@ -129,7 +130,7 @@ export interface FileDataResponsePdu {
 
 export interface ProgramAlertPdu {
   type: 'PROGRAM_ALERT';
-  /** Layout unknown (§3.2): everything after the 4-byte program header, raw. */
+  /** Layout unknown (docs/rpl.md §3.2): everything after the 4-byte program header, raw. */
   body: Buffer;
 }
 
@@ -148,11 +149,15 @@ export interface RplFrame {
 // ---------------------------------------------------------------- helpers
 
 export function macToString(b: Buffer, off = 0): string {
-  return eth.formatMac(b, off);
+  return formatMac(b, off);
 }
 
 export function macToBuffer(mac: string): Buffer {
-  return eth.parseMac(mac);
+  try {
+    return parseMac(mac);
+  } catch (e) {
+    throw new eth.FrameError('mac', (e as Error).message);
+  }
 }
 
 interface RawVector {

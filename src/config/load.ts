@@ -9,7 +9,7 @@ import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, ty
 import { z } from 'zod';
 import { root, type RawConfig, type RawHost } from './schema.js';
 import type { BootKind, Config, HostConfig, RplImage, SubnetConfig } from './types.js';
-import { inPrefix, ipToNumber as ipToInt, numberToIp as intToIp, prefixMask } from '../codec/ipv4.js';
+import { inPrefix, ipv4ToNumber as ipToInt, numberToIpv4 as intToIp, prefixMask, broadcastOf as broadcastOfPrefix, normalizeMac } from '../net/address.js';
 
 export interface ConfigProblem {
   file: string;
@@ -264,9 +264,7 @@ function levenshtein(a: string, b: string): number {
 
 // ---- resolution -----------------------------------------------------------
 
-export function normalizeMac(mac: string): string {
-  return mac.toLowerCase().replace(/-/g, ':');
-}
+export { normalizeMac };
 
 function resolveConfig(
   raw: RawConfig,
@@ -476,7 +474,7 @@ function systemDirProblem(dir: string): string | undefined {
 }
 
 function broadcastOf(s: SubnetConfig): string {
-  return intToIp((ipToInt(s.network) | (~prefixMask(s.prefix) >>> 0)) >>> 0);
+  return broadcastOfPrefix(s.network, s.prefix);
 }
 
 function inCidr(ip: string, s: SubnetConfig): boolean {

@@ -148,12 +148,8 @@ const tftp = z
     upload_overwrite: z.boolean().default(false).describe('Let uploads replace existing files.'),
     quirks: z.array(quirk).default([]).describe('Per-client TFTP quirks by MAC prefix, arch or vendor class.'),
     cache_bytes: z.number().int().min(0).optional().describe('Memory for cached files shared by concurrent clients (default 32 MiB).'),
-    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in the cache (default 16 MiB; 1 MiB with engine native, which preads larger ones from a shared descriptor).'),
+    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in memory (default 1 MiB); larger ones are read from a shared descriptor.'),
     upload_max: z.number().int().min(0).optional().describe('Largest upload accepted, in bytes (default 4 GiB).'),
-    engine: z
-      .enum(['native', 'js'])
-      .default('native')
-      .describe("Data path for octet reads: 'native' (packet loop in C) or 'js' (Node dgram)."),
   })
   .strict();
 

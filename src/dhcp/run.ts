@@ -10,8 +10,9 @@ import type { ClientFacts } from '../plan/types.js';
 import type { Logger } from '../log.js';
 import { limitLogs } from '../log-limit.js';
 import { LeaseStore } from '../leases/store.js';
-import { DhcpTransport } from '../io/dhcp-transport.js';
-import type { FrameLink } from '../io/packet.js';
+import { isWholeMac } from '../net/address.js';
+import { DhcpTransport } from './transport.js';
+import type { FrameLink } from '../net/packet.js';
 import { DhcpService, type DhcpPlan } from './service.js';
 
 export interface DhcpHooks {
@@ -52,7 +53,7 @@ export interface DhcpRunning {
 const COMPACT_EVERY_MS = 10 * 60_000;
 
 export function reservationsOf(config: Config): Array<{ ip: string; mac: string }> {
-  return config.hosts.filter((h) => h.ip && h.prefix_bits === 48).map((h) => ({ ip: h.ip!, mac: h.mac }));
+  return config.hosts.filter((h) => h.ip && isWholeMac(h.prefix_bits)).map((h) => ({ ip: h.ip!, mac: h.mac }));
 }
 
 export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpRunning> {

@@ -6,7 +6,7 @@
  * the ordered handler chain in ./handlers.
  */
 import {
-  decode, replyTo, messageType, chaddrToMac, ipToInt, DhcpDecodeError, MESSAGE_TYPE_NAMES,
+  decode, replyTo, messageType, chaddrToMac, DhcpDecodeError, MESSAGE_TYPE_NAMES,
   BOOTREQUEST, DHCPDISCOVER, DHCPOFFER, DHCPREQUEST, DHCPDECLINE, DHCPACK, DHCPNAK, DHCPRELEASE, DHCPINFORM,
   DEFAULT_MAX_MESSAGE, FLAG_BROADCAST, type DhcpMessage,
 } from '../codec/dhcp.js';
@@ -14,6 +14,7 @@ import {
   OPT, clientKey, readClientArch, readIp, readIpxeOptions, readString, readU16, readUserClasses, readUuid,
 } from '../codec/dhcp-options.js';
 import type { DhcpConfig, SubnetConfig } from '../config/types.js';
+import { inPrefix, ipv4ToNumber } from '../net/address.js';
 import type { ClientFacts, DhcpAnswer } from '../plan/types.js';
 import { CLIENT_KEY_MAX, type LeaseStore, type Pool } from '../leases/store.js';
 import type { Telemetry } from '../telemetry.js';
@@ -186,14 +187,7 @@ export class DhcpService {
 
   private inSubnet(s: SubnetConfig, ip: string | undefined): boolean {
     if (!ip || ip === ZERO) return false;
-    let n: number;
-    try {
-      n = ipToInt(ip);
-    } catch {
-      return false;
-    }
-    const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
-    return ((n & mask) >>> 0) === ((ipToInt(s.network) & mask) >>> 0);
+    return inPrefix(ip, s.network, s.prefix);
   }
 
   /**
@@ -308,7 +302,7 @@ export class DhcpService {
 
   private build(ctx: ReplyContext, ingress: Ingress, to?: Destination): Reply {
     for (const h of this.handlers) h.apply(ctx);
-    if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // §4.3.2: relay broadcasts the NAK
+    if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // RFC 2131 §4.3.2: the relay broadcasts the NAK
     const dest = to ?? this.destination(ctx.req, ctx.replyType, ctx.yiaddr, ingress);
     this.telemetry.count(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[ctx.replyType]!.toLowerCase() });
     const requested = [...(ctx.req.options.get(OPT.PARAMETER_LIST) ?? [])];
@@ -422,7 +416,7 @@ export class DhcpService {
     const mine = store.leaseOf(key);
     // Its own lease is renewed only while the address is still its fixed one or in the range:
     // after a reload that shrank the range, a NAK moves the client into the new range.
-    const inRangeOrFixed = fixed === ip || store.inRange(pool, ipToInt(ip));
+    const inRangeOrFixed = fixed === ip || store.inRange(pool, ipv4ToNumber(ip));
     const allowed = inRangeOrFixed && ((mine && mine.ip === ip) || store.available(pool, ip, key, mac));
     if (!allowed) return this.nak(req, ingress, mac, key, serverId, `${ip} is not available`);
 
@@ -476,21 +470,35 @@ export class DhcpService {
   }
 
   private inform(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, serverId: string): Reply | null {
+    // RFC 2131 §4.3.5: the reply goes to ciaddr, so answer only a client on the ingress
+    // subnet (or one behind a relay): else anyone could aim our replies at
+    // any address, and at one that never answers ARP.
+    if (req.giaddr === ZERO && !this.informOnLink(req.ciaddr, ingress, subnet)) {
+      return this.drop('inform_not_on_link', { mac, ciaddr: req.ciaddr, iface: ingress.iface });
+    }
     const facts0 = this.facts(req, ingress, mac, serverId);
     const answer = this.ask(facts0);
     const ctx = this.context(req, DHCPINFORM, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
     this.remember(req.ciaddr, facts0, this.leaseSecondsFor(subnet));
     this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.inform', mac, ip: req.ciaddr, stage: answer.stage });
-    // §4.3.5: reply to ciaddr (the client has an address); relayed -> relay.
+    // RFC 2131 §4.3.5: reply to ciaddr (the client has an address); relayed -> relay.
     const to: Destination | undefined =
       req.giaddr === ZERO && req.ciaddr !== ZERO ? { kind: 'unicast', address: req.ciaddr, port: 68 } : undefined;
     return this.build(ctx, ingress, to);
   }
 
+  /** Is ciaddr on the subnet the request came in on (the ingress interface's, or the one our receiving address is on)? */
+  private informOnLink(ciaddr: string, ingress: Ingress, subnet: SubnetConfig): boolean {
+    if (!this.inSubnet(subnet, ciaddr)) return false;
+    if (ingress.iface) return true; // packet socket: selectSubnet chose by the ingress interface
+    const local = ingress.localAddress ?? (this.config.address !== ZERO ? this.config.address : undefined);
+    return local !== undefined && this.inSubnet(subnet, local);
+  }
+
   // ------------------------------------------------------------ proxyDHCP
 
   /**
-   * proxyDHCP (PXE spec §2.2.3, as dnsmasq and pixiecore do it): answer PXE
+   * proxyDHCP (docs/boot-flow.md §5, as dnsmasq and pixiecore do it): answer PXE
    * clients only, never with an address; on port 67 a DISCOVER gets an OFFER
    * with boot information, on the proxy port (4011) a REQUEST gets an ACK.
    * Nothing is written to disk: the answer leaves at once (iPXE waits 2 s).

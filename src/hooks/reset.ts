@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { expand, type TemplateValues } from '../config/template.js';
 import type { Logger } from '../log.js';
 import type { DerivedHost } from '../plan/types.js';
+import { tryNormalizeMac } from '../net/address.js';
 import type { Telemetry } from '../telemetry.js';
 
 export const RESET_TIMEOUT_MS = 60_000;
@@ -134,7 +135,8 @@ export async function resetHost(
 }
 
 function normalize(mac: string): string {
-  return mac.trim().toLowerCase().replace(/-/g, ':');
+  const m = mac.trim();
+  return tryNormalizeMac(m) ?? m.toLowerCase();
 }
 
 function clip(s: string): string {

@@ -6,9 +6,9 @@
  * swapped in between checks.
  */
 import path from 'node:path';
-import { plainSegments } from '../io/confined.js';
+import { plainSegments } from '../confined.js';
 
-export { ConfinementError, closeFd, openConfined, realDir as realRoot } from '../io/confined.js';
+export { ConfinementError, closeFd, openConfined, realDir as realRoot } from '../confined.js';
 
 export type PathResult = { ok: true; rel: string } | { ok: false; reason: 'dotdot' | 'control-char' | 'empty' | 'too-long' };
 

@@ -20,6 +20,7 @@ import { runReset, type ResetResult } from '../hooks/reset.js';
 import { closeFd, ConfinementError, contentTypeOf, openConfined, realRoot, sanitizePath } from './files.js';
 import { connectionCap, nofileLimit, openFdCount } from './fds.js';
 import { parseRange } from './range.js';
+import { isMac, normalizeMac } from '../net/address.js';
 
 export interface HttpClient {
   /** Peer address (IPv4-mapped prefix stripped). */
@@ -59,7 +60,6 @@ export const HTTP_MAX_CONNECTIONS = 512;
 /** A connection with no traffic either way for this long is closed (one that never sends a request would hold its slot forever). */
 const IDLE_TIMEOUT_MS = 30_000;
 
-const MAC_RE = /^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$/i;
 /** A Host header naming an IPv4 address (what scripts' reset URLs carry), with an optional port. */
 export const IP_HOST_RE = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?$/;
 
@@ -257,7 +257,7 @@ export class HttpServer {
     // iPXE can only GET (chain http://.../reset/<mac>?token=...). Either way, drain the body.
     req.resume();
     const ipxe = method === 'GET';
-    if (!MAC_RE.test(macPart)) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, 'not a MAC address'), path: rawPath, reason: 'bad-mac' });
+    if (!isMac(macPart)) return this.done(req, res, client, t0, { status: 404, kind: 'reset', body: answer(ipxe, 'not a MAC address'), path: rawPath, reason: 'bad-mac' });
     const mac = normalizeMac(macPart);
     client.mac = mac;
     // The answer never says who would be allowed; the log line says why not.
@@ -379,11 +379,6 @@ export class HttpServer {
 /** iPXE runs what it GETs: answer with a script that prints the outcome (an error status makes `chain` fail). */
 function answer(ipxe: boolean, msg: string): string {
   return ipxe ? `#!ipxe\necho lanboot: ${msg.replace(/[\r\n]+/g, ' ')}\n` : `${msg}\n`;
-}
-
-function normalizeMac(s: string): string {
-  const hex = s.replace(/[:-]/g, '').toLowerCase();
-  return hex.replace(/(..)(?!$)/g, '$1:');
 }
 
 function stripV4Mapped(a: string): string {

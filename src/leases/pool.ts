@@ -14,14 +14,10 @@
  * state, and rebuild() drops the stale ones when they pile up.
  */
 import type { SubnetConfig } from '../config/types.js';
-import { ipToInt } from '../codec/dhcp.js';
+import { ipv4ToNumber as ipToInt, prefixMask } from '../net/address.js';
 
 /** Heap key of an address nothing is known about (never leased, or its offer was dropped). */
 export const NEVER_USED = -1;
-
-function maskOf(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
 
 export class Pool {
   readonly network: number;
@@ -36,7 +32,7 @@ export class Pool {
   private ips: number[] = [];
 
   constructor(readonly subnet: SubnetConfig) {
-    this.mask = maskOf(subnet.prefix);
+    this.mask = prefixMask(subnet.prefix);
     this.network = (ipToInt(subnet.network) & this.mask) >>> 0;
     this.broadcast = (this.network | (~this.mask >>> 0)) >>> 0;
     this.start = subnet.range ? ipToInt(subnet.range.start) : 1;

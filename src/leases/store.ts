@@ -13,7 +13,7 @@
  * state and the address is committed (fsynced) before the ACK leaves.
  */
 import type { SubnetConfig } from '../config/types.js';
-import { intToIp, ipToInt } from '../codec/dhcp.js';
+import { numberToIpv4 as intToIp, ipv4ToNumber as ipToInt } from '../net/address.js';
 import { Journal, type LoadResult } from './journal.js';
 import { Pool, NEVER_USED } from './pool.js';
 

@@ -9,6 +9,7 @@ import { expand, type TemplateValues } from '../config/template.js';
 import { chainBootfile, firmwareOf } from './firmware.js';
 import { detectIpxe } from './ipxe-detect.js';
 import { ipxeScript } from './script.js';
+import { isWholeMac, macStartsWith, normalizeMac, tryNormalizeMac } from '../net/address.js';
 import type {
   ClientFacts,
   DerivedHost,
@@ -46,7 +47,7 @@ export class BootPlan {
   constructor(readonly config: Config) {
     const lengths = new Map<number, Map<bigint, HostConfig>>();
     for (const h of config.hosts) {
-      if (h.prefix_bits === 48) {
+      if (isWholeMac(h.prefix_bits)) {
         this.exact.set(h.mac, h);
         if (!this.byName.has(h.name)) this.byName.set(h.name, h);
         if (h.ip && !this.byIp.has(h.ip)) this.byIp.set(h.ip, h);
@@ -65,7 +66,8 @@ export class BootPlan {
 
   /** The host entry for a MAC: an exact entry, else the longest matching prefix. */
   host(mac: Mac): HostConfig | undefined {
-    const m = mac.toLowerCase();
+    const m = tryNormalizeMac(mac);
+    if (m === undefined) return undefined;
     const h = this.exact.get(m);
     if (h) return h;
     if (this.prefixes.length === 0) return undefined;
@@ -90,9 +92,9 @@ export class BootPlan {
       mac,
       mac_hyphen: mac.replace(/:/g, '-'),
       mac_hex: mac.replace(/:/g, ''),
-      name: h && h.prefix_bits === 48 ? h.name : `host-${mac.replace(/:/g, '')}`,
+      name: h && isWholeMac(h.prefix_bits) ? h.name : `host-${mac.replace(/:/g, '')}`,
     };
-    const ip = (h?.prefix_bits === 48 ? h.ip : undefined) ?? ctx.ip;
+    const ip = (h && isWholeMac(h.prefix_bits) ? h.ip : undefined) ?? ctx.ip;
     if (ip) v.ip = ip;
     if (server) {
       v.server = server;
@@ -139,7 +141,7 @@ export class BootPlan {
   dhcp(f: ClientFacts): DhcpAnswer {
     const mac = f.mac.toLowerCase();
     const host = this.host(mac);
-    const fixedIp = host && host.prefix_bits === 48 ? host.ip : undefined;
+    const fixedIp = host && isWholeMac(host.prefix_bits) ? host.ip : undefined;
     const firmware = firmwareOf(f.arch);
     const proxy = this.config.dhcp?.mode === 'proxy';
     const serverAddress = f.serverAddress ?? this.config.server;
@@ -151,7 +153,7 @@ export class BootPlan {
       if (d.iscsi) base.initiatorIqn = d.iscsi.initiator;
     }
 
-    // proxyDHCP (PXE spec §2.2.3) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
+    // proxyDHCP (docs/boot-flow.md §5) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
     const bootClient = f.vendorClass !== undefined && (f.vendorClass.startsWith('PXEClient') || f.vendorClass.startsWith('HTTPClient'));
     if (proxy && !bootClient) return { ...base, notPxe: true, reason: 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)' };
     if (!host && !this.config.boot.unknown_clients) return { ...base, reason: 'unknown client; boot.unknown_clients is false' };
@@ -234,7 +236,7 @@ export class BootPlan {
   tftpPolicy(f: Partial<ClientFacts>): TftpPolicy {
     const out: TftpPolicy = { refuseOptions: [] };
     for (const q of this.config.tftp?.quirks ?? []) {
-      const byMac = q.mac_prefix !== undefined && f.mac !== undefined && f.mac.toLowerCase().startsWith(q.mac_prefix.toLowerCase());
+      const byMac = q.mac_prefix !== undefined && f.mac !== undefined && macStartsWith(f.mac, q.mac_prefix);
       const byArch = q.arch !== undefined && f.arch !== undefined && q.arch.includes(f.arch);
       const byVc = q.vendor_class !== undefined && f.vendorClass !== undefined && f.vendorClass.startsWith(q.vendor_class);
       if (!(byMac || byArch || byVc)) continue;
@@ -280,7 +282,7 @@ export class BootPlan {
 
   /** The iPXE script for a MAC. */
   script(mac: Mac, client: FileClient = {}): string {
-    const m = mac.toLowerCase().replace(/-/g, ':');
+    const m = tryNormalizeMac(mac) ?? mac.toLowerCase();
     const serverAddress = client.serverAddress ?? this.config.server ?? '';
     const d = this.derive(m, { serverAddress, ip: client.address });
     const v = this.values(m, { serverAddress, ip: client.address });
@@ -298,9 +300,8 @@ export class BootPlan {
   }
 
   private macFromRoute(g: Record<string, string | undefined>): Mac | undefined {
-    if (g.mac) return g.mac.toLowerCase().replace(/-/g, ':');
-    if (g.mac_hyphen) return g.mac_hyphen.toLowerCase().replace(/-/g, ':');
-    if (g.mac_hex) return g.mac_hex.toLowerCase().replace(/(..)(?!$)/g, '$1:');
+    const spelled = g.mac ?? g.mac_hyphen ?? g.mac_hex;
+    if (spelled) return normalizeMac(spelled);
     if (g.name) return this.byName.get(g.name)?.mac;
     if (g.ip) return this.byIp.get(g.ip)?.mac;
     return undefined;

@@ -48,7 +48,7 @@ export interface ScriptContext {
   retrySeconds?: number;
 }
 
-/** The removable-media bootloader UEFI looks for (UEFI spec 3.5.1.1), per firmware. */
+/** The removable-media bootloader UEFI looks for (docs/boot-flow.md §6), per firmware. */
 const UEFI_DEFAULT_LOADER: Partial<Record<Firmware, string>> = {
   uefi64: '\\EFI\\BOOT\\BOOTX64.EFI',
   uefi32: '\\EFI\\BOOT\\BOOTIA32.EFI',

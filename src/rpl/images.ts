@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { RplFile, RplImage } from '../config/types.js';
 
-/** Real-mode memory a ROM may load into (§7): above the IVT/BIOS data area, below video memory. */
+/** Real-mode memory a ROM may load into (docs/rpl.md §7): above the IVT/BIOS data area, below video memory. */
 export const MEM_LOW = 0x500;
 export const MEM_HIGH = 0xa0000;
 
@@ -56,7 +56,7 @@ export class FileImageStore implements ImageSource {
 const hex = (n: number) => '0x' + n.toString(16);
 
 /**
- * Memory-layout warnings for an image whose file sizes are known (§7): each
+ * Memory-layout warnings for an image whose file sizes are known (docs/rpl.md §7): each
  * file must stay inside 0x500..0xA0000 and, when the ROM reported its free
  * memory, below that; files must not overlap; execute should lie inside a file.
  */

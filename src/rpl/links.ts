@@ -1,10 +1,11 @@
 /**
- * The thin I/O part of RPL: one packet socket per interface, bound to
- * ETH_P_802_2 (length-field frames), filtered in the kernel to the RPL SAPs,
- * and joined to the RPL group address so FIND frames arrive (§2.3, §2.4).
+ * RPL's transport: one packet socket per interface, bound to ETH_P_802_2
+ * (length-field frames), filtered in the kernel to the RPL SAPs, and joined
+ * to the RPL group address so FIND frames arrive (docs/rpl.md §2).
  */
-import { llcSap } from '../io/bpf.js';
-import { ETH_P_802_2, PacketSocket } from '../io/packet.js';
+import { llcSap } from '../net/bpf.js';
+import { LinkKeeper } from '../net/links.js';
+import { ETH_P_802_2, PacketSocket } from '../net/packet.js';
 import { RPL_GROUP_MAC, SAP_LOAD, SAP_RPL } from '../codec/rpl.js';
 import type { RplResponder } from './responder.js';
 
@@ -27,8 +28,8 @@ export function openRplLink(ifname: string, opts: RplLinkOptions = {}): PacketSo
 }
 
 /**
- * Open a link per interface and attach each to the responder. Returns the
- * sockets; close them (after responder.close()) on shutdown or reload of `interfaces`.
+ * Open a link per interface and attach each to the responder, without
+ * reopening (tests and benchmarks). Close them after responder.close().
  */
 export function serveRpl(responder: RplResponder, ifnames: string[], opts: RplLinkOptions = {}): PacketSocket[] {
   const out: PacketSocket[] = [];
@@ -48,69 +49,50 @@ export function serveRpl(responder: RplResponder, ifnames: string[], opts: RplLi
   return out;
 }
 
+/** One interface's socket, detached from the responder before it closes. */
+interface AttachedLink {
+  socket: PacketSocket;
+  close(): void;
+}
+
 /**
- * serveRpl that survives an interface being deleted and re-created (USB NICs,
- * bridges rebuilt by netifd): on ENODEV the socket is dropped and reopened
- * every `retryMs` until the interface is back. ENETDOWN needs nothing: the
- * socket keeps receiving once the link is up again.
+ * A link per interface, attached to the responder and kept open across an
+ * interface being deleted and created again (net/links.ts). Close it after
+ * responder.close() on shutdown.
  */
 export class RplLinks {
-  private readonly sockets = new Map<string, PacketSocket>();
-  private retry?: NodeJS.Timeout;
-  private closed = false;
+  private readonly keeper: LinkKeeper<AttachedLink>;
 
   constructor(
-    private readonly responder: RplResponder,
-    private readonly ifnames: string[],
-    private readonly opts: RplLinkOptions & { retryMs?: number; onEvent?: (ifname: string, what: 'lost' | 'reopened') => void } = {},
+    responder: RplResponder,
+    ifnames: string[],
+    opts: RplLinkOptions & { retryMs?: number; onEvent?: (ifname: string, what: 'lost' | 'reopened') => void } = {},
   ) {
-    const opened = serveRpl(responder, ifnames, opts);
-    opened.forEach((s, i) => this.watch(ifnames[i]!, s));
-  }
-
-  private watch(ifname: string, s: PacketSocket): void {
-    this.sockets.set(ifname, s);
-    s.on('linkerror', (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENODEV' || this.closed) return;
-      this.responder.detach(s);
-      s.close();
-      this.sockets.delete(ifname);
-      this.opts.onEvent?.(ifname, 'lost');
-      this.schedule();
+    this.keeper = new LinkKeeper<AttachedLink>({
+      open: (ifname, linkError) => {
+        const socket = openRplLink(ifname, opts);
+        socket.on('linkerror', linkError);
+        responder.attach(socket, ifname);
+        return {
+          socket,
+          close: () => {
+            responder.detach(socket);
+            socket.close();
+          },
+        };
+      },
+      onLost: (ifname) => opts.onEvent?.(ifname, 'lost'),
+      onReopened: (ifname) => opts.onEvent?.(ifname, 'reopened'),
+      retryMs: opts.retryMs ?? 5000,
     });
-  }
-
-  private schedule(): void {
-    if (this.retry || this.closed) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      for (const ifname of this.ifnames) {
-        if (this.sockets.has(ifname)) continue;
-        try {
-          const s = openRplLink(ifname, this.opts);
-          this.responder.attach(s, ifname);
-          this.watch(ifname, s);
-          this.opts.onEvent?.(ifname, 'reopened');
-        } catch {
-          /* still gone; try again */
-        }
-      }
-      if (this.sockets.size < this.ifnames.length) this.schedule();
-    }, this.opts.retryMs ?? 5000);
-    this.retry.unref();
+    this.keeper.start(ifnames);
   }
 
   get links(): PacketSocket[] {
-    return [...this.sockets.values()];
+    return this.keeper.links().map((l) => l.socket);
   }
 
   close(): void {
-    this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
-    for (const s of this.sockets.values()) {
-      this.responder.detach(s);
-      s.close();
-    }
-    this.sockets.clear();
+    this.keeper.close();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * RPL responder (shared/spec/rpl.md §6): answers FIND from known clients with
+ * RPL responder (docs/rpl.md §6): answers FIND from known clients with
  * FOUND, then streams the boot image as FILE.DATA.RESPONSE frames, going back
  * when the client asks for an earlier block. One session per client MAC.
  *
@@ -38,9 +38,10 @@ import { silent, type Logger } from '../log.js';
 import { limitLogs } from '../log-limit.js';
 import { telemetry as defaultTelemetry, type Telemetry } from '../telemetry.js';
 import { realClock, type RplClock, type RplTimer } from './clock.js';
+import { tryNormalizeMac } from '../net/address.js';
 import { FileImageStore, imageWarnings, type ImageSource } from './images.js';
 
-/** What the responder needs from a link: a FrameLink from src/io/packet.ts fits. */
+/** What the responder needs from a link: a FrameLink from src/net/packet.ts fits. */
 export interface RplLink {
   /** Our MAC on this interface (source of every frame we send). */
   mac: string;
@@ -169,17 +170,18 @@ const MAX_REPEATS = 4;
 const MAX_PASSES = 16;
 const PASS_SLACK = 16;
 
+/** Links report their MAC canonical already; a test link may not. */
 function normMac(m: string): string {
-  return m.toLowerCase();
+  return tryNormalizeMac(m) ?? m.toLowerCase();
 }
 
-/** §8: data per block = min(configured, maxFrame - 48), multiple of 16, at least 16. */
+/** docs/rpl.md §8: data per block = min(configured, maxFrame - 48), multiple of 16, at least 16. */
 export function blockSizeFor(configured: number, maxFrame: number): number {
   const b = Math.min(configured, maxFrame - 48, MAX_FRAME - 3 - FDR_FIXED_LENGTH);
   return Math.max(MIN_BLOCK, Math.floor(b / 16) * 16);
 }
 
-/** §7: all files form one sequence; a block never spans two files. */
+/** docs/rpl.md §7: all files form one sequence; a block never spans two files. */
 export function buildBlocks(files: Buffer[], loads: number[], blockSize: number): Block[] {
   const out: Block[] = [];
   files.forEach((data, i) => {
@@ -332,7 +334,7 @@ export class RplResponder {
       return this.onFind(link, iface, src, p);
     }
     if (p.type === 'SEND_FILE_REQUEST' || p.type === 'PROGRAM_ALERT') {
-      // §2.2: requests may come on the IBM load SAP 0xF8 too.
+      // docs/rpl.md §2.2: requests may come on the IBM load SAP 0xF8 too.
       if (f.dsap !== this.sap && f.dsap !== SAP_LOAD) return this.drop('wrong_sap', { mac: src, dsap: f.dsap });
       if (f.dst !== own) return this.drop('not_for_us', { mac: src, dst: f.dst });
       if (p.type === 'PROGRAM_ALERT') return this.onAlert(src, p.body);
@@ -443,7 +445,7 @@ export class RplResponder {
       ssap: this.sap,
       pdu: {
         type: 'FOUND',
-        correlator: p.correlator, // §12.2: echo it
+        correlator: p.correlator, // docs/rpl.md §4.2: repeat it
         response: 0,
         destMac: mac,
         sourceMac: normMac(link.mac),
@@ -474,7 +476,7 @@ export class RplResponder {
     const now = this.clock.now();
     const seq = p.sequence;
     if (seq === 0 && s.successor) {
-      // §6.3: SEND.FILE.REQUEST(0) after a new FIND starts the load afresh.
+      // docs/rpl.md §6.2: SEND.FILE.REQUEST(0) after a new FIND starts the load afresh.
       const next = s.successor;
       s.successor = undefined;
       this.finishLog(s, 'restarted');
@@ -486,12 +488,12 @@ export class RplResponder {
     s.iface = iface;
 
     if (seq === 0 && s.acked > 0 && s.state !== 'done') {
-      // The client had blocks and asks for 0: it started over (§6.3), a new load.
+      // The client had blocks and asks for 0: it started over (docs/rpl.md §6.2), a new load.
       this.finishLog(s, 'restarted');
       s.state = 'done';
     }
     if (seq === 0 && (s.state === 'found' || s.state === 'done')) {
-      // A fresh load; §8: the request may lower the frame size.
+      // A fresh load; docs/rpl.md §8: the request may lower the frame size.
       if (p.maxFrame !== undefined && p.maxFrame < s.maxFrame) {
         if (p.maxFrame < 64) return this.drop('frame_too_small', { mac, max_frame: p.maxFrame });
         s.maxFrame = p.maxFrame;
@@ -556,7 +558,7 @@ export class RplResponder {
       return;
     }
     if (seq === s.highest + 1) {
-      // An acknowledgement (§6.2).
+      // An acknowledgement (docs/rpl.md §6.2).
       s.acked = Math.min(seq, s.blocks.length);
       s.repeats = 0;
       if (seq >= s.blocks.length) {
@@ -602,7 +604,7 @@ export class RplResponder {
     const last = seq === s.blocks.length - 1;
     const ackEvery = s.answer.ackEvery;
     const ack = !last && ackEvery > 0 && (seq + 1) % ackEvery === 0;
-    // §5: LOCATE with the exact address on every block; EOF|TRANSFER only on the last.
+    // docs/rpl.md §5: LOCATE with the exact address on every block; EOF|TRANSFER only on the last.
     let flags = FLAG_LOCATE;
     if (last) flags |= FLAG_END_OF_FILE | FLAG_TRANSFER;
     if (ack) flags |= FLAG_ACK_REQUEST;
@@ -772,11 +774,11 @@ export class RplResponder {
   }
 
   /**
-   * The one line per load: mac, image, bytes, frames, re-requests, duration.
+   * The one line per load (docs/rpl.md §10): mac, image, bytes, frames, re-requests, duration.
    * `complete` = every block was sent. Only a request for the block after the
-   * last (SEND.FILE.REQUEST(N), §6.2) confirms the client holds the image: a
-   * ROM that jumps to it sends nothing more (§6.4: the final block is not
-   * acknowledged), and that silence looks exactly like a spoofed MAC nobody
+   * last (SEND.FILE.REQUEST(N), docs/rpl.md §6.2) confirms the client holds the image: a
+   * ROM that jumps to it sends nothing more (the final block is not
+   * acknowledged, docs/rpl.md §6.2), and that silence looks exactly like a spoofed MAC nobody
    * owns. So rpl.load says `confirmed` and `acked_blocks` (what the client's
    * requests acknowledged); the counter's result is confirmed or unconfirmed.
    */

@@ -29,6 +29,11 @@ interface FdEntry {
 
 const noop = () => undefined;
 
+/** One version of a file. The mode is part of it: a file made private after it was cached is not served from memory. */
+function versionOf(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${st.mode}`;
+}
+
 function statP(p: string): Promise<fs.Stats> {
   return new Promise((res, rej) => fs.stat(p, (e, st) => (e ? rej(e) : res(st))));
 }
@@ -80,8 +85,7 @@ export class FileCache {
       throw new ConfinementError('access', 'Access violation');
     }
     if (!st.isFile()) throw new ConfinementError('not-file', 'Not a regular file');
-    // The mode is part of a version: a file made private after it was cached is not served from memory.
-    const ident = `${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${st.mode}`;
+    const ident = versionOf(st);
     const m = this.mem.get(p);
     if (m && m.ident === ident) {
       // LRU: most recently used goes last.
@@ -127,7 +131,7 @@ export class FileCache {
 
   private async load(realRoot: string, rel: string, p: string): Promise<FileRef> {
     const { fd, stat } = await openConfined(realRoot, rel);
-    const ident = `${stat.dev}:${stat.ino}:${stat.mtimeMs}:${stat.size}`;
+    const ident = versionOf(stat);
     this.loads++;
     if (stat.size <= this.fileMaxBytes && stat.size <= this.budgetBytes) {
       let data: Buffer;

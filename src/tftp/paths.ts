@@ -1,10 +1,10 @@
 /**
  * TFTP names: bytes on the wire (latin1 here) become a relative path or are
- * refused. Opening is shared with HTTP (src/io/confined.ts).
+ * refused. Opening is shared with HTTP (src/confined.ts).
  */
-import { plainSegments } from '../io/confined.js';
+import { plainSegments } from '../confined.js';
 
-export { ConfinementError, closeFd, isInside, openConfined, realDir, SEGMENT_MAX_BYTES } from '../io/confined.js';
+export { ConfinementError, closeFd, isInside, openConfined, realDir, SEGMENT_MAX_BYTES } from '../confined.js';
 
 export const NAME_MAX_BYTES = 1024;
 

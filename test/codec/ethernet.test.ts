@@ -4,20 +4,14 @@ import {
   decode,
   encode,
   encodingLength,
-  formatMac,
   frameDst,
   frameSrc,
-  isBroadcastMac,
-  isGroupMac,
-  isValidMac,
-  normalizeMac,
-  parseMac,
   type Frame,
 } from '../../src/codec/ethernet.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-// /work/shared/spec/rpl-vectors (checked by tshark 4.0.17's RPL dissector).
+// test/fixtures/rpl/vectors (checked by tshark 4.0.17's RPL dissector).
 const RPL_FIND = hex(`
   03 00 02 00 00 00 02 52 50 4c 00 02 00 56 fc fc 03 00 53 00 01 00 08 40 03 1a 2b 3c 4d 00 10 00
   08 00 06 40 09 05 dc 00 06 40 0a 00 01 00 0a 40 06 02 52 50 4c 00 02 00 05 40 07 fc 00 28 00 04
@@ -33,33 +27,6 @@ const RPL_PADDED = hex(`
   14 00 00 20 30 00 00 20 00 e0 00 08 40 18 eb fe 90 90 00 00 00 00 00 00 00 00 00 00`);
 // udhcpc DHCPDISCOVER captured with tshark on a veth (first 20 bytes of IP).
 const DHCP_DISCOVER_HEAD = hex('ffffffffffff020000000a0108004500014800000000401179a600000000ffffffff');
-
-describe('MAC helpers', () => {
-  it('parses every common spelling and formats lower-case with colons', () => {
-    for (const s of ['02:52:50:4C:00:02', '02-52-50-4c-00-02', '0252504c0002', '0252.504c.0002']) {
-      expect(isValidMac(s)).toBe(true);
-      expect(parseMac(s)).toEqual(hex('0252504c0002'));
-      expect(normalizeMac(s)).toBe('02:52:50:4c:00:02');
-    }
-    expect(formatMac(hex('00 0a 0b 0c 0d 0e ff'), 1)).toBe('0a:0b:0c:0d:0e:ff');
-  });
-
-  it('rejects malformed MACs with a FrameError', () => {
-    for (const s of ['', '02:52:50:4c:00', '02:52:50:4c:00:02:03', '02:52-50:4c:00:02', 'gg:00:00:00:00:00', '2:52:50:4c:0:2', ' 02:52:50:4c:00:02']) {
-      expect(isValidMac(s)).toBe(false);
-      expect(() => parseMac(s)).toThrow(FrameError);
-    }
-    expect(() => formatMac(hex('0102030405'))).toThrow(FrameError);
-  });
-
-  it('classifies group and broadcast addresses', () => {
-    expect(isGroupMac('03:00:02:00:00:00')).toBe(true);
-    expect(isGroupMac('ff:ff:ff:ff:ff:ff')).toBe(true);
-    expect(isGroupMac('02:52:50:4c:00:02')).toBe(false);
-    expect(isBroadcastMac('ff:ff:ff:ff:ff:ff')).toBe(true);
-    expect(isBroadcastMac(hex('ffffffffff00'))).toBe(false);
-  });
-});
 
 describe('IEEE 802.3 + LLC', () => {
   it('decodes the RPL FIND vector', () => {

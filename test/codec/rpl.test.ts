@@ -16,7 +16,7 @@ const vec = (name: string) => readPcap(dir + name)[0]!;
 const CLIENT = '02:52:50:4c:00:02';
 const SERVER = '02:52:50:4c:00:01';
 
-describe('RPL codec against the spec vectors', () => {
+describe('RPL codec against the vectors (docs/rpl.md §11)', () => {
   const files = readdirSync(dir).filter((f) => /^0\d-.*\.pcap$/.test(f));
   it('has all eight vectors', () => expect(files.length).toBe(8));
 

@@ -22,14 +22,14 @@ describe('config types come from the schema', () => {
 
   it('every key the schema knows reaches the resolved config', () => {
     const c = parseConfig(
-      'server: 10.0.0.1\nuser: lb\ngroup: lb\nlog: { level: debug }\ntftp: { root: /srv/tftp, engine: js, cache_bytes: 5 }\n' +
+      'server: 10.0.0.1\nuser: lb\ngroup: lb\nlog: { level: debug }\ntftp: { root: /srv/tftp, cache_bytes: 5 }\n' +
         'hosts: { 52:54:00:00:00:01: { name: a, ipxe: true, drives: ["iqn.x:{name}"], reset: [/bin/true], reset_on_boot: true } }\n',
       '/etc/lanboot/x.yaml',
     );
     const top = Object.keys(root.shape);
     expect(Object.keys(c).sort()).toEqual([...top, 'file'].sort());
     expect(c).toMatchObject({ server: '10.0.0.1', user: 'lb', group: 'lb', log: { level: 'debug' } });
-    expect(c.tftp).toMatchObject({ engine: 'js', cache_bytes: 5 });
+    expect(c.tftp).toMatchObject({ cache_bytes: 5 });
     expect(c.hosts[0]).toMatchObject({ ipxe: true, drives: ['iqn.x:{name}'], reset: ['/bin/true'], reset_on_boot: true });
   });
 });

@@ -193,6 +193,22 @@ describe('DhcpService authoritative', () => {
     expect(inf!.to).toEqual({ kind: 'unicast', address: '10.77.0.50', port: 68 });
   });
 
+  it('INFORM is answered only for a ciaddr on the ingress subnet, or when relayed (RFC 2131 §4.3.5)', async () => {
+    const inform = (ciaddr: string, extra: Partial<{ giaddr: string }> = {}) => msg('52:54:00:00:00:0e', 8, [], { ciaddr, ...extra });
+    const dropped = () => tel.counters.get('lanboot_dhcp_dropped_total{"reason":"inform_not_on_link"}')?.value ?? 0;
+    const before = dropped();
+    expect(await svc.handle(inform('192.0.2.7'), { ...lan, srcAddress: '192.0.2.7', broadcast: false })).toBeNull();
+    expect(await svc.handle(inform('0.0.0.0'), lan)).toBeNull();
+    // A wildcard UDP socket: on-link only when our receiving address is on that subnet.
+    const udp: Ingress = { via: 'udp', localPort: 67, srcAddress: '10.77.0.60', srcPort: 68 };
+    expect(await svc.handle(inform('10.77.0.60'), udp)).toBeNull();
+    expect(dropped()).toBe(before + 3);
+    const onLink = await svc.handle(inform('10.77.0.60'), { ...udp, localAddress: '10.77.0.1' });
+    expect(onLink!.to).toEqual({ kind: 'unicast', address: '10.77.0.60', port: 68 });
+    const relayed = await svc.handle(inform('10.77.0.61', { giaddr: '10.77.0.254' }), { ...udp, srcAddress: '10.77.0.254', srcPort: 67 });
+    expect(relayed!.to).toMatchObject({ kind: 'relay', address: '10.77.0.254' });
+  });
+
   it('DECLINE from a stranger quarantines nothing; 54 is required and the address must be the client\'s, on its subnet', async () => {
     const stranger = '52:54:00:00:00:66';
     const sid: [number, Buffer] = [54, ip('10.77.0.1')];

@@ -1,6 +1,6 @@
 /**
  * The responder over a real veth pair between two namespaces: server
- * (test/rpl/fixtures/server.ts) in one, the spec-only client simulator
+ * (test/rpl/fixtures/server.ts) in one, the client simulator written from docs/rpl.md
  * (test/rpl/fixtures/client.ts) in the other; dumpcap captures the link and
  * tshark must decode every frame the server sent as clean RPL.
  */

@@ -1,8 +1,8 @@
 /**
- * An RPL client (boot-ROM) simulator written from shared/spec/rpl.md alone —
+ * An RPL client (boot-ROM) simulator written from the protocol description (docs/rpl.md) alone —
  * it does not use src/codec/rpl.ts, so a shared misreading cannot hide.
  *
- * Behaviour (§1, §6): FIND to 03:00:02:00:00:00 every findIntervalMs until a
+ * Behaviour (docs/rpl.md §1, §6): FIND to 03:00:02:00:00:00 every findIntervalMs until a
  * FOUND for us arrives; SEND.FILE.REQUEST(0) to the server; accept only the
  * block it expects (discard others), store each at its LOCATE address, answer
  * ACK-REQUEST with SFR(next), and after a gap or silence ask again with

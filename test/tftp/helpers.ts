@@ -48,7 +48,6 @@ export function baseConfig(root: string): TftpConfig {
     max_transfers: 1000,
     upload_overwrite: false,
     quirks: [],
-    engine: 'native',
   };
 }
 

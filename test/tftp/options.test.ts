@@ -68,7 +68,7 @@ describe('netascii', () => {
 
 describe('interface MTU cap', () => {
   it('finds loopback for a loopback peer and reads its MTU', async () => {
-    const { interfaceMtu } = await import('../../src/io/udp.js');
+    const { interfaceMtu } = await import('../../src/net/interfaces.js');
     const fs = await import('node:fs');
     const lo = Number(fs.readFileSync('/sys/class/net/lo/mtu', 'utf8'));
     expect(interfaceMtu('127.0.0.1', '0.0.0.0')).toBe(lo);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Document, isMap, isPair, isSeq } from 'yaml';
 
 import type { ImportResult, ImportWarning } from './types.js';
+import { isIpv4, netmaskToPrefix, networkOf, normalizeMac as normMac } from '../../net/address.js';
 export type { ImportResult, ImportWarning };
 
 interface Cond {
@@ -65,7 +66,8 @@ interface OptionLine {
   values: string[];
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** A dotted quad, by net/address's one rule. */
+const IPV4 = { test: isIpv4 };
 const MAC = /^[0-9a-f]{1,2}([:-][0-9a-f]{1,2}){5}$/i;
 const DURATION = /^(\d+)([smhdw]?)$/i;
 
@@ -208,33 +210,7 @@ function condsMatch(conds: Cond[], tags: Set<string>): boolean {
   return true;
 }
 
-function maskToPrefix(mask: string): number | undefined {
-  if (!IPV4.test(mask)) return undefined;
-  const n = mask.split('.').reduce((a, b) => a * 256 + Number(b), 0);
-  let bits = 0;
-  for (let i = 31; i >= 0; i--) {
-    if (n & (2 ** i)) bits++;
-    else break;
-  }
-  const back = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return back === n ? bits : undefined;
-}
-
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
-}
-
-function normMac(m: string): string {
-  return m
-    .split(/[:-]/)
-    .map((p) => p.padStart(2, '0'))
-    .join(':')
-    .toLowerCase();
-}
+const maskToPrefix = netmaskToPrefix;
 
 /** Braces are template syntax in lanboot; iPXE's ${var} must survive as text. */
 function escapeTemplate(s: string): string {
@@ -734,8 +710,7 @@ export function importDnsmasq(text: string, file: string, include?: IncludeReade
       prefix = 24;
     } else if (!r.netmask)
       warn(warnings, r.line, 'no netmask (dnsmasq takes it from the interface): assumed /24, check `subnet:`');
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    const net = intToIp((ipToInt(r.start) & mask) >>> 0) + '/' + prefix;
+    const net = networkOf(r.start, prefix) + '/' + prefix;
     const existing = subnets.find((s) => s.subnet === net);
     if (existing) {
       if (r.end && existing.range) warn(warnings, r.line, `second range in ${net}: lanboot has one pool per subnet; not carried over`);

@@ -1,5 +1,5 @@
 /**
- * `lanboot import rpld FILE`: turn an rpld.conf (shared/spec/rpl.md §9.2)
+ * `lanboot import rpld FILE`: turn an rpld.conf (docs/rpl.md §9)
  * into lanboot YAML: one `hosts:` entry per HOST block, keyed by MAC (with
  * /bits for rpld's ethernet = MAC/N byte masks), whose `rpl:` image carries
  * the FILE blocks (path, offset, length, load) and execute address; per-host
@@ -9,6 +9,7 @@
 import { Document, Scalar, isMap, isPair, isSeq } from 'yaml';
 
 import type { ImportResult, ImportWarning } from './types.js';
+import { normalizeMac } from '../../net/address.js';
 export type { ImportResult, ImportWarning };
 
 type TokKind = 'word' | 'string' | 'punct';
@@ -178,12 +179,6 @@ function parseNumber(tok: Tok | undefined): number | undefined {
 
 const MAC_RE = /^[0-9a-f]{1,2}(:[0-9a-f]{1,2}){5}$/i;
 
-function normalizeMac(s: string): string {
-  return s
-    .split(':')
-    .map((x) => x.padStart(2, '0').toLowerCase())
-    .join(':');
-}
 
 const hexScalar = (n: number): Scalar => {
   const s = new Scalar(n);
@@ -233,7 +228,7 @@ export function importRpld(text: string, file: string): ImportResult {
               break;
             }
             if (mac === '00:00:00:00:00:00' && n === 6) {
-              // §12.6: what ipxe.org and the etherboot wiki use to mean "every client"
+              // docs/rpl.md §9: what ipxe.org and the etherboot wiki use to mean "every client"
               bits = 0;
               wildcard = true;
               warn(d.line, 'ethernet = 00:00:00:00:00:00/6 is rpld\'s catch-all idiom: imported as 00:00:00:00:00:00/0 (every client); in lanboot that host also matches every DHCP client');

@@ -1,11 +1,11 @@
 import { DHCPNAK } from '../../codec/dhcp.js';
-import { str, u8, u16, u32 } from '../../codec/dhcp-options.js';
+import { ip, str, u8, u16, u32 } from '../../codec/dhcp-options.js';
+import { isIpv4 } from '../../net/address.js';
 import type { ReplyHandler } from '../types.js';
 
 /** RFC 2132 options whose value is an integer of a fixed width. */
 const U8 = new Set([19, 20, 23, 27, 29, 30, 31, 34, 36, 39, 46]);
 const U16 = new Set([13, 22, 26, 57]);
-const IPV4_LIST = /^\d{1,3}(\.\d{1,3}){3}(\s*,\s*\d{1,3}(\.\d{1,3}){3})*$/;
 
 /**
  * A subnet's `options:` value as bytes: 0x-hex verbatim, IPv4 list, a number
@@ -14,11 +14,8 @@ const IPV4_LIST = /^\d{1,3}(\.\d{1,3}){3}(\s*,\s*\d{1,3}(\.\d{1,3}){3})*$/;
 export function optionValue(code: number, v: string): Buffer {
   const t = v.trim();
   if (/^0x([0-9a-f]{2})*$/i.test(t)) return Buffer.from(t.slice(2), 'hex');
-  if (IPV4_LIST.test(t)) {
-    return Buffer.concat(
-      t.split(',').map((a) => Buffer.from(a.trim().split('.').map((x) => Number(x) & 255))),
-    );
-  }
+  const list = t.split(',').map((a) => a.trim());
+  if (list.every(isIpv4)) return Buffer.concat(list.map(ip));
   if (/^\d+$/.test(t)) {
     const n = Number(t);
     return U8.has(code) ? u8(n) : U16.has(code) ? u16(n) : u32(n);

@@ -1,4 +1,5 @@
-import { DHCPNAK, intToIp, ipToInt } from '../../codec/dhcp.js';
+import { DHCPNAK } from '../../codec/dhcp.js';
+import { broadcastOf } from '../../net/address.js';
 import { OPT, ip, ips, str, u32 } from '../../codec/dhcp-options.js';
 import type { ReplyHandler } from '../types.js';
 
@@ -17,8 +18,7 @@ export const subnetOptions: ReplyHandler = {
     if (s.router) o.set(OPT.ROUTER, ip(s.router));
     if (s.dns.length) o.set(OPT.DNS, ips(s.dns));
     if (s.domain) o.set(OPT.DOMAIN_NAME, str(s.domain));
-    const mask = ipToInt(s.netmask);
-    o.set(OPT.BROADCAST, ip(intToIp((ipToInt(s.network) & mask) | (~mask >>> 0))));
+    o.set(OPT.BROADCAST, ip(broadcastOf(s.network, s.prefix)));
     if (ctx.leaseSeconds !== undefined) {
       o.set(OPT.RENEWAL_TIME, u32(Math.floor(ctx.leaseSeconds / 2)));
       o.set(OPT.REBINDING_TIME, u32(Math.floor((ctx.leaseSeconds * 7) / 8)));

@@ -5,7 +5,9 @@
  * and after (logging, telemetry); this wrapper only starts, observes and
  * aborts engines and picks their port (TID).
  */
-import { loadNative } from './native.js';
+import { loadNative } from '../native.js';
+import { PortRange, portTaken } from '../net/udp.js';
+import type { TransferStats } from './transfer.js';
 
 export interface EngineOptions {
   /** Whole content (cached or generated file)... */
@@ -41,16 +43,9 @@ export type EngineOutcome =
   | 'client-gone' // ICMP port unreachable from the client
   | 'aborted';
 
-export interface EngineStats {
+export interface EngineStats extends TransferStats {
   outcome: EngineOutcome;
   detail: string;
-  bytes: number;
-  blocks: number;
-  retransmissions: number;
-  duplicateAcks: number;
-  goBacks: number;
-  durationMs: number;
-  rttMs: number;
   /** Packets from a wrong TID (answered with error 5). */
   strangers: number;
   malformed: number;
@@ -93,9 +88,9 @@ export function engineUnavailable(): string | undefined {
  * another socket holds) or anywhere (port 0).
  */
 export class EnginePorts {
-  private cursor: number;
-  constructor(private readonly range?: [number, number]) {
-    this.cursor = range ? range[0] : 0;
+  private readonly range?: PortRange;
+  constructor(range?: [number, number]) {
+    if (range) this.range = new PortRange(range[0], range[1]);
   }
 
   /** Throws EADDRINUSE when the range is exhausted; onDone never runs after engineAbort. */
@@ -111,20 +106,14 @@ export class EnginePorts {
       localPort: 0,
     };
     if (!this.range) return a.engineStart(o, onDone);
-    const [lo, hi] = this.range;
-    for (let i = 0; i <= hi - lo; i++) {
-      const port = this.cursor;
-      this.cursor = port >= hi ? lo : port + 1;
+    for (const port of this.range.ports()) {
       try {
         return a.engineStart({ ...o, localPort: port }, onDone);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'EADDRINUSE' && code !== 'EACCES') throw e;
+        if (!portTaken(e)) throw e;
       }
     }
-    const err = new Error(`no free port in ${lo}-${hi}`) as NodeJS.ErrnoException;
-    err.code = 'EADDRINUSE';
-    throw err;
+    throw this.range.exhausted();
   }
 }
 

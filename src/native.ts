@@ -1,6 +1,6 @@
 /**
  * Loads the native addons built by node-gyp at `npm ci` (native/build/Release).
- * Works from src/io (tsx, tests) and dist/src/io alike by finding the package root.
+ * Works from src (tsx, tests) and dist/src alike by finding the package root.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

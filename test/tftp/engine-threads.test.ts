@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
-import { EnginePorts, engineAbort, engineFlush, engineUnavailable, type EngineStats } from '../../src/io/tftp-engine.js';
+import { EnginePorts, engineAbort, engineFlush, engineUnavailable, type EngineStats } from '../../src/tftp/engine.js';
 
 const base = {
   size: 100_000,

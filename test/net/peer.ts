@@ -1,9 +1,9 @@
-/** Drive test/io/fixtures/peer.ts inside a namespace from a test. */
+/** Drive test/net/fixtures/peer.ts inside a namespace from a test. */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { NetnsScope } from '../helpers/netns.js';
-import type { PacketSocketOptions } from '../../src/io/packet.js';
+import type { PacketSocketOptions } from '../../src/net/packet.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = fileURLToPath(new URL('./fixtures/peer.ts', import.meta.url));

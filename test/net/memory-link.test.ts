@@ -6,7 +6,7 @@ import {
   PACKET_MULTICAST,
   PACKET_OTHERHOST,
   type FrameLink,
-} from '../../src/io/packet.js';
+} from '../../src/net/packet.js';
 import { encode } from '../../src/codec/ethernet.js';
 
 const frame = (dst: string, src: string, text: string): Buffer =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_BYTES, BPF_JMP, BPF_JEQ, BPF_K, bpfRun, llcSap, udpDstPort } from '../../src/io/bpf.js';
+import { ACCEPT_BYTES, BPF_JMP, BPF_JEQ, BPF_K, bpfRun, llcSap, udpDstPort } from '../../src/net/bpf.js';
 import { encode as encodeEth } from '../../src/codec/ethernet.js';
 import { encodeIpv4, encodeUdp, encodeUdpFrame } from '../../src/codec/ipv4.js';
 

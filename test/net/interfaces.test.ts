@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsScope, type VethPair } from '../helpers/netns.js';
-import { interfaceInfo, listInterfaces } from '../../src/io/netif.js';
-import { linkInfo } from '../../src/io/packet.js';
+import { interfaceInfo, listInterfaces } from '../../src/net/interfaces.js';
+import { linkInfo } from '../../src/net/packet.js';
 
 describe('interfaceInfo', () => {
   const net = new NetnsScope();

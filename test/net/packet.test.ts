@@ -14,8 +14,8 @@ import {
   TP_STATUS_CSUMNOTREADY,
   linkInfo,
   loadAddon,
-} from '../../src/io/packet.js';
-import { llcSap, udpDstPort } from '../../src/io/bpf.js';
+} from '../../src/net/packet.js';
+import { llcSap, udpDstPort } from '../../src/net/bpf.js';
 import { encode as encodeEth } from '../../src/codec/ethernet.js';
 import { decodeUdpFrame, encodeIpv4, encodeUdpFrame } from '../../src/codec/ipv4.js';
 import { Peer } from './peer.js';

@@ -19,16 +19,19 @@
  * path also drops a datagram whose xid+chaddr+type a packet socket handled in
  * the last 2 s.
  */
-import dgram from 'node:dgram';
-import { openUdp, type UdpSocket } from './udp.js';
-import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from './packet.js';
-import { udpDstPort } from './bpf.js';
-import { interfaceInfo, listInterfaces, type InterfaceInfo } from './netif.js';
-import { decodeUdpFrame, encodeUdpFrame, IPV4_BROADCAST } from '../codec/ipv4.js';
-import { BROADCAST_MAC, encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP, parseMac, formatMac } from '../codec/ethernet.js';
-import { encode as encodeDhcp, ipToInt, chaddrToMac } from '../codec/dhcp.js';
+import type { RemoteInfo } from 'node:dgram';
+import { BoundedSender, openUdp, type UdpSocket } from '../net/udp.js';
+import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
+import { udpDstPort } from '../net/bpf.js';
+import { interfaceInfo, localAddressFacing, type InterfaceInfo } from '../net/interfaces.js';
+import { decodeUdpFrame, encodeUdpFrame } from '../codec/ipv4.js';
+import { encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP } from '../codec/ethernet.js';
+import { decode as decodeArp, encode as encodeArp, probe as arpProbe, ARP_REPLY, ARP_REQUEST } from '../codec/arp.js';
+import { BROADCAST_MAC, IPV4_BROADCAST, inPrefix } from '../net/address.js';
+import { LinkKeeper } from '../net/links.js';
+import { encode as encodeDhcp, chaddrToMac } from '../codec/dhcp.js';
 import type { DhcpConfig } from '../config/types.js';
-import type { Ingress, Reply } from './dhcp-types.js';
+import type { Ingress, Reply } from './types.js';
 import type { Telemetry } from '../telemetry.js';
 import type { Logger } from '../log.js';
 
@@ -53,6 +56,7 @@ interface Link {
   info: InterfaceInfo;
   infoAt: number;
   arp?: FrameLink;
+  close(): void;
 }
 
 const ZERO = '0.0.0.0';
@@ -74,16 +78,13 @@ function dedupeKey(buf: Buffer): string | undefined {
   return buf.toString('hex', 4, 8) + buf.toString('hex', 28, 44) + type;
 }
 
-function inPrefix(ip: string, net: string, prefix: number): boolean {
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === ((ipToInt(net) & mask) >>> 0);
-}
-
 export class DhcpTransport {
-  private readonly links = new Map<string, Link>();
+  private readonly links: LinkKeeper<Link>;
   private main?: UdpSocket;
   private proxySock?: UdpSocket;
-  private localCache: { at: number; list: InterfaceInfo[] } = { at: 0, list: [] };
+  /** Unicast replies (ciaddr, giaddr, 4011) go through these: bounded, see net/udp BoundedSender. */
+  private mainOut?: BoundedSender;
+  private proxyOut?: BoundedSender;
   private readonly arpWaiters = new Map<string, Set<(mac: string) => void>>();
   private stopped = false;
   /** Requests handled from packet sockets recently: key -> time seen. */
@@ -91,26 +92,37 @@ export class DhcpTransport {
   private seenOld = new Map<string, number>();
   private seenRotated = Date.now();
 
-  constructor(private readonly opts: DhcpTransportOptions) {}
+  constructor(private readonly opts: DhcpTransportOptions) {
+    const c = opts.config;
+    const ports = c.mode === 'proxy' && c.proxy_port !== c.port ? [c.port, c.proxy_port] : [c.port];
+    this.links = new LinkKeeper<Link>({
+      open: (ifname, linkError) => this.openLink(ifname, ports, linkError),
+      onError: (ifname, err) => this.opts.log.warn({ event: 'dhcp.link_error', iface: ifname, code: err.code }, err.message),
+      onReopened: (ifname) => this.opts.log.info({ event: 'dhcp.link_reopened', iface: ifname }, 'packet socket reopened'),
+      retryMs: 2000,
+    });
+  }
 
   async start(): Promise<Array<{ address: string; port?: number; detail?: string }>> {
     const c = this.opts.config;
     const ports = c.mode === 'proxy' && c.proxy_port !== c.port ? [c.port, c.proxy_port] : [c.port];
     const out: Array<{ address: string; port?: number; detail?: string }> = [];
     try {
+      this.links.start(this.opts.interfaces);
       for (const ifname of this.opts.interfaces) {
-        this.openLink(ifname, ports);
         out.push({ address: ifname, port: c.port, detail: `packet socket${ports.length > 1 ? ` (ports ${ports.join(', ')})` : ''}` });
       }
       this.main = await openUdp(c.address, c.port);
       this.main.setBroadcast(true);
       this.main.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.port));
       this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+      this.mainOut = new BoundedSender(this.main, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
       out.push({ address: c.address, port: c.port, detail: 'udp' });
       if (c.mode === 'proxy' && c.proxy_port !== c.port) {
         this.proxySock = await openUdp(c.address, c.proxy_port);
         this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
         this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+        this.proxyOut = new BoundedSender(this.proxySock, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
         out.push({ address: c.address, port: c.proxy_port, detail: 'udp, proxyDHCP' });
       }
     } catch (e) {
@@ -120,52 +132,43 @@ export class DhcpTransport {
     return out;
   }
 
-  private openLink(ifname: string, ports: number[]): void {
+  /** The packet sockets of one interface; a vanished interface is reopened by net/links. */
+  private openLink(ifname: string, ports: number[], linkError: (err: NodeJS.ErrnoException) => void): Link {
     const c = this.opts.config;
     const link = this.opts.openLink
       ? this.opts.openLink(ifname, ETH_P_IP, ports)
       : PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports) });
-    const l: Link = { ifname, link, info: interfaceInfo(ifname), infoAt: Date.now() };
-    link.on('frame', (frame, _pktType, status) => this.onFrame(l, frame, status));
-    if (link instanceof PacketSocket) link.on('linkerror', (err) => this.onLinkError(l, ports, err));
-    if (c.arp_probe) {
-      l.arp = this.opts.openLink ? this.opts.openLink(ifname, ETH_P_ARP, []) : PacketSocket.open({ ifname, protocol: ETH_P_ARP, rcvbuf: 256 * 1024 });
-      l.arp.on('frame', (frame) => this.onArp(frame));
-    }
-    this.links.set(ifname, l);
-  }
-
-  /**
-   * Link down: frames resume by themselves. Interface gone (ENODEV, e.g. a
-   * bridge recreated by the router's network restart): reopen when it is back.
-   */
-  private onLinkError(l: Link, ports: number[], err: NodeJS.ErrnoException): void {
-    this.opts.log.warn({ event: 'dhcp.link_error', iface: l.ifname, code: err.code }, err.message);
-    if (err.code !== 'ENODEV' || this.stopped) return;
-    l.link.close();
-    l.arp?.close();
-    const retry = () => {
-      if (this.stopped || this.links.get(l.ifname) !== l) return;
-      try {
-        this.openLink(l.ifname, ports);
-        this.opts.log.info({ event: 'dhcp.link_reopened', iface: l.ifname }, 'packet socket reopened');
-      } catch {
-        setTimeout(retry, 2000).unref();
-      }
+    const l: Link = {
+      ifname,
+      link,
+      info: interfaceInfo(ifname),
+      infoAt: Date.now(),
+      close: () => {
+        l.link.close();
+        l.arp?.close();
+      },
     };
-    setTimeout(retry, 2000).unref();
+    link.on('frame', (frame, _pktType, status) => this.onFrame(l, frame, status));
+    if (link instanceof PacketSocket) link.on('linkerror', linkError);
+    try {
+      if (c.arp_probe) {
+        l.arp = this.opts.openLink ? this.opts.openLink(ifname, ETH_P_ARP, []) : PacketSocket.open({ ifname, protocol: ETH_P_ARP, rcvbuf: 256 * 1024 });
+        l.arp.on('frame', (frame) => this.onArp(frame));
+      }
+    } catch (e) {
+      link.close();
+      throw e;
+    }
+    return l;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const l of this.links.values()) {
-      l.link.close();
-      l.arp?.close();
-    }
-    this.links.clear();
+    this.links.close();
     const close = (s?: UdpSocket) => new Promise<void>((r) => (s ? s.close(() => r()) : r()));
     await Promise.all([close(this.main), close(this.proxySock)]).catch(() => undefined);
     this.main = this.proxySock = undefined;
+    this.mainOut = this.proxyOut = undefined;
   }
 
   // ------------------------------------------------------------ receive
@@ -237,18 +240,12 @@ export class DhcpTransport {
     return this.seen.has(k) || this.seenOld.has(k);
   }
 
-  private locals(): InterfaceInfo[] {
-    const now = Date.now();
-    if (now - this.localCache.at > INFO_TTL_MS) this.localCache = { at: now, list: listInterfaces() };
-    return this.localCache.list;
-  }
-
-  private onDatagram(buf: Buffer, rinfo: dgram.RemoteInfo, localPort: number): void {
+  private onDatagram(buf: Buffer, rinfo: RemoteInfo, localPort: number): void {
     if (this.stopped) return;
     const src = rinfo.address;
-    if (this.links.size > 0) {
+    if (this.opts.interfaces.length > 0) {
       if (src === ZERO) return;
-      for (const l of this.links.values()) {
+      for (const l of this.links.links()) {
         for (const a of this.info(l).ipv4) if (inPrefix(src, a.address, a.prefix)) return; // the packet socket has it
       }
       const k = dedupeKey(buf);
@@ -259,16 +256,8 @@ export class DhcpTransport {
     }
     const c = this.opts.config;
     let localAddress = c.address !== ZERO ? c.address : undefined;
-    if (!localAddress && src !== ZERO) {
-      // Our address facing the sender: the local address on its subnet (relays are on-link).
-      for (const i of this.locals()) {
-        const a = i.ipv4.find((x) => inPrefix(src, x.address, x.prefix));
-        if (a) {
-          localAddress = a.address;
-          break;
-        }
-      }
-    }
+    // Our address facing the sender: the local address on its subnet (relays are on-link).
+    if (!localAddress && src !== ZERO) localAddress = localAddressFacing(src)?.address;
     this.dispatch(buf, { via: 'udp', localAddress, localPort, srcAddress: src, srcPort: rinfo.port });
   }
 
@@ -324,7 +313,7 @@ export class DhcpTransport {
         l.link.send(frame);
         return;
       }
-      const sock = srcPort === c.proxy_port && this.proxySock ? this.proxySock : this.main;
+      const sock = srcPort === c.proxy_port && this.proxyOut ? this.proxyOut : this.mainOut;
       if (!sock) return;
       let address: string;
       let port = to.port;
@@ -354,13 +343,10 @@ export class DhcpTransport {
     try {
       const eth = decodeEthernet(frame);
       if (eth.kind !== 'ethernet' || eth.ethertype !== ETHERTYPE_ARP) return;
-      const p = eth.payload;
-      if (p.length < 28 || p.readUInt16BE(0) !== 1 || p.readUInt16BE(2) !== 0x0800) return;
-      const op = p.readUInt16BE(6);
-      if (op !== 1 && op !== 2) return;
-      const senderIp = `${p[14]}.${p[15]}.${p[16]}.${p[17]}`;
-      const waiters = this.arpWaiters.get(senderIp);
-      if (waiters) for (const w of waiters) w(formatMac(p, 8));
+      const p = decodeArp(eth.payload);
+      if (p.op !== ARP_REQUEST && p.op !== ARP_REPLY) return;
+      const waiters = this.arpWaiters.get(p.senderIp);
+      if (waiters) for (const w of waiters) w(p.senderMac);
     } catch {
       /* not ARP we understand */
     }
@@ -374,16 +360,12 @@ export class DhcpTransport {
     const l = ingress.iface ? this.links.get(ingress.iface) : undefined;
     if (!l?.arp) return Promise.resolve(false);
     const info = this.info(l);
-    const arp = Buffer.alloc(28);
-    arp.writeUInt16BE(1, 0); // Ethernet
-    arp.writeUInt16BE(0x0800, 2);
-    arp[4] = 6;
-    arp[5] = 4;
-    arp.writeUInt16BE(1, 6); // request
-    parseMac(info.mac).copy(arp, 8);
-    // sender IP 0.0.0.0 (probe), target MAC zero
-    arp.writeUInt32BE(ipToInt(ip), 24);
-    const frame = encodeEthernet({ kind: 'ethernet', dst: BROADCAST_MAC, src: info.mac, ethertype: ETHERTYPE_ARP, payload: arp });
+    let frame: Buffer;
+    try {
+      frame = encodeEthernet({ kind: 'ethernet', dst: BROADCAST_MAC, src: info.mac, ethertype: ETHERTYPE_ARP, payload: encodeArp(arpProbe(info.mac, ip)) });
+    } catch {
+      return Promise.resolve(false);
+    }
     return new Promise<boolean>((resolve) => {
       let set = this.arpWaiters.get(ip);
       if (!set) this.arpWaiters.set(ip, (set = new Set()));

@@ -9,10 +9,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silent } from '../../src/log.js';
-import { HttpServer } from '../../src/http/server.js';
-import { Telemetry } from '../../src/telemetry.js';
-import { RawPeer, startServer, type Started } from '../tftp/helpers.js';
+import { silent } from '../src/log.js';
+import { HttpServer } from '../src/http/server.js';
+import { Telemetry } from '../src/telemetry.js';
+import { RawPeer, startServer, type Started } from './tftp/helpers.js';
 
 const isRoot = process.geteuid?.() === 0;
 

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { NetnsScope, nsExec, nsExecOk, waitForOutput, withNetns } from '../helpers/netns.js';
+import { NetnsScope, nsExec, nsExecOk, waitForOutput, withNetns } from './netns.js';
 
 const namespaces = (): string[] =>
   execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })

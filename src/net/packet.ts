@@ -6,9 +6,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
-import { loadNative } from './native.js';
+import { loadNative } from '../native.js';
 import type { BpfInstruction } from './bpf.js';
-import { formatMac, normalizeMac, parseMac } from '../codec/ethernet.js';
+import { formatMac, normalizeMac, parseMac } from './address.js';
 
 /** linux/if_ether.h protocol numbers for PacketSocket.open({protocol}). */
 export const ETH_P_ALL = 0x0003; // every frame, both directions
