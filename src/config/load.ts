@@ -239,6 +239,7 @@ function resolveConfig(
       lease: s.lease,
       interface: s.interface,
       options,
+      ...(s.proxy !== undefined ? { proxy: s.proxy } : {}),
     };
   });
 
@@ -317,6 +318,7 @@ function resolveConfig(
       drives: h.drives,
       reset: h.reset,
       reset_on_boot: h.reset_on_boot,
+      ...(h.slots ? { slots: h.slots } : {}),
       line: p.line,
     });
   }

@@ -86,6 +86,8 @@ export interface SubnetConfig {
   interface?: string;
   /** Extra options by code: value as text, IPv4 list, or hex (0x...). */
   options: Record<number, string>;
+  /** Answered as proxyDHCP (boot info only) beside authoritative subnets. */
+  proxy?: boolean;
 }
 
 export interface BootConfig {
@@ -104,6 +106,49 @@ export interface BootConfig {
   unknown_clients: boolean;
   /** What a host entry without `boot:` gets. */
   default: BootKind;
+  /** false: iPXE is answered like its firmware's PXE ROM (no script stage). */
+  detect_ipxe: boolean;
+  /** Authoritative offers to PXE clients carry 60 PXEClient and 43. */
+  pxe_options: boolean;
+  /** Echo 60 HTTPClient to UEFI HTTP boot clients. */
+  http_client: boolean;
+  /** Send iPXE 175.176 (no-pxedhcp) in authoritative mode. */
+  ipxe_no_pxedhcp: boolean;
+  /** sname field (boot server host name). */
+  server_name?: string;
+  /** siaddr when the boot server is another host. */
+  next_server?: IPv4;
+  /** PXE boot menu (43.9), as dnsmasq pxe-service. */
+  menu?: MenuItem[];
+  /** PXE menu prompt (43.10), as dnsmasq pxe-prompt. */
+  prompt?: { text: string; timeout: number };
+}
+
+/** A 'none' in a slot means: no boot answer for that kind of client. */
+export const NO_BOOT = 'none';
+
+/** Boot slots: chain files per firmware, HTTP boot URL, what iPXE gets. */
+export interface BootSlots {
+  bios?: string;
+  uefi?: string;
+  uefi32?: string;
+  arm32?: string;
+  arm64?: string;
+  http_boot?: string;
+  script?: string;
+}
+
+export interface MenuItem {
+  text: string;
+  /** Client architectures (option 93) it is offered to. */
+  arch: number[];
+  file?: string;
+  type?: number;
+  server?: IPv4;
+  ipxe?: boolean;
+  proxy?: boolean;
+  /** MACs or MAC/bits prefixes. */
+  macs?: string[];
 }
 
 export interface IscsiConfig {
@@ -240,6 +285,8 @@ export interface HostConfig {
   reset?: string[];
   /** Run the reset hook from the script at every SAN boot (seed: a fresh copy-on-write disk per boot). */
   reset_on_boot?: boolean;
+  /** This host's own boot slots (override boot:'s). */
+  slots?: BootSlots;
   /** Source position of the entry, for messages. */
   line: number;
 }

@@ -95,7 +95,7 @@ export class DhcpTransport {
 
   async start(): Promise<Array<{ address: string; port?: number; detail?: string }>> {
     const c = this.opts.config;
-    const ports = c.mode === 'proxy' && c.proxy_port !== c.port ? [c.port, c.proxy_port] : [c.port];
+    const ports = servesProxy(c) ? [c.port, c.proxy_port] : [c.port];
     const out: Array<{ address: string; port?: number; detail?: string }> = [];
     try {
       for (const ifname of this.opts.interfaces) {
@@ -107,7 +107,7 @@ export class DhcpTransport {
       this.main.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.port));
       this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
       out.push({ address: c.address, port: c.port, detail: 'udp' });
-      if (c.mode === 'proxy' && c.proxy_port !== c.port) {
+      if (servesProxy(c)) {
         this.proxySock = await openUdp(c.address, c.proxy_port);
         this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
         this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
@@ -306,7 +306,7 @@ export class DhcpTransport {
     const c = this.opts.config;
     const to = reply.to;
     const l = ingress.via === 'packet' && ingress.iface ? this.links.get(ingress.iface) : undefined;
-    const srcPort = ingress.localPort === c.proxy_port && c.mode === 'proxy' ? c.proxy_port : c.port;
+    const srcPort = ingress.localPort === c.proxy_port && servesProxy(c) ? c.proxy_port : c.port;
     try {
       if (l && (to.kind === 'link' || to.kind === 'broadcast')) {
         const info = this.info(l);
@@ -403,4 +403,9 @@ export class DhcpTransport {
       }
     });
   }
+}
+
+/** The PXE boot server port is opened in proxy mode and when a subnet is answered as proxy. */
+function servesProxy(c: DhcpConfig): boolean {
+  return (c.mode === 'proxy' || c.subnets.some((s) => s.proxy)) && c.proxy_port !== c.port;
 }

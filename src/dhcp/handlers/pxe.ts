@@ -1,5 +1,6 @@
 import { DHCPNAK } from '../../codec/dhcp.js';
 import { OPT, PXE_SUB, encodeSuboptions, str } from '../../codec/dhcp-options.js';
+import type { Pxe43 } from '../../plan/types.js';
 import type { ReplyHandler } from '../types.js';
 
 /** `file` holds 128 bytes with its NUL; longer names (URLs) go in option 67 only. */
@@ -10,7 +11,8 @@ const FILE_FIELD_MAX = 127;
  * field and option 67, next-server in BOTH siaddr and option 66 (ROMs read
  * one or the other), option 60 echoed (PXEClient / HTTPClient, which UEFI
  * HTTP boot requires), and option 43 with the discovery control the plan
- * chose (answer.discoveryControl). The UUID (97) is echoed to PXE clients.
+ * chose (answer.pxe43: menu, boot servers, prompt; else answer.discoveryControl).
+ * The UUID (97) is echoed to PXE clients.
  */
 export const pxe: ReplyHandler = {
   name: 'pxe',
@@ -28,7 +30,9 @@ export const pxe: ReplyHandler = {
       ctx.reply.file = b.length <= FILE_FIELD_MAX ? a.bootfile : '';
       if (b.length > 0) o.set(OPT.BOOTFILE, b);
     }
-    if (a.discoveryControl !== undefined) {
+    if (a.serverName !== undefined) ctx.reply.sname = a.serverName;
+    if (a.pxe43) o.set(OPT.VENDOR_SPECIFIC, encodePxe43(a.pxe43));
+    else if (a.discoveryControl !== undefined) {
       o.set(OPT.VENDOR_SPECIFIC, encodeSuboptions([[PXE_SUB.DISCOVERY_CONTROL, Buffer.from([a.discoveryControl & 0xff])]], true));
     }
     const uuid = ctx.req.options.get(OPT.UUID);
@@ -36,3 +40,27 @@ export const pxe: ReplyHandler = {
   },
 };
 
+
+/** PXE 2.1 §2.4 vendor options: 6 discovery control, 8 boot servers, 9 menu, 10 prompt, 71 boot item. */
+export function encodePxe43(p: Pxe43): Buffer {
+  const subs: Array<[number, Buffer]> = [];
+  if (p.control !== undefined) subs.push([PXE_SUB.DISCOVERY_CONTROL, Buffer.from([p.control & 0xff])]);
+  if (p.servers.length) {
+    subs.push([
+      PXE_SUB.BOOT_SERVERS,
+      Buffer.concat(p.servers.map(([type, ip]) => Buffer.from([type >> 8, type & 255, 1, ...ip.split('.').map(Number)]))),
+    ]);
+  }
+  if (p.items.length) {
+    subs.push([
+      PXE_SUB.BOOT_MENU,
+      Buffer.concat(p.items.map(([type, text]) => {
+        const t = Buffer.from(text, 'latin1').subarray(0, 250);
+        return Buffer.concat([Buffer.from([type >> 8, type & 255, t.length]), t]);
+      })),
+    ]);
+  }
+  if (p.prompt) subs.push([PXE_SUB.MENU_PROMPT, Buffer.concat([Buffer.from([p.prompt.timeout & 0xff]), Buffer.from(p.prompt.text, 'latin1')])]);
+  if (p.bootItem !== undefined) subs.push([PXE_SUB.BOOT_ITEM, Buffer.from([p.bootItem >> 8, p.bootItem & 255, 0, 0])]);
+  return encodeSuboptions(subs, true);
+}
