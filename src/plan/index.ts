@@ -146,10 +146,9 @@ export class BootPlan {
     const nextServer = boot.next_server ?? serverAddress;
 
     // iPXE first: an arch branch taken before it hands iPXE its own binary again.
+    const detected = detectIpxe(f, this.config.dhcp?.user_classes ?? [{ match: 'iPXE', ipxe: true }], host?.ipxe);
     const verdict =
-      boot.detect_ipxe || host?.ipxe !== undefined
-        ? detectIpxe(f, this.config.dhcp?.user_classes ?? [{ match: 'iPXE', ipxe: true }], host?.ipxe)
-        : { ipxe: false, why: 'boot.detect_ipxe is false: iPXE is answered like its PXE ROM' };
+      boot.detect_ipxe || host?.ipxe !== undefined ? detected : { ipxe: false, why: 'boot.detect_ipxe is false: iPXE is answered like its PXE ROM' };
     const isHttpClient = httpVendor || firmware === 'uefi-http';
 
     if (verdict.ipxe) {
@@ -166,6 +165,7 @@ export class BootPlan {
     } else if (isHttpClient) {
       a.stage = 'uefi-http';
       a.bootfile = slots.http_boot === undefined ? this.expandOr(`http://{http}/${boot.uefi}`, v) : given(slots.http_boot);
+      if (!proxy) a.nextServer = nextServer;
       a.reason = `UEFI HTTP boot (arch ${f.arch ?? '-'}, not iPXE: ${verdict.why}) -> ${a.bootfile ?? 'nothing (http_boot: none)'}`;
     } else if (pxeVendor || f.arch !== undefined) {
       a.stage = 'pxe';
@@ -180,7 +180,7 @@ export class BootPlan {
     }
 
     // PXE vendor options (60, 43) for clients that said PXEClient.
-    if (pxeVendor && menuConfigured(boot)) this.menuAnswer(a, f, verdict.ipxe, proxy, serverAddress);
+    if (pxeVendor && menuConfigured(boot)) this.menuAnswer(a, f, detected.ipxe, proxy, serverAddress);
     else if (pxeVendor && (proxy || boot.pxe_options)) {
       a.vendorClass = 'PXEClient';
       // PXE ROMs (not iPXE) skip boot-server discovery; some ignore a proxy offer without it.

@@ -21,10 +21,10 @@ export const pxe: ReplyHandler = {
     if (ctx.replyType === DHCPNAK || !a.boot) return;
     const o = ctx.reply.options;
     if (a.vendorClass) o.set(OPT.VENDOR_CLASS, str(a.vendorClass));
-    if (a.nextServer) {
-      ctx.reply.siaddr = a.nextServer;
-      o.set(OPT.TFTP_SERVER, str(a.nextServer));
-    }
+    if (a.nextServer) ctx.reply.siaddr = a.nextServer;
+    // Option 66 names the TFTP server: the configured server name (dnsmasq's dhcp-boot servername), else its address.
+    const tftpServer = a.serverName ?? a.nextServer;
+    if (tftpServer) o.set(OPT.TFTP_SERVER, str(tftpServer));
     if (a.bootfile !== undefined) {
       const b = Buffer.from(a.bootfile, 'latin1');
       ctx.reply.file = b.length <= FILE_FIELD_MAX ? a.bootfile : '';
@@ -41,10 +41,15 @@ export const pxe: ReplyHandler = {
 };
 
 
-/** PXE 2.1 §2.4 vendor options: 6 discovery control, 8 boot servers, 9 menu, 10 prompt, 71 boot item. */
+/**
+ * PXE 2.1 §2.4 vendor options: 71 boot item, 6 discovery control, 10 prompt,
+ * 8 boot servers, 9 menu (dnsmasq's order, so a migrated client sees the same bytes).
+ */
 export function encodePxe43(p: Pxe43): Buffer {
   const subs: Array<[number, Buffer]> = [];
+  if (p.bootItem !== undefined) subs.push([PXE_SUB.BOOT_ITEM, Buffer.from([p.bootItem >> 8, p.bootItem & 255, 0, 0])]);
   if (p.control !== undefined) subs.push([PXE_SUB.DISCOVERY_CONTROL, Buffer.from([p.control & 0xff])]);
+  if (p.prompt) subs.push([PXE_SUB.MENU_PROMPT, Buffer.concat([Buffer.from([p.prompt.timeout & 0xff]), Buffer.from(p.prompt.text, 'latin1')])]);
   if (p.servers.length) {
     subs.push([
       PXE_SUB.BOOT_SERVERS,
@@ -60,7 +65,5 @@ export function encodePxe43(p: Pxe43): Buffer {
       })),
     ]);
   }
-  if (p.prompt) subs.push([PXE_SUB.MENU_PROMPT, Buffer.concat([Buffer.from([p.prompt.timeout & 0xff]), Buffer.from(p.prompt.text, 'latin1')])]);
-  if (p.bootItem !== undefined) subs.push([PXE_SUB.BOOT_ITEM, Buffer.from([p.bootItem >> 8, p.bootItem & 255, 0, 0])]);
   return encodeSuboptions(subs, true);
 }
