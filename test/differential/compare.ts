@@ -4,10 +4,16 @@
  *  - reply: OFFER / ACK / silence (a NAK would show as NAK);
  *  - yiaddr: 0.0.0.0 (proxy), a host's fixed address, else "pool";
  *  - file: option 67 if present, else the file field (what the ROM fetches);
- *  - sname, and siaddr / option 66 only when there is something to fetch
- *    (66 only when it names another server than siaddr);
- *  - 60 (PXEClient / HTTPClient echo), 43 decoded into PXE suboptions (a
- *    prompt with timeout 0 is dropped: it is never shown), 175 suboptions;
+ *  - server_name: option 66, else the sname field (dnsmasq puts it in either,
+ *    by what the client asked for), when it names another server than siaddr;
+ *  - siaddr when there is something to fetch (a file or option 43);
+ *  - a proxy reply with no file and no menu counts as silence: it gives the
+ *    client nothing (dnsmasq sends one to every PXE client it proxies);
+ *  - the non-PXE client (an OS DHCP client) is compared without file,
+ *    server name and siaddr, which it does not use;
+ *  - 60 (PXEClient / HTTPClient echo), 43 decoded into PXE suboptions,
+ *    compared as a set (a prompt with timeout 0 is dropped: it is never
+ *    shown), 175 suboptions;
  *  - any other option except the network ones (1 3 6 12 15 28 51 54 58 59)
  *    and echoes (61 97 82): 209/210 pxelinux paths, 17 root-path ...
  */
@@ -68,22 +74,26 @@ export function pxe43(h: string): string {
   return parts.join(' ');
 }
 
-export function fields(r: SeenReply | undefined, fixedIps: Set<string>): Fields {
+export function fields(r: SeenReply | undefined, fixedIps: Set<string>, bootClient = true): Fields {
   if (!r) return { reply: '-' };
   const o = r.options;
+  const file = o['67'] !== undefined ? text(o['67']) : r.file;
+  const menu = o['43'] !== undefined && /menu=/.test(pxe43(o['43']));
+  // A proxy reply with nothing to boot and no menu gives the client nothing.
+  if (r.yiaddr === '0.0.0.0' && !file && !menu && (r.type === 2 || r.type === 5) && o['54'] !== undefined && !r.options['1']) return { reply: '-' };
   const f: Fields = { reply: ({ 2: 'OFFER', 5: 'ACK', 6: 'NAK' } as Record<number, string>)[r.type] ?? `type ${r.type}` };
   f.yiaddr = r.yiaddr === '0.0.0.0' || fixedIps.has(r.yiaddr) ? r.yiaddr : 'pool';
-  const file = o['67'] !== undefined ? text(o['67']) : r.file;
-  if (file) f.file = file;
-  if (r.sname) f.sname = r.sname;
-  if (file || o['43']) {
-    if (r.siaddr !== '0.0.0.0') f.siaddr = r.siaddr;
-    // Option 66 naming siaddr again changes nothing for the client.
-    if (o['66'] !== undefined && text(o['66']) !== r.siaddr) f['66'] = text(o['66']);
+  if (bootClient) {
+    if (file) f.file = file;
+    // The server name: option 66, or the sname field (dnsmasq uses either); naming siaddr again changes nothing.
+    const name = o['66'] !== undefined ? text(o['66']) : r.sname;
+    if (name && name !== r.siaddr) f.server_name = name;
+    if ((file || o['43']) && r.siaddr !== '0.0.0.0') f.siaddr = r.siaddr;
   }
   if (o['60'] !== undefined) f['60'] = text(o['60']);
   if (o['43'] !== undefined) {
-    const p = pxe43(o['43']);
+    // Suboptions are type-length-value: their order means nothing to the client.
+    const p = pxe43(o['43']).split(' ').filter(Boolean).sort().join(' ');
     if (p) f['43'] = p;
   }
   if (o['175'] !== undefined) f['175'] = subs(hex(o['175'])).map(([c, v]) => `${c}=${v.toString('hex')}`).join(' ');

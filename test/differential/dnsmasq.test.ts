@@ -34,7 +34,15 @@ const OUT = process.env.LANBOOT_DIFF_OUT ?? join(tmpdir(), 'lanboot-differential
  * Differences lanboot keeps on purpose: [config, class id (phase after '/'), field, why].
  * `why` must match one of the import's warnings for that config.
  */
-const ACCEPTED: Array<[string, RegExp, string, RegExp]> = [];
+const ACCEPTED: Array<[string, RegExp, string, RegExp]> = [
+  // Forester's template writes "!tag:efihttp" where it means tag:!efihttp; dnsmasq takes the
+  // token as the file name, so every iPXE client gets a file called "!tag:efihttp" (and the next
+  // field, "tag:t...", as server name). lanboot reads the tag as meant: each enlisted host's iPXE
+  // gets its own script, other iPXE clients nothing.
+  ...['file', 'server_name', 'siaddr'].map(
+    (f): [string, RegExp, string, RegExp] => ['forester-ipxe.conf', /(^|-)ipxe-(bios|uefi)\/discover$/, f, /reads "!tag:efihttp" as the boot file name/],
+  ),
+];
 
 interface Row {
   config: string;
@@ -42,7 +50,10 @@ interface Row {
   phase: string;
   dnsmasq: Fields;
   lanboot: Fields;
+  /** Differences not accepted. */
   differs: string[];
+  /** Differences lanboot keeps on purpose (ACCEPTED). */
+  fixed: string[];
 }
 const rows: Row[] = [];
 const importWarnings = new Map<string, ImportWarning[]>();
@@ -166,10 +177,12 @@ describe('dnsmasq corpus: real dnsmasq and the imported lanboot answer alike', (
             for (const phase of phases) {
               if (phase === '4011' && !c.pxe) continue;
               const key = `${c.id}/${phase}`;
-              const a = fields(dr.get(key)?.[0], fixed);
-              const b = fields(lr.get(key)?.[0], fixed);
+              const a = fields(dr.get(key)?.[0], fixed, c.pxe);
+              const b = fields(lr.get(key)?.[0], fixed, c.pxe);
               const probeName = entry.links.length > 1 ? `${link.server} ${c.label}` : c.label;
-              rows.push({ config: entry.file, probe: probeName, phase, dnsmasq: a, lanboot: b, differs: diff(a, b).filter((f) => !accepted(entry.file, key, f)) });
+              const all = diff(a, b);
+              const kept = all.filter((f) => accepted(entry.file, key, f));
+              rows.push({ config: entry.file, probe: probeName, phase, dnsmasq: a, lanboot: b, differs: all.filter((f) => !kept.includes(f)), fixed: kept });
             }
           }
         }
@@ -187,15 +200,16 @@ describe('dnsmasq corpus: real dnsmasq and the imported lanboot answer alike', (
   }
 });
 
-/** Per config: probes answered alike / differing / lanboot silent where dnsmasq answers. */
+/** Per config: probes answered alike / differing where lanboot fixes a dnsmasq misconfiguration / differing / lanboot silent where dnsmasq answers. */
 function summary(): string {
-  const lines = ['| config | alike | differing | silent |', '|---|---|---|---|'];
+  const lines = ['| config | probes | alike | fixed misconfiguration | differing | silent |', '|---|---|---|---|---|---|'];
   for (const entry of CORPUS) {
     const mine = rows.filter((r) => r.config === entry.file);
     if (!mine.length) continue;
-    const silent = mine.filter((r) => r.dnsmasq.reply !== '-' && r.lanboot.reply === '-').length;
-    const differing = mine.filter((r) => r.differs.length && !(r.dnsmasq.reply !== '-' && r.lanboot.reply === '-')).length;
-    lines.push(`| ${entry.file} | ${mine.length - differing - silent}/${mine.length} | ${differing} | ${silent} |`);
+    const silent = mine.filter((r) => r.dnsmasq.reply !== '-' && r.lanboot.reply === '-' && r.differs.length).length;
+    const differing = mine.filter((r) => r.differs.length).length - silent;
+    const fixed = mine.filter((r) => !r.differs.length && r.fixed.length).length;
+    lines.push(`| ${entry.file} | ${mine.length} | ${mine.length - differing - silent - fixed} | ${fixed} | ${differing} | ${silent} |`);
   }
   return lines.join('\n');
 }
@@ -206,7 +220,10 @@ function report(): string {
     const mine = rows.filter((r) => r.config === entry.file);
     if (!mine.length) continue;
     out.push(`## ${entry.file}`, '', '| probe | phase | dnsmasq | lanboot | differs |', '|---|---|---|---|---|');
-    for (const r of mine) out.push(`| ${r.probe} | ${r.phase} | ${show(r.dnsmasq)} | ${show(r.lanboot)} | ${r.differs.join(', ')} |`);
+    for (const r of mine) {
+      const d = [...r.differs, ...r.fixed.map((f) => `${f} (fixed)`)];
+      out.push(`| ${r.probe} | ${r.phase} | ${show(r.dnsmasq)} | ${show(r.lanboot)} | ${d.join(', ')} |`);
+    }
     const w = importWarnings.get(entry.file) ?? [];
     if (w.length) out.push('', 'Import warnings:', ...w.map((x) => `- ${x.file ? x.file.split('/').pop() + ':' : ''}${x.line}: ${x.message}`));
     out.push('');
