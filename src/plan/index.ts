@@ -142,7 +142,7 @@ export class BootPlan {
     const v = this.values(mac, { serverAddress, ip: f.ip });
     const given = (t: string | undefined) => (t === undefined || t === NO_BOOT ? undefined : this.expandOr(t, v));
     const a: DhcpAnswer = { ...base };
-    if (boot.server_name) a.serverName = this.expandOr(boot.server_name, v);
+    if (boot.server_name) a.serverName = boot.server_name;
     const nextServer = boot.next_server ?? serverAddress;
 
     // iPXE first: an arch branch taken before it hands iPXE its own binary again.
