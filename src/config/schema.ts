@@ -167,7 +167,7 @@ const tftp = z
     upload_overwrite: z.boolean().default(false).describe('Let uploads replace existing files.'),
     quirks: z.array(quirk).default([]).describe('Per-client TFTP quirks by MAC prefix, arch or vendor class.'),
     cache_bytes: z.number().int().min(0).optional().describe('Memory for cached files shared by concurrent clients (default 32 MiB).'),
-    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in memory (default 1 MiB); larger ones are read from a shared descriptor.'),
+    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in memory (default 1 MiB); larger ones are read from a shared descriptor, and not served in netascii mode.'),
     upload_max: z.number().int().min(0).optional().describe('Largest upload accepted, in bytes (default 4 GiB).'),
   })
   .strict();
