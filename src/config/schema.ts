@@ -148,11 +148,30 @@ const tftp = z
     retries: z.number().int().min(1).max(50).default(6).describe('Retransmissions before a transfer is abandoned.'),
     port_range: z.tuple([port, port]).optional().describe('Ephemeral ports for transfers, [first, last].'),
     max_transfers: z.number().int().min(1).default(1000).describe('Concurrent transfers; more are refused with an error.'),
+    max_transfers_per_client: z
+      .number()
+      .int()
+      .min(1)
+      .default(32)
+      .describe('Concurrent transfers from one client IP address; more are refused with an error (a booting machine runs one or two).'),
+    timeout_max: z
+      .number()
+      .int()
+      .min(1)
+      .max(255)
+      .default(5)
+      .describe('Largest timeout option (RFC 2349) honoured, in seconds; a larger one is left out of the OACK and tftp.timeout applies.'),
+    no_progress_timeout: z
+      .number()
+      .min(1)
+      .max(3600)
+      .default(30)
+      .describe('A transfer with no new block acknowledged (or received, for uploads) for this many seconds ends, whatever the client asked.'),
     upload_dir: z.string().optional().describe('Accept uploads (WRQ) into this directory; refused when unset.'),
     upload_overwrite: z.boolean().default(false).describe('Let uploads replace existing files.'),
     quirks: z.array(quirk).default([]).describe('Per-client TFTP quirks by MAC prefix, arch or vendor class.'),
     cache_bytes: z.number().int().min(0).optional().describe('Memory for cached files shared by concurrent clients (default 32 MiB).'),
-    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in memory (default 1 MiB); larger ones are read from a shared descriptor.'),
+    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in memory (default 1 MiB); larger ones are read from a shared descriptor, and not served in netascii mode.'),
     upload_max: z.number().int().min(0).optional().describe('Largest upload accepted, in bytes (default 4 GiB).'),
   })
   .strict();
