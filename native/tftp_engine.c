@@ -98,7 +98,7 @@ struct Engine {
   double srtt, rttvar, rto, rto_init, rto_min, rto_max;
   int sampled, backoff;
   uint32_t retries, consec_timeouts;
-  double give_up_ms, last_progress, started;
+  double give_up_ms, no_progress_ms, last_progress, started;
   int64_t sample_block;
   double sample_at;
   int dup_goback_done, probe_candidate;
@@ -159,8 +159,13 @@ static void rto_sample(Engine *e, double rtt) {
 
 static void on_timeout(uv_timer_t *h);
 
+/* Next timeout: one RTO, or the no-progress cap if that comes first (a
+ * client's timeout option can make the RTO minutes long). */
 static void arm(Engine *e) {
-  uint64_t ms = (uint64_t)(e->rto + 0.999);
+  double wait = e->rto;
+  double left = e->last_progress + e->no_progress_ms - now_ms();
+  if (left < wait) wait = left;
+  uint64_t ms = wait > 0 ? (uint64_t)(wait + 0.999) : 1;
   uv_timer_start(&e->timer, on_timeout, ms ? ms : 1, 0);
 }
 
@@ -482,9 +487,13 @@ static void on_timeout(uv_timer_t *h) {
   Engine *e = h->data;
   if (e->finished) return;
   e->consec_timeouts++;
-  if (e->consec_timeouts > e->retries && now_ms() - e->last_progress >= e->give_up_ms) {
+  double silent = now_ms() - e->last_progress;
+  /* The no-progress cap ends it whatever the retries say (1 ms early counts: timers round). */
+  int stalled = silent >= e->no_progress_ms - 1;
+  if (stalled || (e->consec_timeouts > e->retries && silent >= e->give_up_ms)) {
     char d[80];
-    snprintf(d, sizeof d, "no ACK after %u retries", e->retries);
+    if (stalled) snprintf(d, sizeof d, "no progress for %g s", e->no_progress_ms / 1000);
+    else snprintf(d, sizeof d, "no ACK after %u retries", e->retries);
     int all_sent = !e->oack_state && e->sent_high >= e->total;
     finish(e, all_sent ? "final-ack-timeout" : "timeout", d);
     return;
@@ -795,7 +804,7 @@ static int get_ip(napi_env env, napi_value obj, const char *k, struct in_addr *o
  * engineStart(opts, onDone) -> handle
  * opts: { fd?: number, data?: Buffer, size, localAddress, localPort, peerAddress,
  *         peerPort, blksize, windowsize, rtoInitialMs, rtoMinMs, rtoMaxMs,
- *         retries, giveUpMs, oack?: Buffer, probeCandidate?: boolean }
+ *         retries, giveUpMs, noProgressMs, oack?: Buffer, probeCandidate?: boolean }
  * The handle has .port (the bound TID). Throws EADDRINUSE etc. from bind.
  */
 static napi_value engine_start(napi_env env, napi_callback_info info) {
@@ -808,7 +817,7 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function)
     return throw_type(env, "engineStart(opts, onDone): onDone must be a function");
   napi_value o = argv[0];
-  double size, lport, pport, blk, win, rinit, rmin, rmax, retries, giveup, fd = -1;
+  double size, lport, pport, blk, win, rinit, rmin, rmax, retries, giveup, noprog, fd = -1;
   struct in_addr laddr, paddr;
   if (!get_int(env, o, "size", 0, 9007199254740991.0, &size)) return throw_type(env, "size must be a non-negative integer");
   if (!get_int(env, o, "localPort", 0, 65535, &lport)) return throw_type(env, "localPort must be 0..65535");
@@ -820,6 +829,7 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
     return throw_type(env, "rtoInitialMs/rtoMinMs/rtoMaxMs must be integers 1..3600000");
   if (!get_int(env, o, "retries", 0, 1000, &retries)) return throw_type(env, "retries must be 0..1000");
   if (!get_int(env, o, "giveUpMs", 0, 86400000, &giveup)) return throw_type(env, "giveUpMs must be 0..86400000");
+  if (!get_int(env, o, "noProgressMs", 1, 86400000, &noprog)) return throw_type(env, "noProgressMs must be 1..86400000");
   if (!get_ip(env, o, "localAddress", &laddr)) return throw_type(env, "localAddress must be an IPv4 literal");
   if (!get_ip(env, o, "peerAddress", &paddr)) return throw_type(env, "peerAddress must be an IPv4 literal");
   const uint8_t *data = NULL;
@@ -919,6 +929,7 @@ static napi_value engine_start(napi_env env, napi_callback_info info) {
   rto_update(e);
   e->retries = (uint32_t)retries;
   e->give_up_ms = giveup;
+  e->no_progress_ms = noprog;
   e->started = e->last_progress = now_ms();
   e->sample_block = -1;
   e->probe_candidate = probe;

@@ -23,6 +23,7 @@ import { RplLinks } from './rpl/links.js';
 import { AdminServer } from './admin/server.js';
 import { createDirs, dropPrivileges } from './privileges.js';
 import { startDhcp, type DhcpRunning } from './dhcp/run.js';
+import { StartError, starting } from './start-errors.js';
 
 export interface AppOptions {
   telemetry?: Telemetry;
@@ -106,11 +107,14 @@ export class App {
     if (c.http) this.resetTokens = new ResetTokens(loadResetKey(c.state_dir, this.log).key);
     try {
       if (c.dhcp) {
-        this.dhcp = await startDhcp(c, {
-          plan: () => this.plan,
-          log: logger('dhcp'),
-          telemetry: this.telemetry,
-        });
+        const dc = c.dhcp;
+        this.dhcp = await starting('dhcp', { address: dc.address, port: dc.port }, () =>
+          startDhcp(c, {
+            plan: () => this.plan,
+            log: logger('dhcp'),
+            telemetry: this.telemetry,
+          }),
+        );
         for (const l of this.dhcp.listening) this.listening.push({ svc: 'dhcp', ...l });
       }
       if (c.tftp) {
@@ -122,7 +126,8 @@ export class App {
           },
           macFor: this.macFor,
         });
-        const a = await this.tftp.start();
+        const tftp = this.tftp;
+        const a = await starting('tftp', { address: c.tftp.address, port: c.tftp.port, root: c.tftp.root }, () => tftp.start());
         this.listening.push({ svc: 'tftp', ...a, detail: `root ${c.tftp.root}` });
       }
       if (c.http) {
@@ -134,7 +139,8 @@ export class App {
           checkResetToken: (mac, address, token) => this.resetTokens?.check(mac, address, token) ?? false,
           resetArgv: (mac) => this.resetArgv(mac),
         }, { fdReserve: fdReserve(c) });
-        const a = await this.http.start();
+        const http = this.http;
+        const a = await starting('http', { address: c.http.address, port: c.http.port }, () => http.start());
         this.listening.push({ svc: 'http', ...a, detail: `root ${c.http.root}` });
       }
       if (c.rpl) {
@@ -145,10 +151,14 @@ export class App {
           telemetry: this.telemetry,
         });
         const rplLog = logger('rpl');
-        this.rplLinks = new RplLinks(this.rpl, c.rpl.interfaces, {
-          sap: c.rpl.sap,
-          onEvent: (ifname, what) => rplLog.warn({ event: `rpl.link_${what}`, iface: ifname }, `RPL interface ${ifname} ${what}`),
-        });
+        const rpl = this.rpl;
+        const rc = c.rpl;
+        this.rplLinks = await starting('rpl', {}, () =>
+          new RplLinks(rpl, rc.interfaces, {
+            sap: rc.sap,
+            onEvent: (ifname, what) => rplLog.warn({ event: `rpl.link_${what}`, iface: ifname }, `RPL interface ${ifname} ${what}`),
+          }),
+        );
         this.listening.push({ svc: 'rpl', address: c.rpl.interfaces.join(','), detail: `SAP 0x${c.rpl.sap.toString(16)}` });
       }
       if (c.admin) {
@@ -163,7 +173,8 @@ export class App {
             return h && isWholeMac(h.prefix_bits) ? h.name : undefined;
           },
         });
-        const a = await this.admin.start();
+        const admin = this.admin;
+        const a = await starting('admin', { address: c.admin.address, port: c.admin.port }, () => admin.start());
         this.listening.push({ svc: 'admin', address: a.address, port: a.port });
       }
     } catch (e) {
@@ -245,8 +256,12 @@ export async function runApp(config: Config): Promise<void> {
   try {
     await app.start();
   } catch (e) {
-    log.error({ event: 'core.start_failed', err: (e as Error).message }, `cannot start: ${(e as Error).message}`);
-    process.stderr.write(`lanboot: cannot start: ${(e as Error).message}\n`);
+    const se = e instanceof StartError ? e : undefined;
+    log.error(
+      { event: 'core.start_failed', service: se?.svc, code: se?.code ?? (e as NodeJS.ErrnoException).code, err: se?.cause.message ?? (e as Error).message, hint: se?.hint },
+      `cannot start: ${(e as Error).message}`,
+    );
+    process.stderr.write(`lanboot: cannot start ${(e as Error).message}\n`);
     process.exit(1);
   }
   const pidFile = join(config.state_dir, 'lanboot.pid');

@@ -22,6 +22,10 @@ const server = new TftpServer(
     timeout: 1,
     retries: 6,
     max_transfers: 1000,
+    // Every storm client is curl on 127.0.0.1: one address, hundreds of transfers.
+    max_transfers_per_client: 1000,
+    timeout_max: 5,
+    no_progress_timeout: 30,
     upload_overwrite: false,
     quirks: [],
     ...cfg,

@@ -54,6 +54,7 @@ export const PXE_SUB = {
   BOOT_SERVERS: 8,
   BOOT_MENU: 9,
   MENU_PROMPT: 10,
+  BOOT_ITEM: 71,
 } as const;
 
 // ------------------------------------------------------------------ scalars

@@ -80,6 +80,10 @@ const subnet = z
       .default(43200)
       .describe('Lease time: 12h, 30m, 3600 ... (option 51).'),
     interface: z.string().optional().describe('Serve this subnet on this interface only (multi-homed servers).'),
+    proxy: z
+      .boolean()
+      .optional()
+      .describe('Answer this subnet as proxyDHCP (boot info only, no leases) beside authoritative ones, as LTSP runs dnsmasq.'),
     options: z
       .record(z.string().regex(/^\d+$/, 'expected an option code'), z.union([z.string(), z.number(), z.array(z.string())]))
       .default({})
@@ -144,11 +148,30 @@ const tftp = z
     retries: z.number().int().min(1).max(50).default(6).describe('Retransmissions before a transfer is abandoned.'),
     port_range: z.tuple([port, port]).optional().describe('Ephemeral ports for transfers, [first, last].'),
     max_transfers: z.number().int().min(1).default(1000).describe('Concurrent transfers; more are refused with an error.'),
+    max_transfers_per_client: z
+      .number()
+      .int()
+      .min(1)
+      .default(32)
+      .describe('Concurrent transfers from one client IP address; more are refused with an error (a booting machine runs one or two).'),
+    timeout_max: z
+      .number()
+      .int()
+      .min(1)
+      .max(255)
+      .default(5)
+      .describe('Largest timeout option (RFC 2349) honoured, in seconds; a larger one is left out of the OACK and tftp.timeout applies.'),
+    no_progress_timeout: z
+      .number()
+      .min(1)
+      .max(3600)
+      .default(30)
+      .describe('A transfer with no new block acknowledged (or received, for uploads) for this many seconds ends, whatever the client asked.'),
     upload_dir: z.string().optional().describe('Accept uploads (WRQ) into this directory; refused when unset.'),
     upload_overwrite: z.boolean().default(false).describe('Let uploads replace existing files.'),
     quirks: z.array(quirk).default([]).describe('Per-client TFTP quirks by MAC prefix, arch or vendor class.'),
     cache_bytes: z.number().int().min(0).optional().describe('Memory for cached files shared by concurrent clients (default 32 MiB).'),
-    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in memory (default 1 MiB); larger ones are read from a shared descriptor.'),
+    cache_file_max: z.number().int().min(0).optional().describe('Largest file kept in memory (default 1 MiB); larger ones are read from a shared descriptor, and not served in netascii mode.'),
     upload_max: z.number().int().min(0).optional().describe('Largest upload accepted, in bytes (default 4 GiB).'),
   })
   .strict();
@@ -221,9 +244,35 @@ const rpl = z
 
 const bootKind = z.enum(['script', 'iscsi', 'linux', 'menu', 'local', 'chain', 'rpl', 'none']);
 
+const menuItem = z
+  .object({
+    text: z.string().describe('Menu line the ROM shows.'),
+    arch: z.array(z.number().int().min(0).max(65535)).min(1).describe('Client architectures (option 93) it is offered to.'),
+    file: z.string().optional().describe('Boot file fetched when chosen; omit for local boot or another boot server type.'),
+    type: z.number().int().min(0).max(65535).optional().describe('PXE boot server type; default 32768 + position among items with a file.'),
+    server: ipv4.optional().describe('Boot server address; default this server.'),
+    ipxe: z.boolean().optional().describe('Only to iPXE (true) or only to PXE ROMs (false).'),
+    proxy: z.boolean().optional().describe('Only in proxy subnets (true) or only in authoritative ones (false).'),
+    macs: z.array(z.string().regex(MAC_KEY_RE, 'expected a MAC or MAC prefix like b8:27:eb:00:00:00/24')).optional().describe('Only to these MACs / MAC prefixes.'),
+  })
+  .strict();
+
+/** Per-host boot slots, like boot:'s ('none' = no boot answer for that client kind). */
+const slots = z
+  .object({
+    bios: z.string().optional().describe('Chain bootfile for BIOS PXE.'),
+    uefi: z.string().optional().describe('Chain bootfile for x86-64 UEFI.'),
+    uefi32: z.string().optional().describe('Chain bootfile for IA32 UEFI.'),
+    arm32: z.string().optional().describe('Chain bootfile for ARM32 UEFI.'),
+    arm64: z.string().optional().describe('Chain bootfile for ARM64 UEFI.'),
+    http_boot: template.optional().describe('URL for UEFI HTTP boot.'),
+    script: template.optional().describe('What iPXE gets: a script URL or a file name.'),
+  })
+  .strict();
+
 const boot = z
   .object({
-    bios: z.string().default('undionly.kpxe').describe('Chain bootfile for BIOS PXE ROMs (arch 0), by TFTP.'),
+    bios: z.string().default('undionly.kpxe').describe('Chain bootfile for BIOS PXE ROMs (arch 0), by TFTP; none = no boot answer.'),
     uefi: z.string().default('snponly.efi').describe('Chain bootfile for x86-64 UEFI (arch 7 and 9).'),
     uefi32: z.string().optional().describe('Chain bootfile for IA32 UEFI (arch 6); default: uefi.'),
     arm32: z.string().optional().describe('Chain bootfile for ARM32 UEFI (arch 10).'),
@@ -234,6 +283,33 @@ const boot = z
     ),
     unknown_clients: z.boolean().default(true).describe('Boot clients that have no host entry.'),
     default: bootKind.default('script').describe('What a host without `boot:` gets.'),
+    detect_ipxe: z
+      .boolean()
+      .default(true)
+      .describe('iPXE gets `script`; false: iPXE is answered like its firmware\'s PXE ROM (a dnsmasq setup without iPXE tags).'),
+    pxe_options: z
+      .boolean()
+      .default(true)
+      .describe('Authoritative offers to PXE clients carry 60 PXEClient and 43; dnsmasq sends them only with pxe-service/pxe-prompt.'),
+    http_client: z
+      .boolean()
+      .default(true)
+      .describe('Echo 60 HTTPClient to UEFI HTTP boot clients (they ignore offers without it).'),
+    ipxe_no_pxedhcp: z
+      .boolean()
+      .default(true)
+      .describe('Send iPXE 175.176 so it does not wait for proxyDHCP offers (authoritative mode).'),
+    server_name: z.string().optional().describe('Boot server host name in the sname field (dnsmasq dhcp-boot servername).'),
+    next_server: ipv4.optional().describe('Boot server address (siaddr) when it is not this server; default: server / ingress address.'),
+    menu: z.array(menuItem).optional().describe('PXE boot menu (option 43) offered to PXE ROMs, as dnsmasq pxe-service.'),
+    prompt: z
+      .object({
+        text: z.string().describe('Text the ROM shows.'),
+        timeout: z.number().int().min(0).max(255).describe('Seconds before the first item boots (255: wait).'),
+      })
+      .strict()
+      .optional()
+      .describe('PXE menu prompt (43.10), as dnsmasq pxe-prompt.'),
   })
   .strict();
 
@@ -270,6 +346,7 @@ export const host = z
     drives: z.array(template).optional().describe('Extra iSCSI targets hooked as 0x81, 0x82...'),
     reset: z.array(template).optional().describe('Reset-hook command as argv (never a shell).'),
     reset_on_boot: z.boolean().optional().describe('Run the reset hook at every SAN boot, before the disk is attached.'),
+    slots: slots.optional().describe('This host\'s own boot slots (bios, uefi, arm64, http_boot, script ...); none = no boot answer.'),
   })
   .strict();
 

@@ -27,6 +27,13 @@ export type UserClassRule = Section<'dhcp'>['user_classes'][number];
 export type TftpQuirkRule = Section<'tftp'>['quirks'][number];
 export type AdminConfig = Section<'admin'>;
 export type IscsiConfig = Section<'iscsi'>;
+/** A PXE boot menu item (option 43), as dnsmasq's pxe-service. */
+export type MenuItem = NonNullable<Raw['boot']['menu']>[number];
+/** Boot slots: chain files per firmware, HTTP boot URL, what iPXE gets (a host's own, or boot:'s). */
+export type BootSlots = NonNullable<RawHost['slots']>;
+
+/** A 'none' in a slot means: no boot answer for that kind of client. */
+export const NO_BOOT = 'none';
 
 export interface SubnetConfig extends Omit<RawSubnet, 'range' | 'options'> {
   network: IPv4;

@@ -11,7 +11,7 @@ import {
   DEFAULT_MAX_MESSAGE, FLAG_BROADCAST, type DhcpMessage,
 } from '../codec/dhcp.js';
 import {
-  OPT, clientKey, readClientArch, readIp, readIpxeOptions, readString, readU16, readUserClasses, readUuid,
+  OPT, PXE_SUB, clientKey, readClientArch, readIp, readIpxeOptions, readPxeOptions, readString, readU16, readUserClasses, readUuid,
 } from '../codec/dhcp-options.js';
 import type { DhcpConfig, SubnetConfig } from '../config/types.js';
 import { inPrefix, ipv4ToNumber } from '../net/address.js';
@@ -158,10 +158,12 @@ export class DhcpService {
     const key = clientKey(req.options, req.htype, req.chaddr.subarray(0, req.hlen).toString('hex'));
     // RFC 3396 concatenation lets an identifier outgrow one option; nothing that long is stored.
     if (key.length > CLIENT_KEY_MAX) return this.drop('client_id_too_long', { mac });
-    if (this.config.mode === 'proxy') return this.proxy(req, type, ingress, mac, key);
+    if (this.config.mode === 'proxy' || this.onProxyPort(ingress)) return this.proxy(req, type, ingress, mac, key);
 
     const subnet = this.selectSubnet(req, ingress);
     if (!subnet) return this.drop('no_subnet', { mac, giaddr: req.giaddr, iface: ingress.iface });
+    // A proxy subnet beside authoritative ones (LTSP's layout): boot info only.
+    if (subnet.proxy) return this.proxy(req, type, ingress, mac, key);
     const serverId = this.serverIdFor(ingress, subnet);
     if (!serverId) return this.drop('no_server_address', { mac });
     const pool = this.leases!.poolFor(subnet);
@@ -232,6 +234,11 @@ export class DhcpService {
     return this.config.address !== ZERO ? this.config.address : undefined;
   }
 
+  /** The datagram came to the PXE boot server port (4011), which only proxyDHCP serves. */
+  private onProxyPort(ingress: Ingress): boolean {
+    return ingress.localPort === this.config.proxy_port && this.config.proxy_port !== this.config.port;
+  }
+
   private ours(serverId: string, claimed: string): boolean {
     return claimed === serverId || claimed === this.server || claimed === this.config.address;
   }
@@ -262,6 +269,12 @@ export class DhcpService {
     }
     const uuid = safe(() => readUuid(o));
     if (uuid) f.uuid = uuid;
+    if (this.onProxyPort(ingress)) {
+      f.bootServer = true;
+      // PXE 2.1 §2.2.5: a boot server request names the menu item it wants in 43.71.
+      const item = safe(() => readPxeOptions(o)?.get(PXE_SUB.BOOT_ITEM));
+      if (item && item.length >= 2) f.bootItem = item.readUInt16BE(0);
+    }
     if (ingress.iface) f.iface = ingress.iface;
     if (req.giaddr !== ZERO) f.relay = req.giaddr;
     const sa = this.server ?? serverAddress;
@@ -505,7 +518,7 @@ export class DhcpService {
    */
   private proxy(req: DhcpMessage, type: number, ingress: Ingress, mac: string, key: string): Reply | null {
     const serverId = this.serverIdFor(ingress);
-    const facts0 = this.facts(req, ingress, mac, serverId);
+    const facts0 = { ...this.facts(req, ingress, mac, serverId), proxy: true };
     // Who gets a proxy answer (PXE ROMs, UEFI HTTP boot) is the plan's decision.
     const answer = this.ask(facts0);
     if (!answer.boot) return this.drop(answer.notPxe ? 'proxy_not_pxe' : 'proxy_no_boot', { mac, reason: answer.reason });
@@ -522,6 +535,8 @@ export class DhcpService {
     if (!serverId) return this.drop('no_server_address', { mac });
     const subnet = this.selectSubnet(req, ingress);
     const ctx = this.context(req, type, replyType, mac, key, facts0, answer, subnet, serverId, true);
+    // A boot server ACK for a menu item carries the client's address (PXE 2.1 §2.2.5).
+    if (onProxyPort && facts0.bootItem !== undefined && req.ciaddr !== ZERO) ctx.yiaddr = req.ciaddr;
     // The address the client will fetch its bootfile from (TFTP quirks look it up).
     const clientIp = req.ciaddr !== ZERO ? req.ciaddr : onProxyPort ? ingress.srcAddress : undefined;
     if (clientIp) this.remember(clientIp, facts0, PROXY_FACTS_SECONDS);

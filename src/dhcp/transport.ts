@@ -87,6 +87,8 @@ export class DhcpTransport {
   private proxyOut?: BoundedSender;
   private readonly arpWaiters = new Map<string, Set<(mac: string) => void>>();
   private stopped = false;
+  /** UDP ports the packet sockets listen on: the server port, and 4011 when any subnet is proxyDHCP. */
+  private readonly ports: number[];
   /** Requests handled from packet sockets recently: key -> time seen. */
   private seen = new Map<string, number>();
   private seenOld = new Map<string, number>();
@@ -94,9 +96,9 @@ export class DhcpTransport {
 
   constructor(private readonly opts: DhcpTransportOptions) {
     const c = opts.config;
-    const ports = c.mode === 'proxy' && c.proxy_port !== c.port ? [c.port, c.proxy_port] : [c.port];
+    this.ports = servesProxy(c) ? [c.port, c.proxy_port] : [c.port];
     this.links = new LinkKeeper<Link>({
-      open: (ifname, linkError) => this.openLink(ifname, ports, linkError),
+      open: (ifname, linkError) => this.openLink(ifname, this.ports, linkError),
       onError: (ifname, err) => this.opts.log.warn({ event: 'dhcp.link_error', iface: ifname, code: err.code }, err.message),
       onReopened: (ifname) => this.opts.log.info({ event: 'dhcp.link_reopened', iface: ifname }, 'packet socket reopened'),
       retryMs: 2000,
@@ -105,7 +107,7 @@ export class DhcpTransport {
 
   async start(): Promise<Array<{ address: string; port?: number; detail?: string }>> {
     const c = this.opts.config;
-    const ports = c.mode === 'proxy' && c.proxy_port !== c.port ? [c.port, c.proxy_port] : [c.port];
+    const ports = this.ports;
     const out: Array<{ address: string; port?: number; detail?: string }> = [];
     try {
       this.links.start(this.opts.interfaces);
@@ -118,7 +120,7 @@ export class DhcpTransport {
       this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
       this.mainOut = new BoundedSender(this.main, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
       out.push({ address: c.address, port: c.port, detail: 'udp' });
-      if (c.mode === 'proxy' && c.proxy_port !== c.port) {
+      if (servesProxy(c)) {
         this.proxySock = await openUdp(c.address, c.proxy_port);
         this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
         this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
@@ -295,7 +297,7 @@ export class DhcpTransport {
     const c = this.opts.config;
     const to = reply.to;
     const l = ingress.via === 'packet' && ingress.iface ? this.links.get(ingress.iface) : undefined;
-    const srcPort = ingress.localPort === c.proxy_port && c.mode === 'proxy' ? c.proxy_port : c.port;
+    const srcPort = ingress.localPort === c.proxy_port && servesProxy(c) ? c.proxy_port : c.port;
     try {
       if (l && (to.kind === 'link' || to.kind === 'broadcast')) {
         const info = this.info(l);
@@ -385,4 +387,9 @@ export class DhcpTransport {
       }
     });
   }
+}
+
+/** The PXE boot server port is opened in proxy mode and when a subnet is answered as proxy. */
+function servesProxy(c: DhcpConfig): boolean {
+  return (c.mode === 'proxy' || c.subnets.some((s) => s.proxy)) && c.proxy_port !== c.port;
 }

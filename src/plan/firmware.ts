@@ -1,4 +1,4 @@
-import type { BootConfig } from '../config/types.js';
+import type { BootSlots } from '../config/types.js';
 import type { Firmware } from './types.js';
 
 /**
@@ -34,8 +34,8 @@ export function firmwareOf(arch: number | undefined): Firmware {
   }
 }
 
-/** The chain bootfile (iPXE build) a PXE ROM of this firmware gets by TFTP. */
-export function chainBootfile(fw: Firmware, boot: BootConfig): string | undefined {
+/** The chain bootfile (iPXE build) a PXE ROM of this firmware gets by TFTP; 'none' passes through. */
+export function chainBootfile(fw: Firmware, boot: BootSlots): string | undefined {
   switch (fw) {
     case 'bios':
     case 'unknown':

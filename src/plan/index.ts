@@ -4,12 +4,13 @@
  * DHCP, TFTP, HTTP and RPL turn packets into ClientFacts and ask here; the
  * answer is a pure function of (config, facts). `lanboot check` prints it.
  */
-import type { Config, HostConfig, Mac } from '../config/types.js';
+import { NO_BOOT, type BootSlots, type Config, type HostConfig, type Mac } from '../config/types.js';
 import { expand, type TemplateValues } from '../config/template.js';
 import { chainBootfile, firmwareOf } from './firmware.js';
 import { detectIpxe } from './ipxe-detect.js';
 import { ipxeScript } from './script.js';
-import { isWholeMac, macStartsWith, normalizeMac, tryNormalizeMac } from '../net/address.js';
+import { isWholeMac, macPrefixMatch, macStartsWith, normalizeMac, tryNormalizeMac } from '../net/address.js';
+import { menuConfigured, pxeMenu } from './pxe-menu.js';
 import type {
   ClientFacts,
   DerivedHost,
@@ -141,9 +142,10 @@ export class BootPlan {
   dhcp(f: ClientFacts): DhcpAnswer {
     const mac = f.mac.toLowerCase();
     const host = this.host(mac);
+    const boot = this.config.boot;
     const fixedIp = host && isWholeMac(host.prefix_bits) ? host.ip : undefined;
     const firmware = firmwareOf(f.arch);
-    const proxy = this.config.dhcp?.mode === 'proxy';
+    const proxy = f.proxy ?? this.config.dhcp?.mode === 'proxy';
     const serverAddress = f.serverAddress ?? this.config.server;
     const base: DhcpAnswer = { stage: 'plain', firmware, host: undefined, fixedIp, boot: false, ipxeNoPxeDhcp: false, reason: '' };
     const d = host ? this.derive(mac, { serverAddress, ip: f.ip }) : undefined;
@@ -154,69 +156,118 @@ export class BootPlan {
     }
 
     // proxyDHCP (docs/boot-flow.md §5) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
-    const bootClient = f.vendorClass !== undefined && (f.vendorClass.startsWith('PXEClient') || f.vendorClass.startsWith('HTTPClient'));
-    if (proxy && !bootClient) return { ...base, notPxe: true, reason: 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)' };
-    if (!host && !this.config.boot.unknown_clients) return { ...base, reason: 'unknown client; boot.unknown_clients is false' };
+    const pxeVendor = f.vendorClass?.startsWith('PXEClient') ?? false;
+    const httpVendor = f.vendorClass?.startsWith('HTTPClient') ?? false;
+    if (proxy && !pxeVendor && !httpVendor) return { ...base, notPxe: true, reason: 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)' };
+    if (!host && !boot.unknown_clients) return { ...base, reason: 'unknown client; boot.unknown_clients is false' };
     if (host && (host.boot === 'none' || host.boot === 'local')) {
       return { ...base, reason: `host ${host.name} has boot: ${host.boot}` };
     }
 
+    const slots: BootSlots = {
+      bios: boot.bios, uefi: boot.uefi, uefi32: boot.uefi32, arm32: boot.arm32, arm64: boot.arm64,
+      http_boot: boot.http_boot, script: boot.script, ...host?.slots,
+    };
+    const v = this.values(mac, { serverAddress, ip: f.ip });
+    const given = (t: string | undefined) => (t === undefined || t === NO_BOOT ? undefined : this.expandOr(t, v));
+    const a: DhcpAnswer = { ...base };
+    if (boot.server_name) a.serverName = boot.server_name;
+    const nextServer = boot.next_server ?? serverAddress;
+
     // iPXE first: an arch branch taken before it hands iPXE its own binary again.
-    const verdict = detectIpxe(f, this.config.dhcp?.user_classes ?? [{ match: 'iPXE', ipxe: true }], host?.ipxe);
-    const isPxe = f.vendorClass?.startsWith('PXEClient') ?? false;
-    const isHttpClient = (f.vendorClass?.startsWith('HTTPClient') ?? false) || firmware === 'uefi-http';
+    const detected = detectIpxe(f, this.config.dhcp?.user_classes ?? [{ match: 'iPXE', ipxe: true }], host?.ipxe);
+    const verdict =
+      boot.detect_ipxe || host?.ipxe !== undefined ? detected : { ipxe: false, why: 'boot.detect_ipxe is false: iPXE is answered like its PXE ROM' };
+    const isHttpClient = httpVendor || firmware === 'uefi-http';
 
     if (verdict.ipxe) {
-      const v = this.values(mac, { serverAddress, ip: f.ip });
-      let bootfile = this.expandOr(this.config.boot.script, v);
-      let rootPath: string | undefined;
+      a.stage = 'ipxe';
+      a.bootfile = given(slots.script);
+      a.nextServer = nextServer;
       const handoff = this.config.iscsi?.handoff ?? 'script';
-      if (d?.iscsi && host?.boot === 'iscsi' && handoff === 'dhcp' && !proxy) {
-        rootPath = d.iscsi.rootPath;
-        bootfile = ''; // iPXE boots straight from option 17 when the filename is empty
+      if (a.bootfile !== undefined && d?.iscsi && host?.boot === 'iscsi' && handoff === 'dhcp' && !proxy) {
+        a.rootPath = d.iscsi.rootPath;
+        a.bootfile = ''; // iPXE boots straight from option 17 when the filename is empty
       }
-      return {
-        ...base,
-        stage: 'ipxe',
-        boot: bootfile !== undefined,
-        bootfile,
-        nextServer: serverAddress,
-        rootPath,
-        vendorClass: isPxe ? 'PXEClient' : undefined,
-        ipxeNoPxeDhcp: true,
-        reason: `iPXE (${verdict.why}) -> ${rootPath ? `root-path ${rootPath}` : `script ${bootfile}`}`,
-      };
+      a.ipxeNoPxeDhcp = boot.ipxe_no_pxedhcp && a.bootfile !== undefined;
+      a.reason = `iPXE (${verdict.why}) -> ${a.rootPath ? `root-path ${a.rootPath}` : a.bootfile !== undefined ? `script ${a.bootfile}` : 'no script (script: none)'}`;
+    } else if (isHttpClient) {
+      a.stage = 'uefi-http';
+      a.bootfile = slots.http_boot === undefined ? this.expandOr(`http://{http}/${boot.uefi}`, v) : given(slots.http_boot);
+      if (!proxy) a.nextServer = nextServer;
+      a.reason = `UEFI HTTP boot (arch ${f.arch ?? '-'}, not iPXE: ${verdict.why}) -> ${a.bootfile ?? 'nothing (http_boot: none)'}`;
+    } else if (pxeVendor || f.arch !== undefined) {
+      a.stage = 'pxe';
+      const file = host?.bootfile ?? chainBootfile(firmware, slots);
+      a.bootfile = file === NO_BOOT ? undefined : file;
+      a.nextServer = nextServer;
+      a.reason = a.bootfile
+        ? `PXE ROM, firmware ${firmware} (arch ${f.arch ?? 'none'}; not iPXE: ${verdict.why}) -> ${a.bootfile} by TFTP`
+        : `no chain bootfile configured for firmware ${firmware}`;
+    } else {
+      return { ...base, notPxe: true, reason: 'not a PXE client (no option 60 PXEClient / 93)' };
     }
 
-    if (isHttpClient) {
-      const v = this.values(mac, { serverAddress, ip: f.ip });
-      const url = this.expandOr(this.config.boot.http_boot ?? `http://{http}/${this.config.boot.uefi}`, v);
-      return {
-        ...base,
-        stage: 'uefi-http',
-        boot: url !== undefined,
-        bootfile: url,
-        vendorClass: 'HTTPClient',
-        reason: `UEFI HTTP boot (arch ${f.arch ?? '-'}, not iPXE: ${verdict.why}) -> ${url}`,
-      };
+    // PXE vendor options (60, 43) for clients that said PXEClient.
+    if (pxeVendor && menuConfigured(boot)) this.menuAnswer(a, f, detected.ipxe, proxy, serverAddress);
+    else if (pxeVendor && (proxy || boot.pxe_options)) {
+      a.vendorClass = 'PXEClient';
+      // PXE ROMs (not iPXE) skip boot-server discovery; some ignore a proxy offer without it.
+      if (a.stage === 'pxe') a.discoveryControl = 8;
     }
+    if (isHttpClient && boot.http_client) a.vendorClass = 'HTTPClient';
 
-    if (isPxe || f.arch !== undefined) {
-      const file = host?.bootfile ?? chainBootfile(firmware, this.config.boot);
-      if (!file) return { ...base, stage: 'pxe', reason: `no chain bootfile configured for firmware ${firmware}` };
-      return {
-        ...base,
-        stage: 'pxe',
-        boot: true,
-        bootfile: file,
-        nextServer: serverAddress,
-        vendorClass: 'PXEClient',
-        // PXE ROMs (not iPXE, not HTTP boot) skip boot-server discovery; some ignore a proxy offer without it.
-        discoveryControl: 8,
-        reason: `PXE ROM, firmware ${firmware} (arch ${f.arch ?? 'none'}; not iPXE: ${verdict.why}) -> ${file} by TFTP`,
-      };
+    const menuItems = (a.pxe43?.items.length ?? 0) > 0;
+    // Something to boot, or a menu to choose from; in proxy mode nothing else is worth an offer.
+    a.boot = a.bootfile !== undefined || menuItems || (a.redirect === true) || (!proxy && a.pxe43 !== undefined);
+    if (!a.boot && !proxy && (a.vendorClass || a.discoveryControl !== undefined)) a.boot = true;
+    return a;
+  }
+
+  /** dnsmasq's pxe-service / pxe-prompt behaviour (see ./pxe-menu.ts) on top of the slot answer. */
+  private menuAnswer(a: DhcpAnswer, f: ClientFacts, ipxe: boolean, proxy: boolean, serverAddress: string | undefined): void {
+    const boot = this.config.boot;
+    const arch = f.arch ?? 0;
+    a.vendorClass = 'PXEClient';
+    const bootItem = f.bootServer ? f.bootItem : undefined;
+    const m = pxeMenu(boot, { mac: f.mac.toLowerCase(), arch, ipxe, proxy }, serverAddress, (mac, key) => this.macMatches(mac, key), { bootItem });
+    if (bootItem !== undefined) {
+      // A boot server request for a menu item: its file, from its server.
+      a.bootfile = m.item?.file;
+      a.nextServer = m.item?.server ?? serverAddress;
+      a.pxe43 = m.pxe43;
+      a.reason = m.item ? `boot server request for item ${bootItem} -> ${a.bootfile}` : `boot server request for item ${bootItem}: no such item with a file`;
+      return;
     }
-    return { ...base, notPxe: true, reason: 'not a PXE client (no option 60 PXEClient / 93)' };
+    // UEFI (arch >= 6) is redirected to the boot server port in proxy mode.
+    if (proxy && arch >= 6) a.nextServer = serverAddress;
+    else if (proxy) a.nextServer = boot.next_server;
+    if (m.single) {
+      if (!proxy) {
+        if (boot.prompt) a.pxe43 = { servers: [], items: [], prompt: boot.prompt };
+        return;
+      }
+      if (f.bootServer) {
+        a.bootfile = m.item!.file;
+        a.nextServer = m.item!.server ?? serverAddress;
+        a.serverName = a.nextServer;
+      } else {
+        a.bootfile = undefined;
+        a.redirect = true;
+      }
+      a.reason = `UEFI with one menu item "${m.item!.text}": ${f.bootServer ? `-> ${a.bootfile}` : 'asked on the boot server port'}`;
+      return;
+    }
+    if (a.bootfile !== undefined && proxy && boot.next_server) a.nextServer = boot.next_server;
+    // UEFI gets no menu on port 67 in proxy mode (its menu code is unreliable).
+    if (!(proxy && arch >= 6 && !f.bootServer)) a.pxe43 = m.pxe43;
+  }
+
+  /** Whether a MAC matches a host-style key (MAC or MAC/bits). */
+  private macMatches(mac: Mac, key: string): boolean {
+    const [m, bits] = key.split('/') as [string, string | undefined];
+    const prefix = tryNormalizeMac(m);
+    return prefix !== undefined && macPrefixMatch(mac, prefix, bits === undefined ? 48 : Number(bits));
   }
 
   private expandOr(t: string, v: TemplateValues): string | undefined {

@@ -4,6 +4,8 @@
  * answer; no sockets, no clock, no file reads.
  */
 import type { BootKind, HostConfig, IPv4, Mac, RplImage } from '../config/types.js';
+import type { Pxe43 } from './pxe-menu.js';
+export type { Pxe43 } from './pxe-menu.js';
 
 /** What a service knows about a client. Everything but `mac` is optional. */
 export interface ClientFacts {
@@ -26,6 +28,12 @@ export interface ClientFacts {
   serverAddress?: IPv4;
   /** The client's current/assigned IP if known (from lease or ciaddr). */
   ip?: IPv4;
+  /** Answered as proxyDHCP (instance or subnet in proxy mode). */
+  proxy?: boolean;
+  /** The request came to the PXE boot server port (4011). */
+  bootServer?: boolean;
+  /** 43.71 boot item type the client asks the boot server for. */
+  bootItem?: number;
 }
 
 export type Firmware =
@@ -88,6 +96,12 @@ export interface DhcpAnswer {
    * boot-server discovery, use the bootfile"; undefined = send no option 43.
    */
   discoveryControl?: number;
+  /** Full PXE option 43 (menu, servers, prompt, boot item); takes the place of discoveryControl. */
+  pxe43?: Pxe43;
+  /** sname field. */
+  serverName?: string;
+  /** proxyDHCP: an offer without a file that sends UEFI to the boot server port (4011). */
+  redirect?: boolean;
   /** Option 175.176 no-pxedhcp for iPXE. */
   ipxeNoPxeDhcp: boolean;
   /** Not a PXE/HTTP boot client (boot is false): proxyDHCP stays silent, counted as such. */

@@ -476,7 +476,7 @@ export class RplResponder {
     const now = this.clock.now();
     const seq = p.sequence;
     if (seq === 0 && s.successor) {
-      // docs/rpl.md §6.2: SEND.FILE.REQUEST(0) after a new FIND starts the load afresh.
+      // docs/rpl.md §6.1: SEND.FILE.REQUEST(0) after a FIND during a load starts the new load.
       const next = s.successor;
       s.successor = undefined;
       this.finishLog(s, 'restarted');

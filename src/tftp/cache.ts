@@ -2,12 +2,17 @@
  * Shared file access for a boot storm: small files live in memory (LRU by
  * bytes, keyed by path and validated by dev/ino/mtime/size on every request),
  * big files share one descriptor per file version. Concurrent misses for the
- * same file wait on one load, so 200 clients cost one read from disk.
+ * same file wait on one load, so 200 clients cost one read from disk. A
+ * netascii read gets the converted copy of that version: one per version
+ * while any transfer uses it, kept in the LRU like the file itself.
  */
 import fs from 'node:fs';
+import { toNetascii } from './netascii.js';
 import { ConfinementError, closeFd, openConfined } from './paths.js';
 
 export interface FileRef {
+  /** Which version of the file (dev, inode, mtime, size, mode). */
+  version: string;
   size: number;
   /** The whole file, when cached in memory. */
   data?: Buffer;
@@ -24,6 +29,11 @@ interface MemEntry {
 interface FdEntry {
   fd: number;
   size: number;
+  refs: number;
+}
+
+interface AsciiEntry {
+  data: Buffer;
   refs: number;
 }
 
@@ -59,10 +69,14 @@ export class FileCache {
   private readonly mem = new Map<string, MemEntry>();
   private readonly fds = new Map<string, FdEntry>();
   private readonly pending = new Map<string, Promise<FileRef>>();
+  /** netascii copies in use, by file version: shared even when the LRU has let them go. */
+  private readonly ascii = new Map<string, AsciiEntry>();
   private used = 0;
   /** Disk loads done (for tests and metrics). */
   loads = 0;
   hits = 0;
+  /** netascii conversions done. */
+  conversions = 0;
 
   constructor(
     readonly budgetBytes: number,
@@ -73,7 +87,77 @@ export class FileCache {
     return this.used;
   }
 
-  async acquire(realRoot: string, rel: string): Promise<FileRef> {
+  /**
+   * The file for a read. netascii: the converted bytes, or the octet FileRef
+   * without `data` when the file is too large to keep in memory (the caller
+   * refuses that).
+   */
+  async acquire(realRoot: string, rel: string, mode: 'octet' | 'netascii' = 'octet'): Promise<FileRef> {
+    const ref = await this.acquireOctet(realRoot, rel);
+    if (mode === 'octet' || !ref.data) return ref;
+    return this.netascii(`${realRoot}/${rel}\0netascii`, ref, ref.data);
+  }
+
+  /** The netascii copy of `ref`'s version: in use, else in the LRU, else converted once. */
+  private netascii(key: string, ref: FileRef, octet: Buffer): FileRef {
+    const version = ref.version;
+    ref.release();
+    let a = this.ascii.get(version);
+    if (!a) {
+      const m = this.mem.get(key);
+      let data: Buffer;
+      if (m && m.ident === version) {
+        this.touch(key, m);
+        this.hits++;
+        data = m.data;
+      } else {
+        data = toNetascii(octet);
+        this.conversions++;
+        // Text without CR or LF converts to itself: nothing more to keep.
+        if (data !== octet) this.remember(key, version, data);
+      }
+      a = { data, refs: 0 };
+      this.ascii.set(version, a);
+    }
+    a.refs++;
+    const entry = a;
+    let released = false;
+    return {
+      version,
+      size: entry.data.length,
+      data: entry.data,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--entry.refs === 0 && this.ascii.get(version) === entry) this.ascii.delete(version);
+      },
+    };
+  }
+
+  private touch(key: string, m: MemEntry): void {
+    // LRU: most recently used goes last.
+    this.mem.delete(key);
+    this.mem.set(key, m);
+  }
+
+  /** Keep `data` in the LRU under `key`, evicting the least recently used past the budget. */
+  private remember(key: string, ident: string, data: Buffer): void {
+    if (data.length > this.budgetBytes) return;
+    const old = this.mem.get(key);
+    if (old) {
+      this.mem.delete(key);
+      this.used -= old.data.length;
+    }
+    while (this.used + data.length > this.budgetBytes && this.mem.size > 0) {
+      const [k, v] = this.mem.entries().next().value as [string, MemEntry];
+      this.mem.delete(k);
+      this.used -= v.data.length;
+    }
+    this.mem.set(key, { ident, data });
+    this.used += data.length;
+  }
+
+  private async acquireOctet(realRoot: string, rel: string): Promise<FileRef> {
     const p = `${realRoot}/${rel}`;
     let st: fs.Stats;
     try {
@@ -88,11 +172,9 @@ export class FileCache {
     const ident = versionOf(st);
     const m = this.mem.get(p);
     if (m && m.ident === ident) {
-      // LRU: most recently used goes last.
-      this.mem.delete(p);
-      this.mem.set(p, m);
+      this.touch(p, m);
       this.hits++;
-      return { size: m.data.length, data: m.data, release: noop };
+      return { version: ident, size: m.data.length, data: m.data, release: noop };
     }
     const f = this.fds.get(ident);
     if (f) {
@@ -108,14 +190,15 @@ export class FileCache {
     }
     // Joined an in-flight load: take our own reference.
     const ref = await load;
-    if (ref.data) return { size: ref.size, data: ref.data, release: noop };
-    return this.acquire(realRoot, rel);
+    if (ref.data) return { version: ref.version, size: ref.size, data: ref.data, release: noop };
+    return this.acquireOctet(realRoot, rel);
   }
 
   private fdRef(ident: string, f: FdEntry): FileRef {
     f.refs++;
     let released = false;
     return {
+      version: ident,
       size: f.size,
       fd: f.fd,
       release: () => {
@@ -140,19 +223,8 @@ export class FileCache {
       } finally {
         closeFd(fd);
       }
-      const old = this.mem.get(p);
-      if (old) {
-        this.mem.delete(p);
-        this.used -= old.data.length;
-      }
-      while (this.used + data.length > this.budgetBytes && this.mem.size > 0) {
-        const [k, v] = this.mem.entries().next().value as [string, MemEntry];
-        this.mem.delete(k);
-        this.used -= v.data.length;
-      }
-      this.mem.set(p, { ident, data });
-      this.used += data.length;
-      return { size: data.length, data, release: noop };
+      this.remember(p, ident, data);
+      return { version: ident, size: data.length, data, release: noop };
     }
     const existing = this.fds.get(ident);
     if (existing) {

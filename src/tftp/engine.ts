@@ -26,6 +26,8 @@ export interface EngineOptions {
   /** Timeouts in a row before giving up (together with giveUpMs of silence). */
   retries: number;
   giveUpMs: number;
+  /** No new block acknowledged for this long ends the transfer, whatever the RTO (a hard cap). */
+  noProgressMs: number;
   /** Encoded OACK to send first; absent = start with DATA block 1. */
   oack?: Buffer;
   /** The client asked tsize: error 8 right after the OACK is the UEFI size probe. */
@@ -103,6 +105,7 @@ export class EnginePorts {
       rtoMinMs: Math.max(1, Math.round(opts.rtoMinMs)),
       rtoMaxMs: Math.max(1, Math.round(opts.rtoMaxMs)),
       giveUpMs: Math.max(0, Math.round(opts.giveUpMs)),
+      noProgressMs: Math.max(1, Math.round(opts.noProgressMs)),
       localPort: 0,
     };
     if (!this.range) return a.engineStart(o, onDone);

@@ -25,6 +25,8 @@ export interface NegotiateLimits {
   windowBytesMax?: number;
   /** For a write: the largest upload we accept (tsize from the client is checked). */
   maxUpload?: number;
+  /** Largest timeout option honoured, in seconds (default 255, RFC 2349's own limit). */
+  timeoutMax?: number;
 }
 
 export interface Negotiated {
@@ -73,8 +75,9 @@ export function negotiate(op: 'RRQ' | 'WRQ', options: TftpOptions, lim: Negotiat
         break;
       }
       case 'timeout': {
-        // RFC 2349: 1..255 seconds, echoed unchanged or not at all.
-        if (v < 1 || v > 255) break;
+        // RFC 2349: 1..255 seconds, echoed unchanged or not at all: above our cap we leave it
+        // out and keep our own timer (a client's 255 s would hold a slot for an hour).
+        if (v < 1 || v > Math.min(255, lim.timeoutMax ?? 255)) break;
         out.timeout = v;
         out.oack.push([rawName, String(v)]);
         break;

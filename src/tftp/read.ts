@@ -54,6 +54,7 @@ export class ReadTransfer {
         rtoMaxMs: t.rtoMaxMs,
         retries: t.retries,
         giveUpMs: t.giveUpMs,
+        noProgressMs: t.noProgressMs,
         oack: this.oackBuf,
         probeCandidate: this.probeCandidate,
       },

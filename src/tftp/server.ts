@@ -212,7 +212,19 @@ export class TftpServer {
       }
       return;
     }
-    const entry = this.transfers.reserve(key, p.op, p.filename);
+    // One address with many transfers is not a booting machine (it runs one or two): it must
+    // not take the slots of the rest. Refused like busy; the warning is rate-limited by limitLogs.
+    const perClient = this.config.max_transfers_per_client;
+    if (this.transfers.countFrom(rinfo.address) >= perClient) {
+      this.telemetry.count('lanboot_tftp_refused_total', { reason: 'client-busy' });
+      this.out?.send(errorPacket(ERR_UNDEFINED, 'Too many transfers from this address, retry later'), rinfo.port, rinfo.address);
+      this.log.warn(
+        { event: 'tftp.client_busy', client: rinfo.address, max_transfers_per_client: perClient },
+        'transfer limit for one client address reached; refusing its requests',
+      );
+      return;
+    }
+    const entry = this.transfers.reserve(key, rinfo.address, p.op, p.filename);
     this.accept(p, rinfo, entry)
       .catch((e: Error) => {
         this.telemetry.count('lanboot_tftp_errors_total', { kind: 'internal' });
@@ -230,6 +242,7 @@ export class TftpServer {
       rtoMinMs: Math.min(RTO_MIN_MS, initial),
       rtoMaxMs: Math.max(initial, 1000) * 4,
       giveUpMs: this.config.timeout * 1000 * this.config.retries,
+      noProgressMs: this.config.no_progress_timeout * 1000,
     };
   }
 
@@ -263,6 +276,7 @@ export class TftpServer {
     const neg = negotiate('RRQ', p.options, {
       blksizeMax,
       windowsizeMax: this.config.windowsize_max,
+      timeoutMax: this.config.timeout_max,
       windowBytesMax: WINDOW_BYTES_MAX,
       refuse: refuseOpts,
       tsize: src.size,
@@ -303,6 +317,7 @@ export class TftpServer {
     const neg = negotiate('WRQ', p.options, {
       blksizeMax,
       windowsizeMax: this.config.windowsize_max,
+      timeoutMax: this.config.timeout_max,
       refuse: refuseOpts,
       maxUpload: maxBytes,
     });

@@ -1,8 +1,9 @@
 /**
  * What an RRQ reads: a file generated per client (the boot plan's iPXE
  * script), else a file under the root (confined, cached or shared by
- * descriptor), converted for netascii. The answer is either a ReadSource
- * the transfer releases when it ends, or the TFTP error to refuse with.
+ * descriptor), converted for netascii (files: one shared copy per version,
+ * from the cache). The answer is either a ReadSource the transfer releases
+ * when it ends, or the TFTP error to refuse with.
  */
 import { ERR_ACCESS, ERR_NOT_FOUND, ERR_UNDEFINED } from '../codec/tftp.js';
 import type { GeneratedFile } from '../plan/types.js';
@@ -48,36 +49,29 @@ export class ReadSources {
     const name = sanitizeName(filename, realRoot);
     if (!name.ok) return refuse(ERR_ACCESS, 'Access violation', `path-${name.reason}`, filename);
     const rel = name.rel;
-    let src: ReadSource | undefined;
-    let mac: string | undefined;
     if (this.generate) {
       const g = await this.generate(rel, client);
       if (g) {
-        const body = typeof g.body === 'string' ? Buffer.from(g.body) : g.body;
-        src = { size: body.length, data: body, release: () => undefined };
-        mac = g.mac;
+        // Made for this client alone: converted here, per request.
+        let body = typeof g.body === 'string' ? Buffer.from(g.body) : g.body;
+        if (mode === 'netascii') body = toNetascii(body);
+        const src: ReadSource = { size: body.length, data: body, release: () => undefined };
+        return { ok: true, src, rel, generated: true, mac: g.mac };
       }
     }
-    const generated = src !== undefined;
-    if (!src) {
-      try {
-        src = await this.cache.acquire(realRoot, rel);
-      } catch (e) {
-        if (!(e instanceof ConfinementError)) throw e;
-        if (e.code === 'not-found') return refuse(ERR_NOT_FOUND, 'File not found', 'not-found', rel);
-        return refuse(ERR_ACCESS, 'Access violation', e.code, rel);
-      }
+    let src: ReadSource;
+    try {
+      src = await this.cache.acquire(realRoot, rel, mode);
+    } catch (e) {
+      if (!(e instanceof ConfinementError)) throw e;
+      if (e.code === 'not-found') return refuse(ERR_NOT_FOUND, 'File not found', 'not-found', rel);
+      return refuse(ERR_ACCESS, 'Access violation', e.code, rel);
     }
-    if (mode === 'netascii') {
-      if (!src.data) {
-        src.release();
-        return refuse(ERR_UNDEFINED, 'netascii not supported for a file this large', 'netascii-size', rel);
-      }
-      const conv = toNetascii(src.data);
-      const orig = src;
-      src = { size: conv.length, data: conv, release: () => orig.release() };
+    if (mode === 'netascii' && !src.data) {
+      src.release();
+      return refuse(ERR_UNDEFINED, 'netascii not supported for a file this large', 'netascii-size', rel);
     }
-    return { ok: true, src, rel, generated, mac };
+    return { ok: true, src, rel, generated: false };
   }
 }
 

@@ -56,7 +56,12 @@ export interface TransferTiming {
   rtoMaxMs: number;
   /** Silence (no progress) after which a transfer is abandoned, once retries are spent too. */
   giveUpMs: number;
+  /** No progress for this long ends the transfer whatever the RTO and retries say (a hard cap). */
+  noProgressMs: number;
 }
+
+/** The log detail of a transfer ended by TransferTiming.noProgressMs (the engine writes the same). */
+export const noProgressDetail = (ms: number): string => `no progress for ${ms / 1000} s`;
 
 export type DoneFn = (outcome: Outcome, stats: TransferStats, detail?: string) => void;
 
@@ -138,6 +143,11 @@ abstract class Transfer {
     );
   }
 
+  /** The no-progress cap is reached (1 ms early counts: timers round). */
+  protected stalled(): boolean {
+    return performance.now() - this.lastProgress >= this.timing.noProgressMs - 1;
+  }
+
   protected abstract onPacket(msg: Buffer): void;
   protected abstract onTimeout(): void;
   abstract stats(): TransferStats;
@@ -146,9 +156,10 @@ abstract class Transfer {
 
   protected timerAt = 0;
 
+  /** Next timeout: one RTO from now, or the no-progress cap if that comes first. */
   protected arm(): void {
     const now = performance.now();
-    this.deadline = now + this.rto.rto;
+    this.deadline = Math.min(now + this.rto.rto, this.lastProgress + this.timing.noProgressMs);
     this.schedule(now);
   }
 
@@ -368,6 +379,10 @@ export class WriteTransfer extends Transfer {
   protected onTimeout(): void {
     if (this.state === 'dally') return;
     this.consecutiveTimeouts++;
+    if (this.stalled()) {
+      this.finish('timeout', noProgressDetail(this.timing.noProgressMs));
+      return;
+    }
     if (this.exhausted()) {
       this.finish('timeout', `no DATA after ${this.timing.retries} retries`);
       return;

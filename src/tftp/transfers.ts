@@ -37,6 +37,8 @@ export interface TransferMeta {
 }
 
 export interface Entry {
+  /** The client's IP address (for the per-address cap). */
+  address: string;
   op: string;
   file: string;
   t?: Running;
@@ -47,6 +49,8 @@ export const transferKey = (address: string, port: number): string => `${address
 
 export class TransferTable {
   private readonly entries = new Map<string, Entry>();
+  /** Entries per client IP address. */
+  private readonly perAddress = new Map<string, number>();
 
   constructor(
     private readonly log: Logger,
@@ -63,27 +67,45 @@ export class TransferTable {
     return this.entries.get(key);
   }
 
-  /** Reserve the key for a request being accepted. */
-  reserve(key: string, op: string, file: string): Entry {
-    const e: Entry = { op, file };
+  /** Transfers (and requests being accepted) from this IP address. */
+  countFrom(address: string): number {
+    return this.perAddress.get(address) ?? 0;
+  }
+
+  /** Reserve the key for a request being accepted. The key must be free (see replace). */
+  reserve(key: string, address: string, op: string, file: string): Entry {
+    const e: Entry = { address, op, file };
     this.entries.set(key, e);
+    this.perAddress.set(address, this.countFrom(address) + 1);
     return e;
+  }
+
+  /** Forget `key` if it still holds `e`. */
+  private forget(key: string, e: Entry): void {
+    if (this.entries.get(key) !== e) return;
+    this.entries.delete(key);
+    const n = this.countFrom(e.address) - 1;
+    if (n > 0) this.perAddress.set(e.address, n);
+    else this.perAddress.delete(e.address);
   }
 
   /** A reservation that never became a transfer (refused, failed). */
   release(key: string, e: Entry): void {
-    if (!e.t && this.entries.get(key) === e) this.entries.delete(key);
+    if (!e.t) this.forget(key, e);
   }
 
   /** Abort and forget the transfer at `key` (a new request from the same port replaces it). */
   replace(key: string): void {
-    this.entries.get(key)?.t?.finish('aborted', 'replaced by a new request');
-    this.entries.delete(key);
+    const e = this.entries.get(key);
+    if (!e) return;
+    e.t?.finish('aborted', 'replaced by a new request');
+    this.forget(key, e);
   }
 
   abortAll(): void {
     for (const e of this.entries.values()) e.t?.finish('aborted', 'server stopping');
     this.entries.clear();
+    this.perAddress.clear();
   }
 
   views(): TransferView[] {
@@ -111,7 +133,7 @@ export class TransferTable {
   /** A transfer ended: forget it, count it, and log its one line. */
   finished(key: string, t: Running, meta: TransferMeta, outcome: Outcome, stats: TransferStats, detail: string | undefined): void {
     const e = this.entries.get(key);
-    if (e && e.t === t) this.entries.delete(key);
+    if (e && e.t === t) this.forget(key, e);
     const tel = this.telemetry;
     tel.count('lanboot_tftp_transfers_total', { op: meta.op, outcome });
     if (stats.retransmissions) tel.count('lanboot_tftp_retransmissions_total', {}, stats.retransmissions);

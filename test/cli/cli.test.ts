@@ -72,11 +72,11 @@ describe('lanboot CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lb-cli-'));
     mkdirSync(join(dir, 'dnsmasq.d'));
     writeFileSync(join(dir, 'dnsmasq.conf'), 'interface=lan0\nconf-dir=dnsmasq.d,*.conf\n');
-    writeFileSync(join(dir, 'dnsmasq.d', 'pxe.conf'), 'dhcp-range=10.5.0.10,10.5.0.20,255.255.255.0\npxe-prompt="Boot",5\n');
+    writeFileSync(join(dir, 'dnsmasq.d', 'pxe.conf'), 'dhcp-range=10.5.0.10,10.5.0.20,255.255.255.0\nserver=9.9.9.9\n');
     const r = await lanboot('import', 'dnsmasq', join(dir, 'dnsmasq.conf'));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('range: 10.5.0.10-10.5.0.20');
-    expect(r.stderr).toContain(`${join(dir, 'dnsmasq.d', 'pxe.conf')}:2: warning: pxe-prompt`);
+    expect(r.stderr).toContain(`${join(dir, 'dnsmasq.d', 'pxe.conf')}:2: warning: server`);
   });
 
   it('answers --help and exits 2 on an unknown command', async () => {

@@ -16,7 +16,7 @@ describe('lanboot import rpld', () => {
       '00:00:00:00:00:00/0': { rpl: { files: [{ path: '/var/rpl/ipxe.raw', load: 0x2000 }], execute: 0x2000 } },
     });
     expect(r.yaml).toContain('load: 0x2000');
-    expect(r.warnings.map((w) => w.line)).toEqual([0, 3]);
+    expect(r.warnings.map((w) => w.line)).toEqual([0, 5]); // the ethernet line, after the 3-line source header
     expect(r.warnings[1]!.message).toMatch(/catch-all/);
     const c = parseConfig(r.yaml, 'x.yaml');
     expect(c.hosts[0]).toMatchObject({ mac: '00:00:00:00:00:00', prefix_bits: 0 });
@@ -28,7 +28,7 @@ describe('lanboot import rpld', () => {
     const r = imp('etherboot-wiki.conf');
     const c = parseConfig(r.yaml, 'x.yaml');
     expect(c.hosts[0]!.rpl).toEqual({ files: [{ path: 'gpxe.pxe', offset: 0, load: 0x7c00 }], execute: 0x7c00 });
-    expect(r.warnings.some((w) => w.line === 4 && /relative/.test(w.message))).toBe(true);
+    expect(r.warnings.some((w) => w.line === 6 && /relative/.test(w.message))).toBe(true);
   });
 
   it('DRBL FAQ: one exact MAC, load 0x1000, execute 0x1006, only the interface note', () => {

@@ -19,6 +19,7 @@ const base = {
   rtoMaxMs: 1000,
   retries: 3,
   giveUpMs: 600,
+  noProgressMs: 60_000,
 };
 const data = Buffer.alloc(100_000, 7);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

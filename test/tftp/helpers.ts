@@ -46,6 +46,9 @@ export function baseConfig(root: string): TftpConfig {
     timeout: 1,
     retries: 6,
     max_transfers: 1000,
+    max_transfers_per_client: 32,
+    timeout_max: 5,
+    no_progress_timeout: 30,
     upload_overwrite: false,
     quirks: [],
   };

@@ -19,6 +19,14 @@ describe('negotiate', () => {
     expect(negotiate('RRQ', [['timeout', '0'], ['timeout', '5']], lim).oack).toEqual([]); // first wins, invalid
     expect(negotiate('RRQ', [['windowsize', 'x']], lim).oack).toEqual([]);
   });
+  it('honours timeout up to the cap; above it the option is left out (RFC 2349: echoed unchanged or not at all)', () => {
+    expect(negotiate('RRQ', [['timeout', '5']], { ...lim, timeoutMax: 5 })).toMatchObject({ timeout: 5, oack: [['timeout', '5']] });
+    const over = negotiate('WRQ', [['timeout', '255'], ['blksize', '1024']], { ...lim, timeoutMax: 5 });
+    expect(over.timeout).toBeUndefined();
+    expect(over.oack).toEqual([['blksize', '1024']]);
+    expect(negotiate('RRQ', [['timeout', '255']], lim).timeout).toBe(255); // no cap given: RFC 2349's own range
+    expect(negotiate('RRQ', [['timeout', '256']], lim).oack).toEqual([]);
+  });
   it('refuses options by policy', () => {
     expect(negotiate('RRQ', [['tsize', '0'], ['windowsize', '8']], { ...lim, refuse: ['tsize'] }).oack).toEqual([['windowsize', '8']]);
   });
