@@ -10,6 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Site, expectServed, RPL_PREFIX, type Round } from './fixtures/site.js';
 
 const site = new Site();
+/** rpl.max_loads (default). */
+const MAX_LOADS = 8;
+/** Frames of one ipxe.pxe load: 307,171 bytes in blocks of 1,440. */
+const BLOCKS = Math.ceil(307_171 / 1440);
 beforeAll(() => site.open(), 60_000);
 afterAll(() => site.close());
 
@@ -25,11 +29,12 @@ describe('RPL floods', () => {
     expect(r.sum('lanboot_rpl_dropped_total', { reason: 'internal_error' })).toBe(0);
   }, 60_000);
 
-  it('spoofed FIND + SEND.FILE.REQUEST from new MACs under a prefix buy a bounded amount of traffic', async () => {
+  it('spoofed FIND + SEND.FILE.REQUEST from new MACs under a prefix buy at most rpl.max_loads images at a time', async () => {
     const count = 4000; // 2,000 MACs
     const r = await site.round('RPL FIND + SEND.FILE.REQUEST, spoofed MACs', { kind: 'rpl-spoof', count, perMs: 1, prefix: RPL_PREFIX, holdMs: 2000 }, {
       note: (r) => ({
         refused: r.sum('lanboot_rpl_refused_total'),
+        images: +(Number(r.flood.rxFrames) / BLOCKS).toFixed(1),
         amplification: +(Number(r.flood.rxBytes) / Number(r.flood.txBytes)).toFixed(1),
       }),
     });
@@ -37,7 +42,12 @@ describe('RPL floods', () => {
     // (busy) and gets in once the flood stops: served within its timeout, not during the flood.
     expectServed(r, count, { later: { rpl: 'rpl.max_loads slots held by the flood' } });
     expect(r.sum('lanboot_rpl_refused_total', { reason: 'busy' })).toBeGreaterThan(count / 4);
-    // Before issue 9 item 8, 2 frames bought a whole image (x1,585); now at most max_loads loads run at once.
-    expect(Number(r.flood.rxBytes) / Number(r.flood.txBytes)).toBeLessThan(100);
+    // What the spoofed MACs were sent, seen on the wire: a slot sends one image (BLOCKS frames
+    // paced 1 ms apart) and is free again a second after its last frame, so over the flood
+    // (and the listener's 2 s after it) at most MAX_LOADS x (seconds / 1.2 + 1) images. Before
+    // issue 9 item 8 every pair bought an image (x2,077 the bytes sent here, 170 MB RSS).
+    const images = Number(r.flood.rxFrames) / BLOCKS;
+    expect(images).toBeGreaterThan(0);
+    expect(images).toBeLessThanOrEqual(MAX_LOADS * (Number(r.flood.ms) / 1200 + 1));
   }, 60_000);
 });
