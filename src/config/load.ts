@@ -327,6 +327,15 @@ function resolveConfig(
     refuseSystem(['tftp', 'upload_dir'], tftp.upload_dir, 'tftp.allow_system_root', tftpAllow);
   }
   refuseSystem(raw.http?.root === undefined ? (raw.tftp ? ['tftp', 'root'] : ['http']) : ['http', 'root'], httpRoot, 'http.allow_system_root', httpAllow);
+  // Uploads where machines boot from would let any host place (or replace) what others boot.
+  if (tftp?.upload_dir) {
+    for (const [key, dir] of [['tftp.root', tftp.root], ['http.root', httpRoot]] as const) {
+      if (dir !== undefined && within(realOrResolved(tftp.upload_dir), realOrResolved(dir))) {
+        fail(['tftp', 'upload_dir'], `${tftp.upload_dir} lies in ${key} (${dir}): any host could upload what others then boot; give uploads a directory of their own, e.g. /srv/tftp-uploads`);
+        break;
+      }
+    }
+  }
   if (tftp?.port_range && tftp.port_range[0] > tftp.port_range[1]) {
     fail(['tftp', 'port_range'], `first port is after the last; write [${tftp.port_range[1]}, ${tftp.port_range[0]}]`);
   }
@@ -451,18 +460,24 @@ const SYSTEM_DIRS = ['/etc', '/root', '/home', '/proc', '/sys', '/dev', '/run', 
 const NEVER_INSIDE = ['/etc', '/proc', '/sys', '/dev'];
 
 /** Why `dir` must not be served, or undefined. Symlinks are followed when the path exists. */
-function systemDirProblem(dir: string): string | undefined {
-  let real = resolve(dir);
+/** The directory as it really is (symlinks followed); as written when it is not there yet (or on another machine). */
+function realOrResolved(dir: string): string {
   try {
-    real = realpathSync(real);
+    return realpathSync(resolve(dir));
   } catch {
-    /* not there yet (or on another machine): judge the path as written */
+    return resolve(dir);
   }
+}
+
+/** a is b or lies below it. */
+function within(a: string, b: string): boolean {
+  const r = relative(b, a);
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+function systemDirProblem(dir: string): string | undefined {
+  const real = realOrResolved(dir);
   const shown = real === resolve(dir) ? real : `${resolve(dir)} (really ${real})`;
-  const within = (a: string, b: string) => {
-    const r = relative(b, a);
-    return r === '' || (!r.startsWith('..') && !isAbsolute(r));
-  };
   for (const sys of SYSTEM_DIRS) {
     if (real === sys) return `${shown} is ${sys}: files such as ${sys === '/etc' ? '/etc/shadow' : `those in ${sys}`} would be served`;
     if (within(sys, real)) return `${shown} contains ${sys}: files such as ${sys === '/etc' ? '/etc/shadow' : `those in ${sys}`} would be served`;

@@ -89,3 +89,15 @@ describe('a key written twice', () => {
     expect(problems('hosts:\n  52:54:00:00:00:01: {}\n  52:54:00:00:00:01: { name: b }\n')[0]).toMatch(/^lanboot\.yaml:3:3: hosts\.52:54:00:00:00:01: written twice .*first at lanboot\.yaml:2:3/);
   });
 });
+
+describe('uploads where machines boot from', () => {
+  it('refuses a tftp.upload_dir inside tftp.root or http.root, at its position, and accepts one of its own', () => {
+    const p = problems('tftp: { root: /srv/tftp, upload_dir: /srv/tftp/uploads }\n');
+    expect(p).toEqual([
+      'lanboot.yaml:1:38: tftp.upload_dir: /srv/tftp/uploads lies in tftp.root (/srv/tftp): any host could upload what others then boot; give uploads a directory of their own, e.g. /srv/tftp-uploads',
+    ]);
+    expect(problems('tftp: { root: /srv/tftp, upload_dir: /srv/www/up }\nhttp: { root: /srv/www }\n')[0]).toMatch(/lies in http\.root \(\/srv\/www\)/);
+    expect(problems('tftp: { root: /srv/tftp, upload_dir: /srv/tftp }\n')).toHaveLength(1);
+    expect(parseConfig('tftp: { root: /srv/tftp, upload_dir: /srv/tftp-uploads }\n', 'lanboot.yaml').tftp!.upload_dir).toBe('/srv/tftp-uploads');
+  });
+});
