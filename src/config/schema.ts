@@ -184,6 +184,9 @@ const http = z
     max_connections: z.number().int().min(1).default(512).describe(
       'Connections held at once; more are closed at once. Also kept below the descriptor limit (RLIMIT_NOFILE) minus what TFTP and DHCP may need.',
     ),
+    max_connections_per_client: z.number().int().min(1).default(32).describe(
+      'Connections one client address may hold at once (iPXE uses one or two); more are closed at once, so one host cannot hold them all.',
+    ),
     allow_system_root: z
       .boolean()
       .optional()

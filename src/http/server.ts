@@ -55,6 +55,8 @@ export interface HttpServerOptions {
   fdLimit?: number;
 }
 
+/** Default http.max_connections_per_client. */
+export const HTTP_MAX_CONNECTIONS_PER_CLIENT = 32;
 /** Default http.max_connections. */
 export const HTTP_MAX_CONNECTIONS = 512;
 /** A connection with no traffic either way for this long is closed (one that never sends a request would hold its slot forever). */
@@ -68,11 +70,13 @@ export class HttpServer {
   private root?: string;
   /** Last ranged read per "client path", to log a ranged download once. */
   private readonly ranges = new Map<string, number>();
+  /** Open connections per client address (http.max_connections_per_client). */
+  private readonly perClient = new Map<string, number>();
 
   private readonly log: Logger;
 
   constructor(
-    private readonly config: Omit<HttpConfig, 'max_connections'> & { max_connections?: number },
+    private readonly config: Omit<HttpConfig, 'max_connections' | 'max_connections_per_client'> & { max_connections?: number; max_connections_per_client?: number },
     log: Logger,
     private readonly telemetry: Telemetry,
     private readonly hooks: HttpHooks,
@@ -102,7 +106,25 @@ export class HttpServer {
         `HTTP connections capped at ${server.maxConnections}: the descriptor limit (${limit}) keeps ${reserve} for TFTP and DHCP; raise LimitNOFILE to allow http.max_connections`,
       );
     }
-    server.on('drop', () => this.telemetry.count('lanboot_http_refused_connections_total'));
+    server.on('drop', () => this.telemetry.count('lanboot_http_refused_connections_total', { reason: 'max' }));
+    // One address may hold only its share: a hog must not shut every other client out until it lets go.
+    const perClient = this.config.max_connections_per_client ?? HTTP_MAX_CONNECTIONS_PER_CLIENT;
+    server.on('connection', (sock) => {
+      const peer = sock.remoteAddress ?? '';
+      const n = (this.perClient.get(peer) ?? 0) + 1;
+      if (n > perClient) {
+        this.telemetry.count('lanboot_http_refused_connections_total', { reason: 'per-client' });
+        this.log.warn({ event: 'http.client_busy', client: stripV4Mapped(peer), max_connections_per_client: perClient }, 'one client holds too many connections; closing the new one');
+        sock.destroy();
+        return;
+      }
+      this.perClient.set(peer, n);
+      sock.once('close', () => {
+        const left = (this.perClient.get(peer) ?? 1) - 1;
+        if (left > 0) this.perClient.set(peer, left);
+        else this.perClient.delete(peer);
+      });
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

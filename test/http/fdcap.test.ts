@@ -64,7 +64,7 @@ describe('HTTP connection cap keeps descriptors for TFTP (netns)', () => {
 state_dir: ./state
 log: { level: info }
 tftp: { address: 10.88.0.1, port: 69, root: ./root, max_transfers: 50 }
-http: { address: 10.88.0.1, port: 80, max_connections: 10000 }
+http: { address: 10.88.0.1, port: 80, max_connections: 10000, max_connections_per_client: 10000 }
 iscsi: { target: "iqn.2026-01.test:{name}", initiator: "iqn.2026-01.test:i:{name}" }
 hosts:
   52:54:00:88:00:02: { name: pc02, boot: iscsi }
