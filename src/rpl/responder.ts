@@ -166,6 +166,14 @@ const LOAD_RATE_WINDOW_MS = 60_000;
  * end the load, and a load sends at most MAX_PASSES times its blocks (the
  * bench's silence-only ROM without pacing needs about 10).
  */
+/**
+ * A MAC refused as busy waits in line while it keeps asking (a ROM repeats
+ * FIND about every second and SEND.FILE.REQUEST more often); a place in line
+ * lapses after this long without a frame. A freed load slot goes to the head
+ * of the line, so spoofed MACs that ask once cannot take every slot that
+ * frees while a real ROM keeps asking.
+ */
+const WAIT_LAPSE_MS = 2500;
 const MAX_REPEATS = 4;
 const MAX_PASSES = 16;
 const PASS_SLACK = 16;
@@ -206,6 +214,8 @@ export class RplResponder {
   /** Start times of recent loads per MAC (loads_per_mac). */
   private readonly recentStarts = new Map<string, number[]>();
   private readonly refusedLogged = new Map<string, number>();
+  /** MACs refused as busy, in the order they were first refused -> when last heard (WAIT_LAPSE_MS). */
+  private readonly waiting = new Map<string, number>();
   private plan: RplPlan;
   private readonly log: Logger;
   private readonly tm: Telemetry;
@@ -350,6 +360,7 @@ export class RplResponder {
       this.log.debug({ event: 'rpl.mac_mismatch', mac, pdu_mac: p.sourceMac }, 'rpl: FIND source MAC differs from the Ethernet source');
     }
     const now = this.clock.now();
+    if (this.waiting.has(mac)) this.waiting.set(mac, now); // still asking: keeps its place in line
     const answer = this.plan.rpl(mac);
     if (!answer) {
       this.tm.count('lanboot_rpl_unknown_clients_total');
@@ -713,7 +724,8 @@ export class RplResponder {
     this.pruneUnknown(now, false);
     for (const [m, starts] of this.recentStarts) if (now - starts[starts.length - 1]! >= LOAD_RATE_WINDOW_MS) this.recentStarts.delete(m);
     for (const [m, t] of this.refusedLogged) if (now - t >= UNKNOWN_LOG_MS) this.refusedLogged.delete(m);
-    if (this.sessions.size > 0 || this.recentStarts.size > 0) this.ensureHousekeeping();
+    for (const [m, t] of this.waiting) if (now - t >= WAIT_LAPSE_MS) this.waiting.delete(m);
+    if (this.sessions.size > 0 || this.recentStarts.size > 0 || this.waiting.size > 0) this.ensureHousekeeping();
   }
 
   /** Why a load for `mac` may not start now (max_loads, loads_per_mac), if it may not. */
@@ -725,7 +737,22 @@ export class RplResponder {
     }
     let active = 0;
     for (const [m, s] of this.sessions) if (m !== mac && ACTIVE.has(s.state)) active++;
-    return active >= this.maxLoads ? 'busy' : undefined;
+    if (active >= this.maxLoads) return this.wait(mac, now);
+    // A slot is free: it goes to whoever has waited longest and still asks.
+    for (const [m, heard] of this.waiting) {
+      if (now - heard < WAIT_LAPSE_MS) break;
+      this.waiting.delete(m);
+    }
+    const head = this.waiting.keys().next().value;
+    if (head !== undefined && head !== mac) return this.wait(mac, now);
+    this.waiting.delete(mac);
+    return undefined;
+  }
+
+  /** Take (or keep) a place in line; 'busy'. */
+  private wait(mac: string, now: number): 'busy' {
+    if (this.waiting.has(mac) || this.waiting.size < MAX_UNKNOWN_TRACKED) this.waiting.set(mac, now);
+    return 'busy';
   }
 
   private noteStart(mac: string, now: number): void {
