@@ -7,6 +7,7 @@ import type { Config } from './config/types.js';
 import { BootPlan, type DhcpAnswer } from './plan/index.js';
 import { isWholeMac } from './net/address.js';
 import { checkImage } from './rpl/images.js';
+import { describeRule } from './dhcp/listen.js';
 
 export interface HostReport {
   mac: string;
@@ -63,7 +64,7 @@ export function checkReport(config: Config, onHost?: (done: number, total: numbe
 export function formatCheck(config: Config, reports: HostReport[]): string {
   const out: string[] = [];
   const svc = [
-    config.dhcp && `dhcp ${config.dhcp.mode} on ${config.interfaces.length ? config.interfaces.join(',') : 'udp only'} ${config.dhcp.address}:${config.dhcp.port}`,
+    config.dhcp && `dhcp ${config.dhcp.mode} on ${describeRule({ interfaces: config.interfaces, except: config.except_interfaces })}, ${config.dhcp.address}:${config.dhcp.port}`,
     config.tftp && `tftp ${config.tftp.address}:${config.tftp.port} root ${config.tftp.root}`,
     config.http && `http ${config.http.address}:${config.http.port}`,
     config.rpl && `rpl on ${config.rpl.interfaces.join(',')}`,

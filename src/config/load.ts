@@ -411,16 +411,23 @@ function resolveConfig(
   const rpl = raw.rpl
     ? {
         ...raw.rpl,
-        interfaces: raw.rpl.interfaces ?? raw.interfaces,
+        interfaces: raw.rpl.interfaces ?? raw.interfaces ?? [],
         block_size: raw.rpl.block_size - (raw.rpl.block_size % 16),
       }
     : null;
-  if (rpl && rpl.interfaces.length === 0) fail(['rpl'], 'the RPL responder needs an interface: set rpl.interfaces or interfaces');
+  if (rpl && rpl.interfaces.length === 0) {
+    fail(['rpl'], 'the RPL responder needs an interface: set rpl.interfaces or interfaces (RPL frames carry no IP address, so it is not found by subnet)');
+  }
+  for (const [i, name] of raw.except_interfaces.entries()) {
+    if (raw.interfaces?.includes(name)) fail(['except_interfaces', i], `${name} is also listed in interfaces; keep it in one of them`);
+  }
 
   // Every key the schema knows passes through; only what is resolved here is written out.
   return {
     ...raw,
     file,
+    // Unset is a choice (serve interfaces by subnet): the key is there, undefined.
+    interfaces: raw.interfaces,
     state_dir: stateDir,
     dhcp,
     tftp,

@@ -225,7 +225,7 @@ const rplImageOrPath = z.union([
 
 const rpl = z
   .object({
-    interfaces: z.array(z.string()).optional().describe('Interfaces to listen on (default: top-level interfaces).'),
+    interfaces: z.array(z.string()).optional().describe('Interfaces to listen on (default: top-level interfaces; RPL needs them named).'),
     sap: z.number().int().min(0).max(255).default(0xfc).describe('LLC SAP (rpld -s), 0xFC by default.'),
     frame_size: z.number().int().min(128).max(1500).default(1500).describe('Largest frame used; the client may lower it.'),
     block_size: z.number().int().min(16).max(1468).default(1440).describe('Largest data bytes per frame (multiple of 16).'),
@@ -353,7 +353,16 @@ export const host = z
 export const root = z
   .object({
     server: ipv4.optional().describe('Address advertised as {server}; default: the ingress interface address.'),
-    interfaces: z.array(z.string()).default([]).describe('Interfaces for DHCP (and RPL) packet sockets; [] = UDP only.'),
+    interfaces: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Interfaces DHCP (and RPL) serve with packet sockets. Unset: every interface with an IPv4 address in dhcp.subnets, checked again every 5 s (dnsmasq without interface=); [] = UDP sockets only (loopback, unprivileged).',
+      ),
+    except_interfaces: z
+      .array(z.string())
+      .default([])
+      .describe('Interfaces DHCP never serves, whatever interfaces says (dnsmasq except-interface, no-dhcp-interface).'),
     log: z
       .object({
         level: z

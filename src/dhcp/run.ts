@@ -94,6 +94,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
   transport = new DhcpTransport({
     config: dc,
     interfaces: config.interfaces,
+    exceptInterfaces: config.except_interfaces,
     handler: (buf, ingress) => service.handleBuffer(buf, ingress),
     telemetry: hooks.telemetry,
     log,
@@ -157,7 +158,10 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     poolViews: () => (leases ? leases.pools.map((p) => ({ subnet: p.subnet.subnet, size: leases!.usage(p).size, used: leases!.usage(p).bound })) : []),
     reload: (next) => {
       // Options, boot policy, static hosts, subnets and ranges apply to the next request.
-      if (next.dhcp) service.setConfig(next.dhcp, next.server);
+      if (next.dhcp) {
+        service.setConfig(next.dhcp, next.server);
+        transport!.setConfig(next.dhcp);
+      }
       leases?.setReserved(reservationsOf(next));
     },
     stop: async () => {

@@ -122,6 +122,25 @@ export class DhcpService {
     return null;
   }
 
+  /**
+   * A broadcast from the LAN that no subnet fits is a setup problem, not
+   * noise: warned (limited per event by log-limit), not logged at debug.
+   */
+  private unanswerable(reason: 'no_subnet' | 'no_server_address', req: DhcpMessage, ingress: Ingress, mac: string, typeName: string): null {
+    const broadcast = req.giaddr === ZERO && (ingress.via === 'packet' ? ingress.broadcast : ingress.srcAddress === ZERO);
+    if (!broadcast) return this.drop(reason, { mac, giaddr: req.giaddr, iface: ingress.iface });
+    this.telemetry.count(M + 'dropped_total', { reason });
+    const iface = ingress.iface;
+    const addrs = ingress.addresses ?? [];
+    let why: string;
+    if (!iface) why = 'with interfaces: [] lanboot cannot tell which interface it came in on and serves several subnets; remove interfaces: [] (or list the LAN interfaces)';
+    else if (!addrs.length) why = `${iface} has no IPv4 address; give it one inside a dhcp.subnets entry`;
+    else if (reason === 'no_subnet') why = `no dhcp.subnets entry holds an address of ${iface} (${addrs.join(', ')}); add one for that network`;
+    else why = `no address of ${iface} to answer from; set server:`;
+    this.log.warn({ event: 'dhcp.unanswered', reason, mac, iface, type: typeName }, `DHCP${typeName} from ${mac}${iface ? ` on ${iface}` : ''} cannot be answered: ${why}`);
+    return null;
+  }
+
   /** Decode and handle one datagram. Never throws; malformed input is dropped and counted. */
   async handleBuffer(buf: Buffer, ingress: Ingress): Promise<Reply | null> {
     let msg: DhcpMessage;
@@ -161,11 +180,11 @@ export class DhcpService {
     if (this.config.mode === 'proxy' || this.onProxyPort(ingress)) return this.proxy(req, type, ingress, mac, key);
 
     const subnet = this.selectSubnet(req, ingress);
-    if (!subnet) return this.drop('no_subnet', { mac, giaddr: req.giaddr, iface: ingress.iface });
+    if (!subnet) return this.unanswerable('no_subnet', req, ingress, mac, typeName);
     // A proxy subnet beside authoritative ones (LTSP's layout): boot info only.
     if (subnet.proxy) return this.proxy(req, type, ingress, mac, key);
     const serverId = this.serverIdFor(ingress, subnet);
-    if (!serverId) return this.drop('no_server_address', { mac });
+    if (!serverId) return this.unanswerable('no_server_address', req, ingress, mac, typeName);
     const pool = this.leases!.poolFor(subnet);
     if (!pool) return this.drop('no_pool', { mac, subnet: subnet.subnet }); // config and store out of step: never expected
 
@@ -532,7 +551,7 @@ export class DhcpService {
       if (!sid || !serverId || !this.ours(serverId, sid)) return this.drop('proxy_not_ours', { mac });
       replyType = DHCPACK;
     } else return this.drop('proxy_ignored', { mac, type });
-    if (!serverId) return this.drop('no_server_address', { mac });
+    if (!serverId) return this.unanswerable('no_server_address', req, ingress, mac, MESSAGE_TYPE_NAMES[type] ?? String(type));
     const subnet = this.selectSubnet(req, ingress);
     const ctx = this.context(req, type, replyType, mac, key, facts0, answer, subnet, serverId, true);
     // A boot server ACK for a menu item carries the client's address (PXE 2.1 §2.2.5).
