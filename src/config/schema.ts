@@ -113,7 +113,12 @@ const dhcp = z
       .array(userClassRule)
       .default([{ match: 'iPXE', ipxe: true }])
       .describe('Option 77 rules like dnsmasq dhcp-userclass; the first match decides.'),
-    arp_probe: z.boolean().default(false).describe('ARP-probe an address never leased before offering it.'),
+    arp_probe: z
+      .boolean()
+      .default(true)
+      .describe(
+        'ARP-probe (RFC 5227) an address before its first offer, on interfaces served by packet sockets; an answer (250 ms wait) keeps it out of the pool for decline_hold.',
+      ),
     commit_delay_ms: z.number().int().min(0).max(100).default(2).describe(
       'How long a lease write may wait to share one fsync with others (group commit).',
     ),

@@ -71,6 +71,8 @@ export class DhcpService {
   /** Client IP -> last facts seen for it; Map order is recency (LRU). */
   private readonly factsByIp = new Map<string, { facts: ClientFacts; expires: number }>();
   private readonly factsCapacity: number;
+  /** Clients whose DISCOVER waits for an ARP probe: a retransmission meanwhile would probe a second address. */
+  private readonly probing = new Set<string>();
 
   constructor(opts: DhcpServiceOptions) {
     this.config = opts.config;
@@ -378,19 +380,28 @@ export class DhcpService {
     // Probe addresses never leased before (arp_probe), and a static address a client DECLINEd:
     // a reply means someone squats on it.
     const mustProbe = (a: typeof alloc) => !!a && ((a.fresh && this.config.arp_probe) || !!a.probe);
-    for (let tries = 0; alloc && mustProbe(alloc) && this.probe && tries < 3; tries++) {
-      let inUse = false;
+    if (alloc && mustProbe(alloc) && this.probe) {
+      if (this.probing.has(key)) return this.drop('probe_in_flight', { mac });
+      this.probing.add(key);
       try {
-        inUse = await this.probe(alloc.ip, ingress);
-      } catch {
-        inUse = false;
+        // At most 3 probes: 3 x 250 ms stays under iPXE's first retransmission (1 s; PXE ROMs: 4 s).
+        for (let tries = 0; alloc && mustProbe(alloc) && tries < 3; tries++) {
+          let inUse = false;
+          try {
+            inUse = await this.probe(alloc.ip, ingress);
+          } catch {
+            inUse = false;
+          }
+          if (!inUse) break;
+          this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
+          this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
+          await store.conflict(alloc.ip);
+          if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
+          alloc = store.allocate(pool, key, mac, { requested });
+        }
+      } finally {
+        this.probing.delete(key);
       }
-      if (!inUse) break;
-      this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
-      this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
-      await store.conflict(alloc.ip);
-      if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
-      alloc = store.allocate(pool, key, mac, { requested });
     }
     if (!alloc) return this.drop(subnet.range || fixed ? 'pool_exhausted' : 'no_address', { mac, subnet: subnet.subnet });
     store.offer(key, mac, alloc.ip);
