@@ -177,6 +177,44 @@ function keyNode(doc: Document, path: PropertyKey[], key: string): Node | undefi
   return parent;
 }
 
+/**
+ * Where a key path is written in a config's text: the line of its key, or of
+ * the nearest parent that is written (a default sits under its section), 1
+ * when none is. For findings about a valid config (`lanboot check`).
+ */
+export function positionsIn(text: string): (path: PropertyKey[]) => number {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
+  return (path) => {
+    for (let n = path.length; n > 0; n--) {
+      const parent = nodeAt(doc, path.slice(0, n - 1));
+      const seg = path[n - 1]!;
+      let node: Node | undefined;
+      if (isMap(parent)) node = pairOf(parent, String(seg))?.key as Node | undefined;
+      else if (isSeq(parent) && typeof seg === 'number') node = parent.items[seg] as Node | undefined;
+      // nodeAt stops at the last written parent: make sure the whole prefix is written.
+      if (node?.range && n - 1 === writtenDepth(doc, path.slice(0, n - 1))) return lc.linePos(node.range[0]).line;
+    }
+    return 1;
+  };
+}
+
+/** How many leading segments of `path` are written in the document. */
+function writtenDepth(doc: Document, path: PropertyKey[]): number {
+  let node: unknown = doc.contents;
+  let depth = 0;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = pairOf(node, String(seg));
+      if (!pair) break;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg]) node = node.items[seg];
+    else break;
+    depth++;
+  }
+  return depth;
+}
+
 function describeIssue(
   issue: z.core.$ZodIssue,
   doc: Document,
