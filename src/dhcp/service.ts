@@ -57,6 +57,8 @@ const ZERO = '0.0.0.0';
 const M = 'lanboot_dhcp_';
 /** proxyDHCP knows no lease time: how long facts of a proxy client are kept. */
 const PROXY_FACTS_SECONDS = 3600;
+/** How long an ARP probe's "free" stands: as long as the lease store holds an offer (30 s). */
+const OFFER_HOLD_MS = 30_000;
 
 export class DhcpService {
   config: DhcpConfig;
@@ -71,8 +73,10 @@ export class DhcpService {
   /** Client IP -> last facts seen for it; Map order is recency (LRU). */
   private readonly factsByIp = new Map<string, { facts: ClientFacts; expires: number }>();
   private readonly factsCapacity: number;
-  /** Clients whose DISCOVER waits for an ARP probe: a retransmission meanwhile would probe a second address. */
-  private readonly probing = new Set<string>();
+  /** Clients whose DISCOVER waits for an ARP probe (by client key), and when it ends. */
+  private readonly probing = new Map<string, Promise<void>>();
+  /** Addresses an ARP probe found free, until when (the offer hold): offered again without a new probe. */
+  private readonly probedFree = new Map<string, number>();
 
   constructor(opts: DhcpServiceOptions) {
     this.config = opts.config;
@@ -370,19 +374,34 @@ export class DhcpService {
     return answer.fixedIp && this.inSubnet(subnet, answer.fixedIp) ? answer.fixedIp : undefined;
   }
 
+  private foundFree(ip: string): boolean {
+    const until = this.probedFree.get(ip);
+    return until !== undefined && until > this.now();
+  }
+
+  private markFree(ip: string): void {
+    this.probedFree.delete(ip);
+    this.probedFree.set(ip, this.now() + OFFER_HOLD_MS);
+    if (this.probedFree.size > this.factsCapacity) this.probedFree.delete(this.probedFree.keys().next().value!);
+  }
+
   private async discover(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
     const store = this.leases!;
     const facts0 = this.facts(req, ingress, mac, serverId);
     let answer = this.ask(facts0);
     const fixed = this.fixedIn(answer, subnet);
     const requested = readIpSafe(req, OPT.REQUESTED_IP);
+    // One probe per client at a time: a DISCOVER arriving meanwhile (a retransmission, the next
+    // firmware stage) waits for it, then gets the address it found free without probing again.
+    const inFlight = this.probing.get(key);
+    if (inFlight) await inFlight;
     let alloc = store.allocate(pool, key, mac, { fixed, requested });
     // Probe addresses never leased before (arp_probe), and a static address a client DECLINEd:
     // a reply means someone squats on it.
-    const mustProbe = (a: typeof alloc) => !!a && ((a.fresh && this.config.arp_probe) || !!a.probe);
+    const mustProbe = (a: typeof alloc) => !!a && (!!a.probe || (a.fresh && this.config.arp_probe && !this.foundFree(a.ip)));
     if (alloc && mustProbe(alloc) && this.probe) {
-      if (this.probing.has(key)) return this.drop('probe_in_flight', { mac });
-      this.probing.add(key);
+      let done!: () => void;
+      this.probing.set(key, new Promise<void>((r) => (done = r)));
       try {
         // At most 3 probes: 3 x 250 ms stays under iPXE's first retransmission (1 s; PXE ROMs: 4 s).
         for (let tries = 0; alloc && mustProbe(alloc) && tries < 3; tries++) {
@@ -392,7 +411,10 @@ export class DhcpService {
           } catch {
             inUse = false;
           }
-          if (!inUse) break;
+          if (!inUse) {
+            this.markFree(alloc.ip);
+            break;
+          }
           this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
           this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
           await store.conflict(alloc.ip);
@@ -401,6 +423,7 @@ export class DhcpService {
         }
       } finally {
         this.probing.delete(key);
+        done();
       }
     }
     if (!alloc) return this.drop(subnet.range || fixed ? 'pool_exhausted' : 'no_address', { mac, subnet: subnet.subnet });

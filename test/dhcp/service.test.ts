@@ -441,6 +441,30 @@ describe('a broadcast that cannot be answered is warned about, not logged at deb
   });
 });
 
+describe('ARP probe before the first offer (issue 10, item 4)', () => {
+  it('on by default; DISCOVERs from one client while its probe runs wait for it and get the same address, probed once', async () => {
+    expect(cfg.dhcp!.arp_probe).toBe(true);
+    const probed: string[] = [];
+    const s = new DhcpService({
+      config: cfg.dhcp!, plan: new BootPlan(cfg), leases: store, telemetry: tel, log: silent, server: cfg.server,
+      probe: async (ip) => {
+        probed.push(ip);
+        await new Promise((r) => setTimeout(r, 20));
+        return false;
+      },
+    });
+    const mac = '52:54:00:00:0b:01';
+    // Three client kinds of one machine at once (as the differential probe sends them), different xids.
+    const replies = await Promise.all([msg(mac, 1, PXE_BIOS), msg(mac, 1, PXE_UEFI), msg(mac, 1)].map((m) => s.handle(m, lan)));
+    expect(replies.map(t)).toEqual([2, 2, 2]);
+    expect(new Set(replies.map((r) => r!.message.yiaddr)).size).toBe(1);
+    expect(probed).toHaveLength(1);
+    // A fresh address for another client is probed again.
+    expect(t(await s.handle(msg('52:54:00:00:0b:02', 1), { ...lan, iface: 'lb-x1', localAddress: '10.88.0.1', addresses: ['10.88.0.1'] }))).toBe(2);
+    expect(probed).toHaveLength(2);
+  });
+});
+
 describe('warnings a packet can trigger (issue 9, item 17b)', () => {
   it('a host answering every ARP probe makes ten dhcp.conflict lines, then one that counts the rest; the counter counts all', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
