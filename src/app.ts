@@ -207,7 +207,9 @@ export class App {
     const notes: string[] = [];
     const prev = this.config;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    if (!same(prev.interfaces, next.interfaces)) notes.push('interfaces changed: restart to reopen packet sockets');
+    if (!same(prev.interfaces, next.interfaces) || !same(prev.except_interfaces, next.except_interfaces)) {
+      notes.push('interfaces or except_interfaces changed: restart to reopen packet sockets');
+    }
     for (const svc of ['dhcp', 'tftp', 'http', 'admin'] as const) {
       const a = prev[svc] as { address?: string; port?: number } | null;
       const b = next[svc] as { address?: string; port?: number } | null;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `lanboot` command. Exit codes: 0 ok, 1 runtime failure, 2 bad config
+ * The `lanboot` command. Exit codes: 0 ok, 1 failure (a reset, a trace with
+ * no events, a check that found what will not work), 2 bad config
  * or usage (as commander and most daemons do), 3 no running server answered
  * (leases, reload; like systemctl's "inactive").
  */
@@ -10,10 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
-import { checkReport, formatCheck } from './check.js';
+import { checkConfig, formatCheck } from './check.js';
 import { printable, printableJson } from './admin/tables.js';
 import type { ImportResult } from './config/import/types.js';
 
+/** A command that ran and failed: a reset, a trace with no events, a check that found what will not work. */
+const EXIT_FAILED = 1;
 const EXIT_CONFIG = 2;
 const EXIT_NOT_RUNNING = 3;
 /** Where the installed service reads its config (install-service), so commands on the router need no -c. */
@@ -78,16 +81,17 @@ program
 
 program
   .command('check')
-  .description('validate the config and print the resolved boot plan for each host')
+  .description('validate the config, say what will not work (exit 1) and print the boot plan per client kind and host')
   .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON instead of text')
   .action(async (o: { config: string; json?: boolean }) => {
     const config = load(o.config);
     const { Progress } = await import('./admin/tables.js');
     const progress = new Progress('checking hosts', config.hosts.length); // draws only on a TTY
-    const report = checkReport(config, (done) => progress.update(done));
+    const result = checkConfig(config, { onHost: (done) => progress.update(done) });
     progress.finish();
-    process.stdout.write((o.json ? printableJson(report) : printable(formatCheck(config, report), { lines: true })) + '\n');
+    process.stdout.write((o.json ? printableJson(result) : printable(formatCheck(config, result), { lines: true })) + '\n');
+    if (!result.ok) process.exitCode = EXIT_FAILED;
   });
 
 program
@@ -126,7 +130,7 @@ program
     process.stdout.write(lines.join('\n') + (lines.length ? '\n' : ''));
     if (!lines.length) {
       process.stderr.write(`no events for ${printable(mac)}\n`);
-      process.exitCode = 1;
+      process.exitCode = EXIT_FAILED;
     }
   });
 
@@ -187,7 +191,7 @@ program
     if (r.stdout) process.stdout.write(r.stdout);
     if (r.stderr) process.stderr.write(r.stderr);
     process.stderr.write(r.ok ? `reset of ${r.name ?? r.mac} done in ${r.durationMs} ms\n` : `reset failed: ${r.error ?? `exit ${r.code}`}\n`);
-    process.exitCode = r.ok ? 0 : 1;
+    process.exitCode = r.ok ? 0 : EXIT_FAILED;
   });
 
 program

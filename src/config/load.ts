@@ -177,6 +177,44 @@ function keyNode(doc: Document, path: PropertyKey[], key: string): Node | undefi
   return parent;
 }
 
+/**
+ * Where a key path is written in a config's text: the line of its key, or of
+ * the nearest parent that is written (a default sits under its section), 1
+ * when none is. For findings about a valid config (`lanboot check`).
+ */
+export function positionsIn(text: string): (path: PropertyKey[]) => number {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false });
+  return (path) => {
+    for (let n = path.length; n > 0; n--) {
+      const parent = nodeAt(doc, path.slice(0, n - 1));
+      const seg = path[n - 1]!;
+      let node: Node | undefined;
+      if (isMap(parent)) node = pairOf(parent, String(seg))?.key as Node | undefined;
+      else if (isSeq(parent) && typeof seg === 'number') node = parent.items[seg] as Node | undefined;
+      // nodeAt stops at the last written parent: make sure the whole prefix is written.
+      if (node?.range && n - 1 === writtenDepth(doc, path.slice(0, n - 1))) return lc.linePos(node.range[0]).line;
+    }
+    return 1;
+  };
+}
+
+/** How many leading segments of `path` are written in the document. */
+function writtenDepth(doc: Document, path: PropertyKey[]): number {
+  let node: unknown = doc.contents;
+  let depth = 0;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = pairOf(node, String(seg));
+      if (!pair) break;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg]) node = node.items[seg];
+    else break;
+    depth++;
+  }
+  return depth;
+}
+
 function describeIssue(
   issue: z.core.$ZodIssue,
   doc: Document,
@@ -420,16 +458,23 @@ function resolveConfig(
   const rpl = raw.rpl
     ? {
         ...raw.rpl,
-        interfaces: raw.rpl.interfaces ?? raw.interfaces,
+        interfaces: raw.rpl.interfaces ?? raw.interfaces ?? [],
         block_size: raw.rpl.block_size - (raw.rpl.block_size % 16),
       }
     : null;
-  if (rpl && rpl.interfaces.length === 0) fail(['rpl'], 'the RPL responder needs an interface: set rpl.interfaces or interfaces');
+  if (rpl && rpl.interfaces.length === 0) {
+    fail(['rpl'], 'the RPL responder needs an interface: set rpl.interfaces or interfaces (RPL frames carry no IP address, so it is not found by subnet)');
+  }
+  for (const [i, name] of raw.except_interfaces.entries()) {
+    if (raw.interfaces?.includes(name)) fail(['except_interfaces', i], `${name} is also listed in interfaces; keep it in one of them`);
+  }
 
   // Every key the schema knows passes through; only what is resolved here is written out.
   return {
     ...raw,
     file,
+    // Unset is a choice (serve interfaces by subnet): the key is there, undefined.
+    interfaces: raw.interfaces,
     state_dir: stateDir,
     dhcp,
     tftp,

@@ -113,7 +113,12 @@ const dhcp = z
       .array(userClassRule)
       .default([{ match: 'iPXE', ipxe: true }])
       .describe('Option 77 rules like dnsmasq dhcp-userclass; the first match decides.'),
-    arp_probe: z.boolean().default(false).describe('ARP-probe an address never leased before offering it.'),
+    arp_probe: z
+      .boolean()
+      .default(true)
+      .describe(
+        'ARP-probe (RFC 5227) an address before its first offer, on interfaces served by packet sockets; an answer (250 ms wait) keeps it out of the pool for decline_hold.',
+      ),
     commit_delay_ms: z.number().int().min(0).max(100).default(2).describe(
       'How long a lease write may wait to share one fsync with others (group commit).',
     ),
@@ -228,7 +233,7 @@ const rplImageOrPath = z.union([
 
 const rpl = z
   .object({
-    interfaces: z.array(z.string()).optional().describe('Interfaces to listen on (default: top-level interfaces).'),
+    interfaces: z.array(z.string()).optional().describe('Interfaces to listen on (default: top-level interfaces; RPL needs them named).'),
     sap: z.number().int().min(0).max(255).default(0xfc).describe('LLC SAP (rpld -s), 0xFC by default.'),
     frame_size: z.number().int().min(128).max(1500).default(1500).describe('Largest frame used; the client may lower it.'),
     block_size: z.number().int().min(16).max(1468).default(1440).describe('Largest data bytes per frame (multiple of 16).'),
@@ -356,7 +361,16 @@ export const host = z
 export const root = z
   .object({
     server: ipv4.optional().describe('Address advertised as {server}; default: the ingress interface address.'),
-    interfaces: z.array(z.string()).default([]).describe('Interfaces for DHCP (and RPL) packet sockets; [] = UDP only.'),
+    interfaces: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Interfaces DHCP (and RPL) serve with packet sockets. Unset: every interface with an IPv4 address in dhcp.subnets, checked again every 5 s (dnsmasq without interface=); [] = UDP sockets only (loopback, unprivileged).',
+      ),
+    except_interfaces: z
+      .array(z.string())
+      .default([])
+      .describe('Interfaces DHCP never serves, whatever interfaces says (dnsmasq except-interface, no-dhcp-interface).'),
     log: z
       .object({
         level: z

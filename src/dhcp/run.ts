@@ -11,7 +11,8 @@ import type { Logger } from '../log.js';
 import { limitLogs } from '../log-limit.js';
 import { LeaseStore } from '../leases/store.js';
 import { isWholeMac } from '../net/address.js';
-import { DhcpTransport } from './transport.js';
+import { DhcpTransport, RESCAN_MS } from './transport.js';
+import { ownAddresses } from '../net/interfaces.js';
 import type { FrameLink } from '../net/packet.js';
 import { DhcpService, type DhcpPlan } from './service.js';
 
@@ -78,6 +79,21 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
       );
     }
   }
+  // Never offer an address of this machine (any interface) or the advertised server:.
+  let current = config;
+  const refreshOwn = () => {
+    try {
+      const own = ownAddresses();
+      if (current.server) own.push(current.server);
+      if (current.dhcp && current.dhcp.address !== '0.0.0.0') own.push(current.dhcp.address);
+      leases?.setOwnAddresses(own);
+    } catch (e) {
+      hooks.log.warn({ event: 'dhcp.scan_error', err: (e as Error).message }, 'cannot list this machine\'s addresses');
+    }
+  };
+  refreshOwn();
+  const ownTimer = leases ? setInterval(refreshOwn, RESCAN_MS) : undefined;
+  ownTimer?.unref();
   // Warnings a packet can trigger (a failing send, a handler error, a journal
   // write failing under a flood) are limited per event; counters count all.
   const log = limitLogs(hooks.log);
@@ -94,6 +110,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
   transport = new DhcpTransport({
     config: dc,
     interfaces: config.interfaces,
+    exceptInterfaces: config.except_interfaces,
     handler: (buf, ingress) => service.handleBuffer(buf, ingress),
     telemetry: hooks.telemetry,
     log,
@@ -103,6 +120,7 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
   try {
     listening = await transport.start();
   } catch (e) {
+    clearInterval(ownTimer);
     await leases?.close();
     throw e;
   }
@@ -157,11 +175,17 @@ export async function startDhcp(config: Config, hooks: DhcpHooks): Promise<DhcpR
     poolViews: () => (leases ? leases.pools.map((p) => ({ subnet: p.subnet.subnet, size: leases!.usage(p).size, used: leases!.usage(p).bound })) : []),
     reload: (next) => {
       // Options, boot policy, static hosts, subnets and ranges apply to the next request.
-      if (next.dhcp) service.setConfig(next.dhcp, next.server);
+      if (next.dhcp) {
+        service.setConfig(next.dhcp, next.server);
+        transport!.setConfig(next.dhcp);
+      }
       leases?.setReserved(reservationsOf(next));
+      current = next;
+      refreshOwn();
     },
     stop: async () => {
       if (timer) clearInterval(timer);
+      clearInterval(ownTimer);
       await transport!.stop();
       await leases?.close();
     },

@@ -57,6 +57,8 @@ const ZERO = '0.0.0.0';
 const M = 'lanboot_dhcp_';
 /** proxyDHCP knows no lease time: how long facts of a proxy client are kept. */
 const PROXY_FACTS_SECONDS = 3600;
+/** How long an ARP probe's "free" stands: as long as the lease store holds an offer (30 s). */
+const OFFER_HOLD_MS = 30_000;
 
 export class DhcpService {
   config: DhcpConfig;
@@ -71,6 +73,10 @@ export class DhcpService {
   /** Client IP -> last facts seen for it; Map order is recency (LRU). */
   private readonly factsByIp = new Map<string, { facts: ClientFacts; expires: number }>();
   private readonly factsCapacity: number;
+  /** Clients whose DISCOVER waits for an ARP probe (by client key), and when it ends. */
+  private readonly probing = new Map<string, Promise<void>>();
+  /** Addresses an ARP probe found free, until when (the offer hold): offered again without a new probe. */
+  private readonly probedFree = new Map<string, number>();
 
   constructor(opts: DhcpServiceOptions) {
     this.config = opts.config;
@@ -122,6 +128,25 @@ export class DhcpService {
     return null;
   }
 
+  /**
+   * A broadcast from the LAN that no subnet fits is a setup problem, not
+   * noise: warned (limited per event by log-limit), not logged at debug.
+   */
+  private unanswerable(reason: 'no_subnet' | 'no_server_address', req: DhcpMessage, ingress: Ingress, mac: string, typeName: string): null {
+    const broadcast = req.giaddr === ZERO && (ingress.via === 'packet' ? ingress.broadcast : ingress.srcAddress === ZERO);
+    if (!broadcast) return this.drop(reason, { mac, giaddr: req.giaddr, iface: ingress.iface });
+    this.telemetry.count(M + 'dropped_total', { reason });
+    const iface = ingress.iface;
+    const addrs = ingress.addresses ?? [];
+    let why: string;
+    if (!iface) why = 'with interfaces: [] lanboot cannot tell which interface it came in on and serves several subnets; remove interfaces: [] (or list the LAN interfaces)';
+    else if (!addrs.length) why = `${iface} has no IPv4 address; give it one inside a dhcp.subnets entry`;
+    else if (reason === 'no_subnet') why = `no dhcp.subnets entry holds an address of ${iface} (${addrs.join(', ')}); add one for that network`;
+    else why = `no address of ${iface} to answer from; set server:`;
+    this.log.warn({ event: 'dhcp.unanswered', reason, mac, iface, type: typeName }, `DHCP${typeName} from ${mac}${iface ? ` on ${iface}` : ''} cannot be answered: ${why}`);
+    return null;
+  }
+
   /** Decode and handle one datagram. Never throws; malformed input is dropped and counted. */
   async handleBuffer(buf: Buffer, ingress: Ingress): Promise<Reply | null> {
     let msg: DhcpMessage;
@@ -161,11 +186,11 @@ export class DhcpService {
     if (this.config.mode === 'proxy' || this.onProxyPort(ingress)) return this.proxy(req, type, ingress, mac, key);
 
     const subnet = this.selectSubnet(req, ingress);
-    if (!subnet) return this.drop('no_subnet', { mac, giaddr: req.giaddr, iface: ingress.iface });
+    if (!subnet) return this.unanswerable('no_subnet', req, ingress, mac, typeName);
     // A proxy subnet beside authoritative ones (LTSP's layout): boot info only.
     if (subnet.proxy) return this.proxy(req, type, ingress, mac, key);
     const serverId = this.serverIdFor(ingress, subnet);
-    if (!serverId) return this.drop('no_server_address', { mac });
+    if (!serverId) return this.unanswerable('no_server_address', req, ingress, mac, typeName);
     const pool = this.leases!.poolFor(subnet);
     if (!pool) return this.drop('no_pool', { mac, subnet: subnet.subnet }); // config and store out of step: never expected
 
@@ -349,29 +374,57 @@ export class DhcpService {
     return answer.fixedIp && this.inSubnet(subnet, answer.fixedIp) ? answer.fixedIp : undefined;
   }
 
+  private foundFree(ip: string): boolean {
+    const until = this.probedFree.get(ip);
+    return until !== undefined && until > this.now();
+  }
+
+  private markFree(ip: string): void {
+    this.probedFree.delete(ip);
+    this.probedFree.set(ip, this.now() + OFFER_HOLD_MS);
+    if (this.probedFree.size > this.factsCapacity) this.probedFree.delete(this.probedFree.keys().next().value!);
+  }
+
   private async discover(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
     const store = this.leases!;
     const facts0 = this.facts(req, ingress, mac, serverId);
     let answer = this.ask(facts0);
     const fixed = this.fixedIn(answer, subnet);
     const requested = readIpSafe(req, OPT.REQUESTED_IP);
+    // One probe per client at a time: a DISCOVER arriving meanwhile (a retransmission, the next
+    // firmware stage) waits for it, then gets the address it found free without probing again.
+    const inFlight = this.probing.get(key);
+    if (inFlight) await inFlight;
     let alloc = store.allocate(pool, key, mac, { fixed, requested });
     // Probe addresses never leased before (arp_probe), and a static address a client DECLINEd:
     // a reply means someone squats on it.
-    const mustProbe = (a: typeof alloc) => !!a && ((a.fresh && this.config.arp_probe) || !!a.probe);
-    for (let tries = 0; alloc && mustProbe(alloc) && this.probe && tries < 3; tries++) {
-      let inUse = false;
+    const mustProbe = (a: typeof alloc) => !!a && (!!a.probe || (a.fresh && this.config.arp_probe && !this.foundFree(a.ip)));
+    if (alloc && mustProbe(alloc) && this.probe) {
+      let done!: () => void;
+      this.probing.set(key, new Promise<void>((r) => (done = r)));
       try {
-        inUse = await this.probe(alloc.ip, ingress);
-      } catch {
-        inUse = false;
+        // At most 3 probes: 3 x 250 ms stays under iPXE's first retransmission (1 s; PXE ROMs: 4 s).
+        for (let tries = 0; alloc && mustProbe(alloc) && tries < 3; tries++) {
+          let inUse = false;
+          try {
+            inUse = await this.probe(alloc.ip, ingress);
+          } catch {
+            inUse = false;
+          }
+          if (!inUse) {
+            this.markFree(alloc.ip);
+            break;
+          }
+          this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
+          this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
+          await store.conflict(alloc.ip);
+          if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
+          alloc = store.allocate(pool, key, mac, { requested });
+        }
+      } finally {
+        this.probing.delete(key);
+        done();
       }
-      if (!inUse) break;
-      this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
-      this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
-      await store.conflict(alloc.ip);
-      if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
-      alloc = store.allocate(pool, key, mac, { requested });
     }
     if (!alloc) return this.drop(subnet.range || fixed ? 'pool_exhausted' : 'no_address', { mac, subnet: subnet.subnet });
     store.offer(key, mac, alloc.ip);
@@ -532,7 +585,7 @@ export class DhcpService {
       if (!sid || !serverId || !this.ours(serverId, sid)) return this.drop('proxy_not_ours', { mac });
       replyType = DHCPACK;
     } else return this.drop('proxy_ignored', { mac, type });
-    if (!serverId) return this.drop('no_server_address', { mac });
+    if (!serverId) return this.unanswerable('no_server_address', req, ingress, mac, MESSAGE_TYPE_NAMES[type] ?? String(type));
     const subnet = this.selectSubnet(req, ingress);
     const ctx = this.context(req, type, replyType, mac, key, facts0, answer, subnet, serverId, true);
     // A boot server ACK for a menu item carries the client's address (PXE 2.1 §2.2.5).

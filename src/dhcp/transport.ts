@@ -1,7 +1,9 @@
 /**
  * DHCP sockets, as ISC dhcpd does it on Linux:
- *  - one AF_PACKET socket per configured interface (BPF: UDP to the server
- *    port, and the proxy port in proxy mode). It knows the ingress interface,
+ *  - one AF_PACKET socket per served interface (./listen.ts: the listed
+ *    ones, or every interface with an address in a configured subnet, checked
+ *    again every few seconds) (BPF: UDP to the server port, and the proxy
+ *    port in proxy mode). It knows the ingress interface,
  *    and replies are built as whole Ethernet/IPv4/UDP frames: unicast to chaddr
  *    for a client without an address (it cannot answer ARP yet), or broadcast,
  *    leaving by the interface the request came in on (no default route needed);
@@ -18,18 +20,24 @@
  * guard (a client on a covered link using a foreign source address), the dgram
  * path also drops a datagram whose xid+chaddr+type a packet socket handled in
  * the last 2 s.
+ *
+ * Unserved interfaces: with `interfaces` unset, a broadcast from 0.0.0.0 that
+ * reaches the dgram socket but no packet socket came in on an interface
+ * lanboot does not serve; it is logged (rate-limited) with the candidates,
+ * since Node cannot say which interface a datagram arrived on.
  */
 import type { RemoteInfo } from 'node:dgram';
 import { BoundedSender, openUdp, type UdpSocket } from '../net/udp.js';
 import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
 import { udpDstPort } from '../net/bpf.js';
-import { interfaceInfo, localAddressFacing, type InterfaceInfo } from '../net/interfaces.js';
+import { addressedInterfaces, interfaceInfo, listInterfaces, localAddressFacing, type InterfaceInfo } from '../net/interfaces.js';
 import { decodeUdpFrame, encodeUdpFrame } from '../codec/ipv4.js';
 import { encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP } from '../codec/ethernet.js';
 import { decode as decodeArp, encode as encodeArp, probe as arpProbe, ARP_REPLY, ARP_REQUEST } from '../codec/arp.js';
 import { BROADCAST_MAC, IPV4_BROADCAST, inPrefix } from '../net/address.js';
 import { LinkKeeper } from '../net/links.js';
-import { encode as encodeDhcp, chaddrToMac } from '../codec/dhcp.js';
+import { encode as encodeDhcp, chaddrToMac, MESSAGE_TYPE_NAMES } from '../codec/dhcp.js';
+import { describeRule, servedInterfaces, type FoundInterface, type ListenRule } from './listen.js';
 import type { DhcpConfig } from '../config/types.js';
 import type { Ingress, Reply } from './types.js';
 import type { Telemetry } from '../telemetry.js';
@@ -39,8 +47,14 @@ export type DhcpHandler = (buf: Buffer, ingress: Ingress) => Promise<Reply | nul
 
 export interface DhcpTransportOptions {
   config: DhcpConfig;
-  /** Interfaces to open packet sockets on ([] = dgram only). */
-  interfaces: string[];
+  /** Interfaces to open packet sockets on; [] = dgram only; undefined = by subnet (./listen.ts). */
+  interfaces: string[] | undefined;
+  /** Never served (except_interfaces). */
+  exceptInterfaces?: string[];
+  /** With `interfaces` unset: how often interfaces are looked at again (default 5000 ms). */
+  rescanMs?: number;
+  /** Tests: the interfaces found by a scan (default: net/interfaces). */
+  scan?: () => FoundInterface[];
   handler: DhcpHandler;
   telemetry: Telemetry;
   log: Logger;
@@ -63,6 +77,11 @@ const ZERO = '0.0.0.0';
 const M = 'lanboot_dhcp_';
 const INFO_TTL_MS = 5000;
 const DEDUPE_MS = 2000;
+/** Interfaces are looked at again this often when found by subnet (no netlink: a timer is enough for a boot server). */
+export const RESCAN_MS = 5000;
+/** How long a dgram broadcast waits for the packet sockets to have seen it before it counts as unserved. */
+const UNSERVED_SWEEP_MS = 250;
+const UNSERVED_PENDING_MAX = 64;
 
 /** xid + chaddr + message type, read straight from the bytes (no decode needed). */
 function dedupeKey(buf: Buffer): string | undefined {
@@ -93,9 +112,17 @@ export class DhcpTransport {
   private seen = new Map<string, number>();
   private seenOld = new Map<string, number>();
   private seenRotated = Date.now();
+  /** dgram broadcasts waiting to be checked against what the packet sockets saw. */
+  private unserved: Array<{ key: string; mac: string; type: string }> = [];
+  private unservedTimer?: NodeJS.Timeout;
+  private rescanTimer?: NodeJS.Timeout;
+  private config: DhcpConfig;
+  /** Interfaces that failed to open at a rescan: warned once until they open. */
+  private readonly failing = new Set<string>();
 
   constructor(private readonly opts: DhcpTransportOptions) {
     const c = opts.config;
+    this.config = c;
     this.ports = servesProxy(c) ? [c.port, c.proxy_port] : [c.port];
     this.links = new LinkKeeper<Link>({
       open: (ifname, linkError) => this.openLink(ifname, this.ports, linkError),
@@ -110,9 +137,22 @@ export class DhcpTransport {
     const ports = this.ports;
     const out: Array<{ address: string; port?: number; detail?: string }> = [];
     try {
-      this.links.start(this.opts.interfaces);
-      for (const ifname of this.opts.interfaces) {
-        out.push({ address: ifname, port: c.port, detail: `packet socket${ports.length > 1 ? ` (ports ${ports.join(', ')})` : ''}` });
+      const served = this.served();
+      this.links.start([...served.keys()]);
+      for (const [ifname, why] of served) {
+        out.push({ address: ifname, port: c.port, detail: `packet socket${ports.length > 1 ? ` (ports ${ports.join(', ')})` : ''}${this.auto ? `, ${why}` : ''}` });
+      }
+      if (this.auto) {
+        const every = this.opts.rescanMs ?? RESCAN_MS;
+        if (!served.size) {
+          out.push({ address: 'no interface yet', detail: `none has an address in dhcp.subnets; looked at again every ${every / 1000} s` });
+          this.opts.log.warn(
+            { event: 'dhcp.no_interface', subnets: c.subnets.map((s) => s.subnet), rescan_s: every / 1000 },
+            `no interface has an address in ${c.subnets.map((s) => s.subnet).join(', ') || 'any dhcp.subnets entry'}: only relayed requests are answered until one does (looked at again every ${every / 1000} s); or list the LAN interfaces in interfaces:`,
+          );
+        }
+        this.rescanTimer = setInterval(() => this.rescan(), every);
+        this.rescanTimer.unref();
       }
       this.main = await openUdp(c.address, c.port);
       this.main.setBroadcast(true);
@@ -132,6 +172,56 @@ export class DhcpTransport {
       throw e;
     }
     return out;
+  }
+
+  /** `interfaces` unset: served interfaces follow the addresses (./listen.ts). */
+  private get auto(): boolean {
+    return this.opts.interfaces === undefined;
+  }
+
+  private rule(): ListenRule {
+    return { interfaces: this.opts.interfaces, except: this.opts.exceptInterfaces ?? [], subnets: this.config.subnets };
+  }
+
+  private served(): Map<string, string> {
+    return servedInterfaces(this.rule(), this.auto ? (this.opts.scan ?? addressedInterfaces)() : []);
+  }
+
+  /** New subnets (reload): with `interfaces` unset they decide which interfaces are served. */
+  setConfig(config: DhcpConfig): void {
+    this.config = config;
+    if (this.auto && !this.stopped) this.rescan();
+  }
+
+  /** Open interfaces that now have an address in a subnet; close those that lost it (or vanished). */
+  rescan(): void {
+    if (this.stopped || !this.auto) return;
+    let served: Map<string, string>;
+    try {
+      served = this.served();
+    } catch (e) {
+      this.opts.log.warn({ event: 'dhcp.scan_error', err: (e as Error).message }, 'cannot list interfaces');
+      return;
+    }
+    for (const ifname of this.links.names()) {
+      if (served.has(ifname)) continue;
+      this.links.remove(ifname);
+      this.opts.log.info({ event: 'dhcp.interface_removed', iface: ifname }, `DHCP no longer serves ${ifname}: it has no address in dhcp.subnets now (or is gone)`);
+    }
+    for (const [ifname, why] of served) {
+      if (this.links.names().includes(ifname)) continue;
+      try {
+        this.links.add(ifname);
+        this.failing.delete(ifname);
+        this.opts.log.info({ event: 'dhcp.interface_added', iface: ifname, why }, `DHCP now serves ${ifname} (${why})`);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (this.failing.has(ifname)) continue;
+        this.failing.add(ifname);
+        const hint = err.code === 'EPERM' ? ': packet sockets need root or CAP_NET_RAW' : '';
+        this.opts.log.warn({ event: 'dhcp.interface_error', iface: ifname, code: err.code }, `cannot serve ${ifname} (${why}): ${err.message}${hint}`);
+      }
+    }
   }
 
   /** The packet sockets of one interface; a vanished interface is reopened by net/links. */
@@ -166,6 +256,8 @@ export class DhcpTransport {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.rescanTimer);
+    clearTimeout(this.unservedTimer);
     this.links.close();
     const close = (s?: UdpSocket) => new Promise<void>((r) => (s ? s.close(() => r()) : r()));
     await Promise.all([close(this.main), close(this.proxySock)]).catch(() => undefined);
@@ -219,8 +311,9 @@ export class DhcpTransport {
       return;
     }
     const payload = Buffer.from(d.udp.payload);
-    // Only a source the dgram path would not drop by itself (0.0.0.0, on-link) needs remembering.
-    if (d.ip.src !== ZERO && !info.ipv4.some((a) => inPrefix(d.ip.src, a.address, a.prefix))) {
+    // Only a source the dgram path would not drop by itself (0.0.0.0, on-link) needs remembering;
+    // with interfaces found by subnet, 0.0.0.0 too: the dgram path asks what no packet socket saw.
+    if ((this.auto && d.ip.src === ZERO) || (d.ip.src !== ZERO && !info.ipv4.some((a) => inPrefix(d.ip.src, a.address, a.prefix)))) {
       const k = dedupeKey(payload);
       if (k) this.remember(k);
     }
@@ -245,8 +338,11 @@ export class DhcpTransport {
   private onDatagram(buf: Buffer, rinfo: RemoteInfo, localPort: number): void {
     if (this.stopped) return;
     const src = rinfo.address;
-    if (this.opts.interfaces.length > 0) {
-      if (src === ZERO) return;
+    if (this.opts.interfaces === undefined || this.opts.interfaces.length > 0) {
+      if (src === ZERO) {
+        if (this.auto) this.checkServed(buf);
+        return;
+      }
       for (const l of this.links.links()) {
         for (const a of this.info(l).ipv4) if (inPrefix(src, a.address, a.prefix)) return; // the packet socket has it
       }
@@ -261,6 +357,36 @@ export class DhcpTransport {
     // Our address facing the sender: the local address on its subnet (relays are on-link).
     if (!localAddress && src !== ZERO) localAddress = localAddressFacing(src)?.address;
     this.dispatch(buf, { via: 'udp', localAddress, localPort, srcAddress: src, srcPort: rinfo.port });
+  }
+
+  /** A broadcast the dgram socket got: if no packet socket saw it, it came in on an unserved interface. */
+  private checkServed(buf: Buffer): void {
+    const key = dedupeKey(buf);
+    if (!key || this.unserved.length >= UNSERVED_PENDING_MAX) return;
+    this.unserved.push({ key, mac: formatChaddr(buf), type: dhcpTypeName(Number(key.slice(40))) });
+    if (this.unservedTimer) return;
+    this.unservedTimer = setTimeout(() => {
+      this.unservedTimer = undefined;
+      const pending = this.unserved;
+      this.unserved = [];
+      const missed = pending.filter((p) => !this.seenRecently(p.key));
+      if (!missed.length || this.stopped) return;
+      this.opts.telemetry.count(M + 'dropped_total', { reason: 'unserved_interface' }, missed.length);
+      // Which interface? Not served, not excluded, not loopback: one of these.
+      const served = new Set(this.links.names());
+      const except = new Set(this.opts.exceptInterfaces ?? []);
+      const candidates = listInterfaces().filter((i) => !i.loopback && i.up && !served.has(i.ifname) && !except.has(i.ifname));
+      if (!candidates.length) return; // an excluded interface: not ours, on purpose
+      const names = candidates.map((i) => `${i.ifname} (${i.ipv4.length ? i.ipv4.map((a) => `${a.address}/${a.prefix}`).join(', ') : 'no IPv4 address'})`);
+      for (const p of missed) {
+        this.opts.log.warn(
+          { event: 'dhcp.unserved_interface', mac: p.mac, type: p.type, candidates: candidates.map((i) => i.ifname) },
+          `${p.type} from ${p.mac} came in on an interface lanboot does not serve (${candidates.length > 1 ? 'one of ' : ''}${names.join('; ')}), so it is not answered: ` +
+            `add a dhcp.subnets entry for that network (or give the interface an address in one), or list it in except_interfaces to silence this`,
+        );
+      }
+    }, UNSERVED_SWEEP_MS);
+    this.unservedTimer.unref();
   }
 
   private dispatch(buf: Buffer, ingress: Ingress): void {
@@ -387,6 +513,16 @@ export class DhcpTransport {
       }
     });
   }
+}
+
+function dhcpTypeName(type: number): string {
+  const n = MESSAGE_TYPE_NAMES[type];
+  return n ? `DHCP${n}` : 'BOOTP request';
+}
+
+/** chaddr as a MAC (Ethernet's 6 bytes) from a BOOTP message's bytes. */
+function formatChaddr(buf: Buffer): string {
+  return buf.length >= 34 ? [...buf.subarray(28, 34)].map((b) => b.toString(16).padStart(2, '0')).join(':') : 'unknown';
 }
 
 /** The PXE boot server port is opened in proxy mode and when a subnet is answered as proxy. */

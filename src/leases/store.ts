@@ -93,6 +93,8 @@ export class LeaseStore {
   private readonly byIp = new Map<number, Lease>();
   private readonly byKey = new Map<string, Lease>();
   private readonly reservedIp = new Map<number, string>();
+  /** The server's own addresses: never handed out, whatever the range says. */
+  private readonly ownIp = new Set<number>();
   /** Static addresses a client DECLINEd: in use by someone else until an ARP probe says otherwise. */
   private readonly suspect = new Set<number>();
   private readonly now: () => number;
@@ -227,6 +229,35 @@ export class LeaseStore {
 
   // ----------------------------------------------------------- allocation order
 
+  /**
+   * The server's own addresses (every interface, and server:): a pool that
+   * contains one never offers it, and a client asking for it is refused.
+   * Changes rebuild the pools, so an address that stops being ours is free again.
+   */
+  setOwnAddresses(ips: readonly string[]): void {
+    const next = new Set<number>();
+    for (const ip of ips) {
+      try {
+        next.add(ipToInt(ip));
+      } catch {
+        /* not IPv4 */
+      }
+    }
+    if (next.size === this.ownIp.size && [...next].every((n) => this.ownIp.has(n))) return;
+    this.ownIp.clear();
+    for (const n of next) this.ownIp.add(n);
+    this.rebuild();
+  }
+
+  /** Is this one of the server's own addresses (setOwnAddresses)? */
+  isOwnAddress(ip: string): boolean {
+    try {
+      return this.ownIp.has(ipToInt(ip));
+    } catch {
+      return false;
+    }
+  }
+
   private poolOfIp(n: number): Pool | undefined {
     for (const p of this.pools) if (p.assignable(n)) return p;
     return undefined;
@@ -234,7 +265,7 @@ export class LeaseStore {
 
   /** When the address may be handed out by its pool: NEVER_USED, else the end of its lease/offer/quarantine; undefined = never (reserved). */
   private freeKey(n: number): number | undefined {
-    if (this.reservedIp.has(n)) return undefined;
+    if (this.reservedIp.has(n) || this.ownIp.has(n)) return undefined;
     const l = this.byIp.get(n);
     return l ? l.expires : NEVER_USED;
   }
@@ -254,7 +285,7 @@ export class LeaseStore {
   private rebuildPool(p: Pool): void {
     p.reset();
     for (const [n, l] of this.byIp) {
-      if (p.assignable(n) && !this.reservedIp.has(n)) p.push(l.expires, n);
+      if (p.assignable(n) && !this.reservedIp.has(n) && !this.ownIp.has(n)) p.push(l.expires, n);
     }
   }
 
@@ -278,7 +309,7 @@ export class LeaseStore {
     }
     while (pool.frontier <= pool.end) {
       const n = pool.frontier++;
-      if (n === pool.network || n === pool.broadcast || this.byIp.has(n) || this.reservedIp.has(n)) continue;
+      if (n === pool.network || n === pool.broadcast || this.byIp.has(n) || this.reservedIp.has(n) || this.ownIp.has(n)) continue;
       return { ip: intToIp(n), fresh: true };
     }
     const key = pool.peekKey();
@@ -337,7 +368,7 @@ export class LeaseStore {
     } catch {
       return false;
     }
-    if (!this.inSubnet(pool, n)) return false;
+    if (!this.inSubnet(pool, n) || this.ownIp.has(n)) return false;
     const r = this.reservedIp.get(n);
     if (r !== undefined && r !== mac.toLowerCase()) return false;
     const l = this.byIp.get(n);

@@ -73,6 +73,31 @@ export function listInterfaces(): InterfaceInfo[] {
   return out.sort((a, b) => a.ifindex - b.ifindex);
 }
 
+/**
+ * The interfaces holding IPv4 addresses now, from one getifaddrs() (cheap
+ * enough to repeat every few seconds). Like os.networkInterfaces(), it leaves
+ * out interfaces that are not up and running (no carrier): nothing arrives on
+ * them anyway.
+ */
+export function addressedInterfaces(): Array<{ ifname: string; loopback: boolean; ipv4: Ipv4Address[] }> {
+  const out: Array<{ ifname: string; loopback: boolean; ipv4: Ipv4Address[] }> = [];
+  for (const [ifname, addrs] of Object.entries(networkInterfaces())) {
+    const ipv4 = (addrs ?? []).filter((a) => a.family === 'IPv4');
+    if (!ipv4.length) continue;
+    out.push({
+      ifname,
+      loopback: ipv4.some((a) => a.internal),
+      ipv4: ipv4.map((a) => ({ address: a.address, prefix: Number(a.cidr?.split('/')[1] ?? 32), netmask: a.netmask })),
+    });
+  }
+  return out;
+}
+
+/** Every IPv4 address of this machine (all interfaces, loopback included). */
+export function ownAddresses(): string[] {
+  return addressedInterfaces().flatMap((i) => i.ipv4.map((a) => a.address));
+}
+
 // ---- which local address faces a peer ---------------------------------------
 
 /** How long the address list behind localAddressFacing() is reused (it runs per datagram). */

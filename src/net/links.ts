@@ -31,7 +31,7 @@ export interface LinkKeeperOptions<L extends KeptLink> {
 
 export class LinkKeeper<L extends KeptLink> {
   private readonly open = new Map<string, L>();
-  private readonly wanted: string[] = [];
+  private readonly wanted = new Set<string>();
   private retry?: NodeJS.Timeout;
   private closed = false;
 
@@ -41,13 +41,45 @@ export class LinkKeeper<L extends KeptLink> {
   start(ifnames: string[]): void {
     try {
       for (const ifname of ifnames) {
-        this.wanted.push(ifname);
+        this.wanted.add(ifname);
         this.openOne(ifname);
       }
     } catch (e) {
       this.close();
       throw e;
     }
+  }
+
+  /**
+   * Keep one more interface (one that appeared, or got an address). Throws
+   * when it cannot be opened now; it is then not kept, and the caller may
+   * try again later.
+   */
+  add(ifname: string): L {
+    if (this.closed) throw new Error('closed');
+    const cur = this.open.get(ifname);
+    if (cur) return cur;
+    this.wanted.add(ifname);
+    try {
+      return this.openOne(ifname);
+    } catch (e) {
+      this.wanted.delete(ifname);
+      throw e;
+    }
+  }
+
+  /** Stop keeping an interface (closed now if open). */
+  remove(ifname: string): void {
+    this.wanted.delete(ifname);
+    const l = this.open.get(ifname);
+    if (!l) return;
+    this.open.delete(ifname);
+    l.close();
+  }
+
+  /** The interfaces kept, open or waiting to be reopened. */
+  names(): string[] {
+    return [...this.wanted];
   }
 
   get(ifname: string): L | undefined {
@@ -74,6 +106,7 @@ export class LinkKeeper<L extends KeptLink> {
     let link: L;
     const onError = (err: NodeJS.ErrnoException): void => {
       if (this.closed || this.open.get(ifname) !== link) return;
+      if (!this.wanted.has(ifname)) return;
       this.opts.onError?.(ifname, err);
       if (err.code !== 'ENODEV') return;
       this.open.delete(ifname);
@@ -98,7 +131,7 @@ export class LinkKeeper<L extends KeptLink> {
           /* still gone; try again */
         }
       }
-      if (this.open.size < this.wanted.length) this.schedule();
+      if ([...this.wanted].some((n) => !this.open.has(n))) this.schedule();
     }, this.opts.retryMs ?? 2000);
     this.retry.unref();
   }

@@ -193,7 +193,8 @@ export class BootPlan {
       a.reason = `iPXE (${verdict.why}) -> ${a.rootPath ? `root-path ${a.rootPath}` : a.bootfile !== undefined ? `script ${a.bootfile}` : 'no script (script: none)'}`;
     } else if (isHttpClient) {
       a.stage = 'uefi-http';
-      a.bootfile = slots.http_boot === undefined ? this.expandOr(`http://{http}/${boot.uefi}`, v) : given(slots.http_boot);
+      // Default: the UEFI file over HTTP; none when UEFI gets none.
+      a.bootfile = slots.http_boot === undefined ? (boot.uefi === NO_BOOT ? undefined : this.expandOr(`http://{http}/${boot.uefi}`, v)) : given(slots.http_boot);
       if (!proxy) a.nextServer = nextServer;
       a.reason = `UEFI HTTP boot (arch ${f.arch ?? '-'}, not iPXE: ${verdict.why}) -> ${a.bootfile ?? 'nothing (http_boot: none)'}`;
     } else if (pxeVendor || f.arch !== undefined) {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,17 +45,32 @@ describe('lanboot CLI', () => {
   it('check prints the resolved plan of the embedded default config', async () => {
     const r = await lanboot('check', '--config', 'config/lanboot.yaml');
     expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('config/lanboot.yaml: OK');
     expect(r.stdout).toContain('52:54:00:12:34:56  demo1  127.77.0.10  boot: iscsi');
-    expect(r.stdout).toMatch(/PXE BIOS\s+pxe: file "undionly\.kpxe"/);
+    expect(r.stdout).toMatch(/PXE BIOS\s+pxe: an address, no boot file/); // the loopback demo answers iPXE only
     expect(r.stdout).toMatch(/iPXE\s+ipxe: file "http:\/\/127\.0\.0\.1:8080\/boot\/52:54:00:12:34:56\.ipxe"/);
     expect(r.stdout).toContain('iscsi:127.0.0.1::3260:1:iqn.2026-01.lanboot.demo:demo1');
   });
 
   it('check --json gives machine-readable answers', async () => {
     const r = await lanboot('check', '--config', 'config/lanboot.yaml', '--json');
-    const hosts = JSON.parse(r.stdout) as Array<{ name: string; ipxe: { stage: string } }>;
-    expect(hosts.map((h) => h.name)).toEqual(['demo1', 'demo2']);
-    expect(hosts[0]!.ipxe.stage).toBe('ipxe');
+    const j = JSON.parse(r.stdout) as { ok: boolean; problems: unknown[]; clients: Array<{ client: string }>; hosts: Array<{ name: string; ipxe: { stage: string } }> };
+    expect(j.ok).toBe(true);
+    expect(j.problems).toEqual([]);
+    expect(j.clients[0]!.client).toBe('BIOS PXE');
+    expect(j.hosts.map((h) => h.name)).toEqual(['demo1', 'demo2']);
+    expect(j.hosts[0]!.ipxe.stage).toBe('ipxe');
+  });
+
+  it('check exits 1 when something will not work, naming file:line, the problem and the fix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-cli-'));
+    const f = join(dir, 'lanboot.yaml');
+    writeFileSync(f, `interfaces: []\nstate_dir: ${dir}\ndhcp:\n  subnets: [{ subnet: 10.77.0.0/24, range: 10.77.0.100-10.77.0.199 }]\ntftp: { root: ${dir} }\nboot:\n  bios: undionly.kpxe\n  uefi: none\n`);
+    const r = await lanboot('check', '--config', f);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`${f}: 1 problem(s) that will not work`);
+    expect(r.stdout).toMatch(new RegExp(`${f}:7: boot\\.bios: undionly\\.kpxe is not in the TFTP root ${dir}: BIOS PXE ROMs will fail to load it; `));
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses a bad config with file:line:col and exit code 2', async () => {

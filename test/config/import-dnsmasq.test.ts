@@ -143,6 +143,46 @@ describe('warnings name the consequence', () => {
   });
 });
 
+describe('listening: the interfaces dnsmasq serves (issue 10, item 1)', () => {
+  const range = 'dhcp-range=192.168.1.100,192.168.1.200,255.255.255.0,12h\n';
+  it('no interface= line: interfaces is left unset (served by subnet, as dnsmasq), no warning about it', () => {
+    const r = run('plain.conf', range);
+    expect(r.cfg.interfaces).toBeUndefined();
+    expect(r.warnings.filter((w) => /interface/.test(w.message))).toEqual([]);
+    expect(parseConfig(r.yaml, 'x.yaml').interfaces).toBeUndefined();
+  });
+  it('interface= and bind-interfaces/bind-dynamic: the named interfaces; patterns are said not to carry over', () => {
+    const r = run('named.conf', `interface=lan0\nbind-interfaces\ninterface=wg*\n${range}`);
+    expect(r.cfg.interfaces).toEqual(['lan0']);
+    expect(warnedAt(r.warnings, 3, /interface pattern wg\*/)).toBe(true);
+  });
+  it('except-interface and no-dhcp-interface become except_interfaces (lo needs none)', () => {
+    const r = run('except.conf', `except-interface=lo\nexcept-interface=wan0\nno-dhcp-interface=eth9\n${range}`);
+    expect(r.cfg.except_interfaces).toEqual(['wan0', 'eth9']);
+    expect(r.cfg.interfaces).toBeUndefined();
+    expect(r.warnings.filter((w) => w.line <= 3)).toEqual([]);
+    expect(parseConfig(r.yaml, 'x.yaml').except_interfaces).toEqual(['wan0', 'eth9']);
+  });
+  it('a range tagged with an interface name is served on that interface (dhcp-option tag:IFACE follows it)', () => {
+    const conf = [
+      'interface=eth1', 'interface=eth2', 'bind-interfaces',
+      'dhcp-range=tag:eth1,192.168.11.2,192.168.11.150,255.255.255.0,24h', 'dhcp-range=tag:eth2,192.168.1.2,192.168.1.150,255.255.255.0,24h',
+      'dhcp-option=tag:eth1,option:router,192.168.11.1', 'dhcp-option=tag:eth2,option:router,192.168.1.1',
+    ].join('\n');
+    const r = run('tags.conf', conf);
+    expect(r.cfg.interfaces).toEqual(['eth1', 'eth2']);
+    expect(r.cfg.dhcp.subnets).toEqual([
+      { subnet: '192.168.11.0/24', range: '192.168.11.2-192.168.11.150', interface: 'eth1', lease: '1d', router: '192.168.11.1' },
+      { subnet: '192.168.1.0/24', range: '192.168.1.2-192.168.1.150', interface: 'eth2', lease: '1d', router: '192.168.1.1' },
+    ]);
+    expect(r.warnings.filter((w) => w.line >= 4)).toEqual([]);
+  });
+  it('listen-address in a range needs nothing; one outside every range is reported', () => {
+    expect(run('la.conf', `listen-address=192.168.1.1\n${range}`).warnings.filter((w) => w.line === 1)).toEqual([]);
+    expect(warnedAt(run('la2.conf', `listen-address=10.9.9.9\n${range}`).warnings, 1, /listen-address=10\.9\.9\.9/)).toBe(true);
+  });
+});
+
 describe('robustness', () => {
   it('never throws and always emits YAML that loads, on mangled input', () => {
     let seed = 7;

@@ -32,6 +32,15 @@ describe('config loader', () => {
     expect(c.iscsi).toMatchObject({ port: 3260, lun: 1, handoff: 'script', portal: '10.77.0.1' });
   });
 
+  it('interfaces: unset (served by subnet), [] (UDP only) and a list stay apart; except_interfaces may not repeat a listed one', () => {
+    expect(parseConfig(BASE.replace('interfaces: [lan0]\n', ''), 'x.yaml').interfaces).toBeUndefined();
+    expect(parseConfig(BASE.replace('[lan0]', '[]'), 'x.yaml').interfaces).toEqual([]);
+    expect(parseConfig(BASE, 'x.yaml')).toMatchObject({ interfaces: ['lan0'], except_interfaces: [] });
+    expect(problems(`except_interfaces: [wan0, lan0]\n${BASE}`)[0]).toMatch(/^lanboot\.yaml:1:27: except_interfaces\[1\]: lan0 is also listed in interfaces/);
+    // RPL frames carry no address: with interfaces unset it needs its own list.
+    expect(problems(`rpl: {}\n${BASE.replace('interfaces: [lan0]\n', '')}`)[0]).toMatch(/rpl: the RPL responder needs an interface: set rpl\.interfaces or interfaces/);
+  });
+
   it('resolves relative paths against the config file directory', () => {
     const c = parseConfig('state_dir: ./state\ntftp: { root: tftpboot }\n', '/opt/lb/conf/lanboot.yaml');
     expect(c.state_dir).toBe('/opt/lb/conf/state');

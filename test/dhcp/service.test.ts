@@ -419,6 +419,52 @@ describe('DhcpService proxy mode', () => {
   });
 });
 
+describe('a broadcast that cannot be answered is warned about, not logged at debug (issue 10, item 1)', () => {
+  it('names the interface and what it lacks; relayed and unicast requests stay at debug', async () => {
+    const lines: Array<Record<string, any>> = [];
+    const log = pino({ level: 'info', base: undefined }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const s = new DhcpService({ config: cfg.dhcp!, plan: new BootPlan(cfg), leases: store, telemetry: tel, log });
+    const warned = () => lines.filter((l) => l.event === 'dhcp.unanswered');
+    expect(await s.handle(msg('52:54:00:00:0a:01', 1), { ...lan, iface: 'lb-x9', localAddress: '192.168.9.1', addresses: ['192.168.9.1'] })).toBeNull();
+    expect(warned().at(-1)).toMatchObject({ level: 40, reason: 'no_subnet', iface: 'lb-x9', mac: '52:54:00:00:0a:01' });
+    expect(warned().at(-1)!.msg).toMatch(/DHCPDISCOVER from 52:54:00:00:0a:01 on lb-x9 cannot be answered: no dhcp.subnets entry holds an address of lb-x9 \(192\.168\.9\.1\)/);
+    expect(await s.handle(msg('52:54:00:00:0a:02', 1), { ...lan, iface: 'lb-x8', localAddress: undefined, addresses: [] })).toBeNull();
+    expect(warned().at(-1)!.msg).toMatch(/lb-x8 has no IPv4 address/);
+    // Several subnets and no interface to tell them apart (interfaces: []).
+    expect(await s.handle(msg('52:54:00:00:0a:03', 1), { via: 'udp', localPort: 67, srcAddress: '0.0.0.0', srcPort: 68 })).toBeNull();
+    expect(warned().at(-1)!.msg).toMatch(/interfaces: \[\]/);
+    const n = warned().length;
+    // Not broadcasts from the LAN: a relay for a subnet we lack, a unicast renewal.
+    await s.handle(msg('52:54:00:00:0a:04', 1, [], { giaddr: '172.16.0.1' }), { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: '172.16.0.1', srcPort: 67 });
+    await s.handle(msg('52:54:00:00:0a:05', 3, [], { ciaddr: '192.168.9.50' }), { ...lan, iface: 'lb-x9', localAddress: '192.168.9.1', addresses: ['192.168.9.1'], broadcast: false, srcAddress: '192.168.9.50' });
+    expect(warned()).toHaveLength(n);
+  });
+});
+
+describe('ARP probe before the first offer (issue 10, item 4)', () => {
+  it('on by default; DISCOVERs from one client while its probe runs wait for it and get the same address, probed once', async () => {
+    expect(cfg.dhcp!.arp_probe).toBe(true);
+    const probed: string[] = [];
+    const s = new DhcpService({
+      config: cfg.dhcp!, plan: new BootPlan(cfg), leases: store, telemetry: tel, log: silent, server: cfg.server,
+      probe: async (ip) => {
+        probed.push(ip);
+        await new Promise((r) => setTimeout(r, 20));
+        return false;
+      },
+    });
+    const mac = '52:54:00:00:0b:01';
+    // Three client kinds of one machine at once (as the differential probe sends them), different xids.
+    const replies = await Promise.all([msg(mac, 1, PXE_BIOS), msg(mac, 1, PXE_UEFI), msg(mac, 1)].map((m) => s.handle(m, lan)));
+    expect(replies.map(t)).toEqual([2, 2, 2]);
+    expect(new Set(replies.map((r) => r!.message.yiaddr)).size).toBe(1);
+    expect(probed).toHaveLength(1);
+    // A fresh address for another client is probed again.
+    expect(t(await s.handle(msg('52:54:00:00:0b:02', 1), { ...lan, iface: 'lb-x1', localAddress: '10.88.0.1', addresses: ['10.88.0.1'] }))).toBe(2);
+    expect(probed).toHaveLength(2);
+  });
+});
+
 describe('warnings a packet can trigger (issue 9, item 17b)', () => {
   it('a host answering every ARP probe makes ten dhcp.conflict lines, then one that counts the rest; the counter counts all', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });

@@ -7,8 +7,9 @@
  *    interface= line), with an address on the config's subnet (the host a
  *    project documents); each link gets its own client namespace;
  *  - extra: lines the including dnsmasq.conf holds for a fragment (its range).
- * lanboot additionally gets `interfaces:` when the import has none: listening
- * without `interfaces` is phase 2 of issue 10 (item 1). `proxy` marks links
+ * lanboot gets nothing more: without interface= the import leaves
+ * `interfaces` unset, and lanboot serves every interface with an address in a
+ * subnet, as dnsmasq does. `proxy` marks links
  * whose clients also ask the boot server on port 4011, as PXE clients do
  * after a proxy offer.
  */

@@ -116,6 +116,24 @@ describe('LeaseStore', () => {
     await s.close();
   });
 
+  it("never hands out the server's own addresses; one that stops being ours is free again", async () => {
+    const s = await open();
+    const pool = s.pools[0]!;
+    // A lease from before the address became ours is not renewed to anyone either.
+    await s.bind('k0', 'm0', '10.77.0.101', 60);
+    s.setOwnAddresses(['10.77.0.100', '10.77.0.101', '192.0.2.1']);
+    expect(s.allocate(pool, 'k1', 'm1', { requested: '10.77.0.100' })!.ip).toBe('10.77.0.102');
+    s.offer('k1', 'm1', '10.77.0.102');
+    expect(s.allocate(pool, 'k0', 'm0')!.ip).toBe('10.77.0.103');
+    expect(s.available(pool, '10.77.0.100', 'k2', 'm2')).toBe(false);
+    expect(s.available(pool, '10.77.0.101', 'k0', 'm0')).toBe(false);
+    expect(s.allocate(pool, 'kf', 'mf', { fixed: '10.77.0.100' })).toBeNull();
+    expect(s.isOwnAddress('10.77.0.100')).toBe(true);
+    s.setOwnAddresses(['10.77.0.101']);
+    expect(s.allocate(pool, 'k2', 'm2')!.ip).toBe('10.77.0.100');
+    await s.close();
+  });
+
   it('honours a requested address when free; pool exhaustion returns null; expiry frees', async () => {
     const s = await open();
     const pool = s.pools[0]!;

@@ -91,6 +91,9 @@ describe('BootPlan.dhcp', () => {
   it('answers UEFI HTTP boot with a URL and HTTPClient', () => {
     const a = plan.dhcp({ mac: MAC, arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001', serverAddress: '10.77.0.1' });
     expect(a).toMatchObject({ stage: 'uefi-http', vendorClass: 'HTTPClient', bootfile: 'http://10.77.0.1:8080/snponly.efi' });
+    // Its default follows boot.uefi: none there is none here, not a URL ending in /none.
+    const none = new BootPlan(parseConfig(YAML.replace('uefi: snponly.efi', 'uefi: none'), 'lanboot.yaml'));
+    expect(none.dhcp({ mac: MAC, arch: 16, vendorClass: 'HTTPClient:Arch:00016:UNDI:003001', serverAddress: '10.77.0.1' }).bootfile).toBeUndefined();
   });
 
   it('gives no boot answer to a host set to boot locally, nor to a non-PXE client', () => {

@@ -11,7 +11,7 @@ import type { ImportWarning } from '../types.js';
 import { ANY_MAC, kind, KINDS, type KindId } from './clients.js';
 import { answer, type Answer } from './answers.js';
 import { isIpv4, type Cond, type Host, type Model, type Range, type Service } from './model.js';
-import { netmaskToPrefix, networkOf } from '../../../net/address.js';
+import { inPrefix, netmaskToPrefix, networkOf } from '../../../net/address.js';
 import { clientTags } from './tags.js';
 
 /** Boot slots and the client kind each is decided on. */
@@ -42,6 +42,7 @@ export interface Emitted {
 interface Subnet {
   subnet: string;
   range?: string;
+  interface?: string;
   router?: string;
   dns?: string[];
   domain?: string;
@@ -80,7 +81,11 @@ export function emit(m: Model, warnings: ImportWarning[]): Emitted {
       if (r.lease === 'infinite') warn(r.line, "infinite lease: lanboot leases expire; lanboot's default (12h) used");
       else s.lease = leaseOut(r.lease ?? 3600); // dnsmasq's default lease is one hour (lanboot's is 12h)
     }
-    if (r.conds.length) warn(r.line, `range conditions (${r.conds.map(fmtCond).join(',')}) not carried over`);
+    // dnsmasq tags each request with its interface's name: tag:eth1 on a range serves it on eth1 only.
+    const onIface = r.conds.find((c) => !c.neg && isInterfaceTag(m, c.name));
+    if (onIface) s.interface = onIface.name;
+    const rest = r.conds.filter((c) => c !== onIface);
+    if (rest.length) warn(r.line, `range conditions (${rest.map(fmtCond).join(',')}) not carried over`);
     subnets.push(s);
   }
 
@@ -185,11 +190,11 @@ export function emit(m: Model, warnings: ImportWarning[]): Emitted {
     warn(proxies[0]!.line, 'dnsmasq answers no PXE client with this config (a proxy range needs pxe-service or pxe-prompt), and neither does this import: set boot.bios/uefi to boot them');
 
   // ---- options -------------------------------------------------------------
-  const rangeTags = new Set(m.ranges.map((r) => r.tag).filter((t): t is string => !!t));
+  const rangeTags = new Set([...m.ranges.map((r) => r.tag), ...subnets.map((s) => s.interface)].filter((t): t is string => !!t));
   for (const o of m.options) {
     if (o.vendor !== undefined || o.encap !== undefined) continue;
     if ([67, 60].includes(o.code) && o.conds.some((c) => !rangeTags.has(c.name))) continue; // per client kind: in the slots above
-    const targets = o.conds.length === 0 ? subnets : subnets.filter((s) => o.conds.every((c) => !c.neg && s._range.tag === c.name));
+    const targets = o.conds.length === 0 ? subnets : subnets.filter((s) => o.conds.every((c) => !c.neg && (s._range.tag === c.name || s.interface === c.name)));
     if (o.conds.length && targets.length === 0) {
       warn(o.line, `option ${o.code} for ${o.conds.map(fmtCond).join(',')}: lanboot sets options per subnet; not carried over`);
       continue;
@@ -306,13 +311,20 @@ export function emit(m: Model, warnings: ImportWarning[]): Emitted {
     warn(m.tftp.rootLine, "tftp-root without enable-tftp: another TFTP server serves these files; lanboot's TFTP left off");
   }
 
+  // Without interface= lanboot, like dnsmasq, serves every interface with an address in a subnet.
   const out: Record<string, unknown> = {};
-  out.interfaces = m.interfaces;
-  if (m.interfaces.length === 0 && subnets.length > 0)
-    warn(0, 'no interface= line: list the LAN interfaces in `interfaces:` (without them lanboot uses UDP sockets only)');
+  const both = m.exceptInterfaces.filter((i) => m.interfaces.includes(i));
+  for (const i of both) warn(0, `${i} is named by interface= and except-interface=: dnsmasq does not serve it, and neither does lanboot (left out of interfaces)`);
+  if (m.interfaces.length) out.interfaces = m.interfaces.filter((i) => !both.includes(i));
+  const except = m.exceptInterfaces.filter((i) => !both.includes(i));
+  if (except.length) out.except_interfaces = except;
+  for (const la of m.listenAddresses) {
+    if (!m.interfaces.length && isIpv4(la.address) && subnets.some((s) => inSubnet(la.address, s.subnet))) continue; // the interface holding it is served by subnet
+    warn(la.line, `listen-address=${la.address}: lanboot serves interfaces, not addresses; ${m.interfaces.length ? 'interfaces: from interface= lines' : 'it serves every interface with an address in a subnet'}; not carried over`);
+  }
   if (subnets.length > 0) {
     const dhcp: Record<string, unknown> = { mode };
-    dhcp.subnets = subnets.map(({ _range, ...s }) => (mode === 'proxy' ? { subnet: s.subnet } : s));
+    dhcp.subnets = subnets.map(({ _range, ...s }) => (mode === 'proxy' ? { subnet: s.subnet, ...(s.interface ? { interface: s.interface } : {}) } : s));
     if (otherClasses.length) {
       dhcp.user_classes = [
         { match: 'iPXE', ipxe: true },
@@ -329,6 +341,22 @@ export function emit(m: Model, warnings: ImportWarning[]): Emitted {
   out.admin = { address: '127.0.0.1', port: 8067 };
   out.hosts = Object.fromEntries(hostsOut);
   return { config: out, hostCount: hostsOut.length };
+}
+
+/**
+ * A range condition on an interface's name: one interface= names, or a tag no
+ * line sets (only the interface a request came in on can set it).
+ */
+function isInterfaceTag(m: Model, tag: string): boolean {
+  if (m.interfaces.includes(tag)) return true;
+  const s = tagSources(m);
+  for (const i of m.interfaces) s.delete(i);
+  return !s.has(tag) && /^[a-z][a-z0-9._-]{0,14}$/i.test(tag);
+}
+
+function inSubnet(ip: string, cidr: string): boolean {
+  const [net, bits] = cidr.split('/') as [string, string];
+  return inPrefix(ip, net, Number(bits));
 }
 
 /** Tags some line can set (a tag no line sets makes a condition on it always false). */

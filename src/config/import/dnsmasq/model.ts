@@ -114,6 +114,10 @@ export interface Opt {
 
 export interface Model {
   interfaces: string[];
+  /** except-interface and no-dhcp-interface: interfaces DHCP is not served on. */
+  exceptInterfaces: string[];
+  /** listen-address lines (other than loopback). */
+  listenAddresses: Array<{ line: number; address: string }>;
   ranges: Range[];
   hosts: Host[];
   boots: Boot[];
@@ -249,7 +253,7 @@ function optionCode(tok: string): number | undefined {
 export function buildModel(dirs: Directive[], warnings: ImportWarning[]): Model {
   const warn = (line: number, message: string) => warnings.push({ line, message });
   const m: Model = {
-    interfaces: [], ranges: [], hosts: [], boots: [], services: [], matches: [], classes: [], macTags: [], tagIfs: [],
+    interfaces: [], exceptInterfaces: [], listenAddresses: [], ranges: [], hosts: [], boots: [], services: [], matches: [], classes: [], macTags: [], tagIfs: [],
     options: [], ignores: [], pxeVendors: [], enablePxe: false, noOverride: false,
     tftp: { enabled: false, enableLine: 0, rootLine: 0, settings: {} }, opaque: new Map(),
   };
@@ -261,14 +265,22 @@ export function buildModel(dirs: Directive[], warnings: ImportWarning[]): Model 
     switch (key) {
       case 'interface':
         if (!v) warn(line, 'interface= without a name');
-        else for (const a of args) if (a && !m.interfaces.includes(a)) m.interfaces.push(a);
+        for (const a of args) {
+          if (!a || m.interfaces.includes(a)) continue;
+          if (/[*?]/.test(a)) warn(line, `interface pattern ${a}: lanboot lists interfaces by name; not carried over (without names it serves every interface with an address in a subnet)`);
+          else m.interfaces.push(a);
+        }
         break;
       case 'except-interface':
-        if (!args.every((a) => a === 'lo')) warn(line, 'except-interface: lanboot listens only on `interfaces`; not carried over');
+      case 'no-dhcp-interface':
+        for (const a of args) {
+          if (!a || a === 'lo' || m.exceptInterfaces.includes(a)) continue; // lanboot never serves loopback with packet sockets
+          if (/[*?]/.test(a)) warn(line, `${key} pattern ${a}: lanboot lists interfaces by name; not carried over`);
+          else m.exceptInterfaces.push(a);
+        }
         break;
       case 'listen-address':
-        if (!args.every((a) => a === '127.0.0.1' || a === '::1'))
-          warn(line, 'listen-address: lanboot binds per interface (`interfaces`); not carried over');
+        for (const a of args) if (a && a !== '127.0.0.1' && a !== '::1') m.listenAddresses.push({ line, address: a });
         break;
       case 'port':
         if (v !== '0') warn(line, 'port: lanboot serves no DNS; not carried over');
