@@ -175,7 +175,9 @@ describe.skipIf(skip)('real firmware end to end', () => {
     await lanboot.waitForLine((l) => forMac(BIOS_MAC)(l) && l.event === 'http.script', 1000, 'http.script after the chain');
     // DHCP saw the PXE-chain request as a PXE ROM (despite option 175) and the undionly one as iPXE.
     const acks = lanboot.lines.filter((l) => forMac(BIOS_MAC)(l) && l.event === 'dhcp.ack');
-    expect(acks.map((l) => [l.stage, l.bootfile])).toEqual([
+    // A REQUEST the firmware retransmits (a slow, loaded machine) is ACKed again: compare the stages, once each.
+    const stages = acks.map((l) => [l.stage, l.bootfile]).filter((a, k, all) => k === 0 || JSON.stringify(a) !== JSON.stringify(all[k - 1]));
+    expect(stages).toEqual([
       ['pxe', 'undionly.kpxe'],
       ['ipxe', `http://${SERVER_IP}/boot/${BIOS_MAC}.ipxe`],
     ]);
