@@ -15,8 +15,8 @@ import {
 } from '../codec/dhcp-options.js';
 import type { DhcpConfig, SubnetConfig } from '../config/types.js';
 import type { ClientFacts, DhcpAnswer } from '../plan/types.js';
-import type { LeaseStore, Pool } from '../leases/store.js';
-import type { Telemetry } from '../telemetry.js';
+import type { Allocation, LeaseStore, Pool } from '../leases/store.js';
+import type { Counter, Telemetry } from '../telemetry.js';
 import type { Logger } from '../log.js';
 import { defaultHandlers } from './handlers/index.js';
 import type { Destination, Ingress, Reply, ReplyContext, ReplyHandler } from './types.js';
@@ -53,6 +53,17 @@ export interface DhcpServiceOptions {
 
 const ZERO = '0.0.0.0';
 const M = 'lanboot_dhcp_';
+
+/** A subnet's network and mask as integers, computed once per config object. */
+const netOfSubnet = new WeakMap<SubnetConfig, { net: number; mask: number }>();
+function netOf(s: SubnetConfig): { net: number; mask: number } {
+  let v = netOfSubnet.get(s);
+  if (!v) {
+    const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
+    netOfSubnet.set(s, (v = { net: (ipToInt(s.network) & mask) >>> 0, mask }));
+  }
+  return v;
+}
 /** proxyDHCP knows no lease time: how long facts of a proxy client are kept. */
 const PROXY_FACTS_SECONDS = 3600;
 
@@ -69,6 +80,9 @@ export class DhcpService {
   /** Client IP -> last facts seen for it; Map order is recency (LRU). */
   private readonly factsByIp = new Map<string, { facts: ClientFacts; expires: number }>();
   private readonly factsCapacity: number;
+  /** Counters by message type, made at first use (the hot path does not build label keys). */
+  private readonly requestCounters: Counter[] = [];
+  private readonly replyCounters: Counter[] = [];
 
   constructor(opts: DhcpServiceOptions) {
     this.config = opts.config;
@@ -110,7 +124,7 @@ export class DhcpService {
   private remember(ip: string, facts: ClientFacts, seconds: number): void {
     if (!ip || ip === ZERO) return;
     this.factsByIp.delete(ip);
-    this.factsByIp.set(ip, { facts: { ...facts, ip }, expires: this.now() + seconds * 1000 });
+    this.factsByIp.set(ip, { facts: facts.ip === ip ? facts : { ...facts, ip }, expires: this.now() + seconds * 1000 });
     while (this.factsByIp.size > this.factsCapacity) this.factsByIp.delete(this.factsByIp.keys().next().value!);
   }
 
@@ -120,37 +134,50 @@ export class DhcpService {
     return null;
   }
 
-  /** Decode and handle one datagram. Never throws; malformed input is dropped and counted. */
-  async handleBuffer(buf: Buffer, ingress: Ingress): Promise<Reply | null> {
+  /**
+   * Decode and handle one datagram. Never rejects; malformed input is dropped
+   * and counted. `buf` must not be reused until the promise settles (the
+   * decoded message views it).
+   */
+  handleBuffer(buf: Buffer, ingress: Ingress): Promise<Reply | null> {
     let msg: DhcpMessage;
     try {
       msg = decode(buf);
     } catch (e) {
-      if (e instanceof DhcpDecodeError) return this.drop('malformed_' + e.reason, { src: ingress.srcAddress, error: e.message });
-      return this.drop('malformed', { src: ingress.srcAddress });
+      if (e instanceof DhcpDecodeError) return Promise.resolve(this.drop('malformed_' + e.reason, { src: ingress.srcAddress, error: e.message }));
+      return Promise.resolve(this.drop('malformed', { src: ingress.srcAddress }));
     }
     return this.handle(msg, ingress);
   }
 
-  /** Handle one decoded request. Never throws. */
-  async handle(msg: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+  /**
+   * Handle one decoded request. Never rejects. Only what waits (a lease
+   * write, an ARP probe) is asynchronous inside: one promise per request.
+   */
+  handle(msg: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+    let r: Reply | null | Promise<Reply | null>;
     try {
-      return await this.dispatch(msg, ingress);
+      r = this.dispatch(msg, ingress);
     } catch (e) {
-      if (e instanceof DhcpDecodeError) return this.drop('bad_option', { error: e.message });
-      this.log.warn({ event: 'dhcp.error', err: (e as Error).message, stack: (e as Error).stack }, 'request failed');
-      return this.drop('internal');
+      return Promise.resolve(this.failed(e));
     }
+    return r instanceof Promise ? r.catch((e: unknown) => this.failed(e)) : Promise.resolve(r);
   }
 
-  private async dispatch(req: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+  private failed(e: unknown): null {
+    if (e instanceof DhcpDecodeError) return this.drop('bad_option', { error: e.message });
+    this.log.warn({ event: 'dhcp.error', err: (e as Error).message, stack: (e as Error).stack }, 'request failed');
+    return this.drop('internal');
+  }
+
+  private dispatch(req: DhcpMessage, ingress: Ingress): Reply | null | Promise<Reply | null> {
     if (req.op !== BOOTREQUEST) return this.drop('not_request');
     if (req.hlen === 0) return this.drop('no_chaddr');
     const type = messageType(req);
     if (type === undefined) return this.drop('bootp');
     const typeName = MESSAGE_TYPE_NAMES[type];
     if (!typeName || type === DHCPOFFER || type === DHCPACK || type === DHCPNAK) return this.drop('bad_message_type');
-    this.telemetry.count(M + 'requests_total', { type: typeName.toLowerCase() });
+    (this.requestCounters[type] ??= this.telemetry.counter(M + 'requests_total', { type: typeName.toLowerCase() })).inc();
 
     const mac = chaddrToMac(req);
     const key = clientKey(req.options, req.htype, req.chaddr.subarray(0, req.hlen).toString('hex'));
@@ -189,8 +216,8 @@ export class DhcpService {
     } catch {
       return false;
     }
-    const mask = s.prefix === 0 ? 0 : (0xffffffff << (32 - s.prefix)) >>> 0;
-    return ((n & mask) >>> 0) === ((ipToInt(s.network) & mask) >>> 0);
+    const { net, mask } = netOf(s);
+    return ((n & mask) >>> 0) === net;
   }
 
   /**
@@ -245,26 +272,34 @@ export class DhcpService {
     const o = req.options;
     const f: ClientFacts = { mac };
     // Each option is read on its own: one malformed option must not hide the others.
-    const safe = <T>(fn: () => T): T | undefined => {
+    if (o.has(OPT.CLIENT_ARCH)) {
       try {
-        return fn();
+        const arch = readClientArch(o);
+        if (arch && arch.length) f.arch = arch[0];
       } catch {
         this.telemetry.count(M + 'bad_options_total');
-        return undefined;
       }
-    };
-    const arch = safe(() => readClientArch(o));
-    if (arch && arch.length) f.arch = arch[0];
+    }
     const vc = readString(o, OPT.VENDOR_CLASS);
     if (vc !== undefined) f.vendorClass = vc;
     const uc = readUserClasses(o);
     if (uc && uc.length) f.userClasses = uc;
     if (o.has(OPT.IPXE)) {
       f.ipxeOptions = true;
-      safe(() => readIpxeOptions(o)); // validated for the count; presence is what matters
+      try {
+        readIpxeOptions(o); // validated for the count; presence is what matters
+      } catch {
+        this.telemetry.count(M + 'bad_options_total');
+      }
     }
-    const uuid = safe(() => readUuid(o));
-    if (uuid) f.uuid = uuid;
+    if (o.has(OPT.UUID)) {
+      try {
+        const uuid = readUuid(o);
+        if (uuid) f.uuid = uuid;
+      } catch {
+        this.telemetry.count(M + 'bad_options_total');
+      }
+    }
     if (ingress.iface) f.iface = ingress.iface;
     if (req.giaddr !== ZERO) f.relay = req.giaddr;
     const sa = this.server ?? serverAddress;
@@ -307,8 +342,10 @@ export class DhcpService {
     for (const h of this.handlers) h.apply(ctx);
     if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // §4.3.2: relay broadcasts the NAK
     const dest = to ?? this.destination(ctx.req, ctx.replyType, ctx.yiaddr, ingress);
-    this.telemetry.count(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[ctx.replyType]!.toLowerCase() });
-    const requested = [...(ctx.req.options.get(OPT.PARAMETER_LIST) ?? [])];
+    const rt = ctx.replyType;
+    (this.replyCounters[rt] ??= this.telemetry.counter(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[rt]!.toLowerCase() })).inc();
+    const prl = ctx.req.options.get(OPT.PARAMETER_LIST);
+    const requested = prl ? Array.from(prl) : [];
     return { message: ctx.reply, to: dest, iface: ingress.iface, from: ctx.serverId, maxLength: this.maxLength(ctx.req), requested };
   }
 
@@ -339,15 +376,26 @@ export class DhcpService {
     return answer.fixedIp && this.inSubnet(subnet, answer.fixedIp) ? answer.fixedIp : undefined;
   }
 
-  private async discover(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
-    const store = this.leases!;
+  private discover(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Reply | null | Promise<Reply | null> {
     const facts0 = this.facts(req, ingress, mac, serverId);
-    let answer = this.ask(facts0);
+    const answer = this.ask(facts0);
     const fixed = this.fixedIn(answer, subnet);
     const requested = readIpSafe(req, OPT.REQUESTED_IP);
-    let alloc = store.allocate(pool, key, mac, { fixed, requested });
+    const alloc = this.leases!.allocate(pool, key, mac, { fixed, requested });
     // Probe addresses never leased before; a reply means someone squats on it.
-    for (let tries = 0; alloc && alloc.fresh && this.probe && this.config.arp_probe && tries < 3; tries++) {
+    if (alloc && alloc.fresh && this.probe && this.config.arp_probe) {
+      return this.probeThenOffer(req, ingress, mac, key, subnet, pool, serverId, facts0, answer, fixed, requested, alloc);
+    }
+    return this.offer(req, ingress, mac, key, subnet, serverId, facts0, answer, fixed, alloc);
+  }
+
+  private async probeThenOffer(
+    req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string,
+    facts0: ClientFacts, answer: DhcpAnswer, fixed: string | undefined, requested: string | undefined, first: Allocation,
+  ): Promise<Reply | null> {
+    const store = this.leases!;
+    let alloc: Allocation | null = first;
+    for (let tries = 0; alloc && alloc.fresh && this.probe && tries < 3; tries++) {
       let inUse = false;
       try {
         inUse = await this.probe(alloc.ip, ingress);
@@ -361,10 +409,18 @@ export class DhcpService {
       if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
       alloc = store.allocate(pool, key, mac, { requested });
     }
+    return this.offer(req, ingress, mac, key, subnet, serverId, facts0, answer, fixed, alloc);
+  }
+
+  private offer(
+    req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, serverId: string,
+    facts0: ClientFacts, answer: DhcpAnswer, fixed: string | undefined, alloc: Allocation | null,
+  ): Reply | null {
     if (!alloc) return this.drop(subnet.range || fixed ? 'pool_exhausted' : 'no_address', { mac, subnet: subnet.subnet });
-    store.offer(key, mac, alloc.ip);
+    this.leases!.offer(key, mac, alloc.ip);
+    facts0.ip = alloc.ip;
     // Ask again with the address known, so templates using {ip} expand.
-    if (!fixed && answer.boot) answer = this.ask({ ...facts0, ip: alloc.ip });
+    if (!fixed && answer.boot) answer = this.ask(facts0);
     const ctx = this.context(req, DHCPDISCOVER, DHCPOFFER, mac, key, facts0, answer, subnet, serverId, false);
     ctx.yiaddr = alloc.ip;
     ctx.leaseSeconds = this.leaseSecondsFor(subnet);
@@ -376,7 +432,7 @@ export class DhcpService {
     return this.build(ctx, ingress);
   }
 
-  private async request(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
+  private request(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Reply | null | Promise<Reply | null> {
     const store = this.leases!;
     const sid = readIpSafe(req, OPT.SERVER_ID);
     const requested = readIpSafe(req, OPT.REQUESTED_IP);
@@ -423,22 +479,28 @@ export class DhcpService {
 
     const seconds = this.leaseSecondsFor(subnet);
     const hostnameOpt = readString(req.options, OPT.HOSTNAME);
-    try {
-      await store.bind(key, mac, ip, seconds, answer.hostname ?? hostnameOpt);
-    } catch (e) {
-      // Not on disk = not promised: no ACK (the client retries).
+    // Not on disk = not promised: no ACK (the client retries).
+    const journalError = (e: unknown): null => {
       this.log.error({ event: 'dhcp.journal_error', mac, ip, err: (e as Error).message }, 'lease journal write failed');
       return this.drop('journal_error', { mac });
+    };
+    let written: Promise<unknown>;
+    try {
+      written = store.bind(key, mac, ip, seconds, answer.hostname ?? hostnameOpt);
+    } catch (e) {
+      return journalError(e);
     }
-    const ctx = this.context(req, DHCPREQUEST, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
-    ctx.yiaddr = ip;
-    ctx.leaseSeconds = seconds;
-    this.remember(ip, facts0, seconds);
-    this.telemetry.bootEvent(this.log, {
-      svc: 'dhcp', event: 'dhcp.ack', mac, ip, state, stage: answer.stage, firmware: answer.firmware,
-      bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
-    });
-    return this.build(ctx, ingress);
+    return written.then(() => {
+      const ctx = this.context(req, DHCPREQUEST, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
+      ctx.yiaddr = ip;
+      ctx.leaseSeconds = seconds;
+      this.remember(ip, facts0, seconds);
+      this.telemetry.bootEvent(this.log, {
+        svc: 'dhcp', event: 'dhcp.ack', mac, ip, state, stage: answer.stage, firmware: answer.firmware,
+        bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
+      });
+      return this.build(ctx, ingress);
+    }, journalError);
   }
 
   /**
