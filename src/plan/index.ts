@@ -32,6 +32,8 @@ export interface FileClient {
   firmware?: Firmware;
 }
 
+const NOT_PXE = 'not a PXE client (no option 60 PXEClient / 93)';
+
 export class BootPlan {
   private readonly exact = new Map<Mac, HostConfig>();
   /** Prefix entries, longest first. */
@@ -50,7 +52,7 @@ export class BootPlan {
   host(mac: Mac): HostConfig | undefined {
     const m = mac.toLowerCase();
     const h = this.exact.get(m);
-    if (h) return h;
+    if (h || this.prefixes.length === 0) return h;
     const bits = macBits(m);
     return this.prefixes.find((p) => prefixMatch(bits, macBits(p.mac), p.prefix_bits));
   }
@@ -126,10 +128,25 @@ export class BootPlan {
 
     // proxyDHCP (PXE spec §2.2.3) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
     const bootClient = f.vendorClass !== undefined && (f.vendorClass.startsWith('PXEClient') || f.vendorClass.startsWith('HTTPClient'));
-    if (proxy && !bootClient) return { ...base, notPxe: true, reason: 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)' };
-    if (!host && !this.config.boot.unknown_clients) return { ...base, reason: 'unknown client; boot.unknown_clients is false' };
+    // `base` is ours: the plain answers below fill it in rather than copy it (one object per request).
+    if (proxy && !bootClient) {
+      base.notPxe = true;
+      base.reason = 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)';
+      return base;
+    }
+    if (!host && !this.config.boot.unknown_clients) {
+      base.reason = 'unknown client; boot.unknown_clients is false';
+      return base;
+    }
     if (host && (host.boot === 'none' || host.boot === 'local')) {
-      return { ...base, reason: `host ${host.name} has boot: ${host.boot}` };
+      base.reason = `host ${host.name} has boot: ${host.boot}`;
+      return base;
+    }
+    // Neither PXE ROM, UEFI HTTP boot nor iPXE (a plain DHCP client, the common case): no verdict strings to build.
+    if (f.vendorClass === undefined && f.arch === undefined && f.userClasses === undefined && !f.ipxeOptions && host?.ipxe === undefined) {
+      base.notPxe = true;
+      base.reason = NOT_PXE;
+      return base;
     }
 
     // iPXE first: an arch branch taken before it hands iPXE its own binary again.
@@ -187,7 +204,9 @@ export class BootPlan {
         reason: `PXE ROM, firmware ${firmware} (arch ${f.arch ?? 'none'}; not iPXE: ${verdict.why}) -> ${file} by TFTP`,
       };
     }
-    return { ...base, notPxe: true, reason: 'not a PXE client (no option 60 PXEClient / 93)' };
+    base.notPxe = true;
+    base.reason = NOT_PXE;
+    return base;
   }
 
   private expandOr(t: string, v: TemplateValues): string | undefined {
