@@ -1,4 +1,5 @@
-import { write, writeSync } from 'node:fs';
+import { fstatSync, writeSync, type Stats } from 'node:fs';
+import { Socket } from 'node:net';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 /**
@@ -26,19 +27,23 @@ function isoTime(): string {
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 /**
- * The log destination: lines written in one event-loop iteration leave in one
- * write(2), made off the loop (libuv threadpool), at most one in flight; lines
- * logged meanwhile queue for the next. A service answering 6,000 DORA/s thus
- * makes a few hundred writes a second, not 12,000, and a slow reader
- * (journald, a full disk) never blocks DHCP. The queue is bounded: past
- * `maxBytes` lines are dropped and counted, and once it drains a line says how
- * many were lost (a stalled reader must not grow the heap without limit).
+ * The log destination. Lines logged in one event-loop iteration leave in one
+ * write(2) made on the loop itself: a hand-off to libuv's threadpool costs
+ * more (thread wake-ups, a completion event) than the write, about 50 us per
+ * line on a small VM. A pipe or socket (journald, `| tee`) is written through a
+ * non-blocking libuv stream, so a slow reader never blocks DHCP; a file or
+ * terminal by write(2) directly. What waits for a slow reader is bounded: past
+ * `maxBytes` lines are dropped and counted, and once there is room again a
+ * line says how many were lost (a stalled reader must not grow the heap
+ * without limit).
  */
 export class LineSink {
   private queue: string[] = [];
   private queued = 0;
   private scheduled = false;
-  private writing = false;
+  private stream?: Socket;
+  private kind?: 'stream' | 'direct';
+  private retry?: NodeJS.Timeout;
   /** Lines dropped because the queue was full (since start). */
   dropped = 0;
   private droppedUnreported = 0;
@@ -50,62 +55,88 @@ export class LineSink {
 
   /** pino's DestinationStream. */
   write(line: string): boolean {
-    if (this.queued + line.length > this.maxBytes) {
+    if (this.queued + line.length + (this.stream?.writableLength ?? 0) > this.maxBytes) {
       this.dropped++;
       this.droppedUnreported++;
       return true;
     }
     this.queue.push(line);
     this.queued += line.length;
-    if (!this.scheduled && !this.writing) {
+    if (!this.scheduled && !this.retry) {
       this.scheduled = true;
       setImmediate(this.flush);
     }
     return true;
   }
 
-  private take(): Buffer {
+  private take(): string {
     if (this.droppedUnreported > 0 && this.queued + 200 <= this.maxBytes) {
       this.queue.push(
         `{"level":40${isoTime()},"svc":"core","event":"log.dropped","lines":${this.droppedUnreported},"msg":"log writer fell behind: lines dropped"}\n`,
       );
       this.droppedUnreported = 0;
     }
-    const data = Buffer.from(this.queue.length === 1 ? this.queue[0]! : this.queue.join(''), 'utf8');
+    const data = this.queue.length === 1 ? this.queue[0]! : this.queue.join('');
     this.queue = [];
     this.queued = 0;
     return data;
   }
 
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    if (this.writing || this.queue.length === 0) return;
-    this.writing = true;
-    this.writeOut(this.take(), 0);
-  };
-
-  private writeOut(buf: Buffer, off: number): void {
-    write(this.fd, buf, off, buf.length - off, null, (err, n) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        setTimeout(() => this.writeOut(buf, off), 5); // a non-blocking pipe is full: its reader catches up
-        return;
-      }
-      if (!err && off + n < buf.length) return this.writeOut(buf, off + n);
-      // Any other error (EPIPE: the reader is gone): the lines are lost, as they would be with any logger.
-      this.writing = false;
-      if (this.queue.length) this.flush();
-    });
+  private open(): void {
+    let st: Stats | undefined;
+    try {
+      st = fstatSync(this.fd);
+    } catch {
+      st = undefined;
+    }
+    if (st && (st.isFIFO() || st.isSocket())) {
+      this.stream = new Socket({ fd: this.fd, readable: false, writable: true });
+      this.stream.on('error', () => undefined); // EPIPE: the reader is gone; lines are lost as with any logger
+      this.stream.unref?.();
+      this.kind = 'stream';
+    } else this.kind = 'direct';
   }
 
-  /** Write what is queued, synchronously (process exit). A write still in flight finishes by itself. */
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    if (!this.kind) this.open();
+    if (this.kind === 'stream') {
+      this.stream!.write(this.take());
+      return;
+    }
+    this.writeDirect(Buffer.from(this.take(), 'utf8'));
+  };
+
+  private writeDirect(buf: Buffer): void {
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(this.fd, buf, off, buf.length - off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return; // lines lost, as with any logger
+        // A non-blocking terminal or pipe is full: try again shortly, keeping the order.
+        const rest = buf.subarray(off);
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.writeDirect(rest);
+          if (this.queue.length && !this.retry) this.flush();
+        }, 5);
+        return;
+      }
+    }
+  }
+
+  /** Write what is queued, synchronously (process exit). */
   flushSync(): void {
     if (this.queue.length === 0) return;
-    const buf = this.take();
-    for (let off = 0; off < buf.length; ) {
+    const buf = Buffer.from(this.take(), 'utf8');
+    for (let off = 0, tries = 0; off < buf.length && tries < 1000; ) {
       try {
         off += writeSync(this.fd, buf, off, buf.length - off);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        tries++;
       }
     }
   }
