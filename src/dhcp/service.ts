@@ -47,6 +47,13 @@ export interface DhcpServiceOptions {
   handlers?: readonly ReplyHandler[];
   /** How many client addresses factsFor() remembers (least recently used go first; default 4096). */
   factsCapacity?: number;
+  /**
+   * Lease writes that may wait for the disk at once (default 1024). From half
+   * of it new DISCOVERs are dropped, at it REQUESTs too (reason "overload"):
+   * an overloaded server then sheds new exchanges first and never answers a
+   * burst of thousands of ACKs at once, long after the clients gave up.
+   */
+  maxPendingWrites?: number;
   /** Clock (tests). */
   now?: () => number;
 }
@@ -83,6 +90,9 @@ export class DhcpService {
   /** Counters by message type, made at first use (the hot path does not build label keys). */
   private readonly requestCounters: Counter[] = [];
   private readonly replyCounters: Counter[] = [];
+  private readonly maxPendingWrites: number;
+  /** Lease writes (REQUEST -> ACK) waiting for the disk. */
+  private pendingWrites = 0;
 
   constructor(opts: DhcpServiceOptions) {
     this.config = opts.config;
@@ -96,6 +106,7 @@ export class DhcpService {
     this.handlers = opts.handlers ?? defaultHandlers;
     this.now = opts.now ?? Date.now;
     this.factsCapacity = Math.max(1, opts.factsCapacity ?? 4096);
+    this.maxPendingWrites = Math.max(2, opts.maxPendingWrites ?? 1024);
     if (this.config.mode === 'authoritative' && !this.leases) throw new Error('authoritative DHCP needs a lease store');
   }
 
@@ -192,6 +203,7 @@ export class DhcpService {
 
     switch (type) {
       case DHCPDISCOVER:
+        if (this.pendingWrites >= this.maxPendingWrites / 2) return this.drop('overload', { mac });
         return this.discover(req, ingress, mac, key, subnet, pool, serverId);
       case DHCPREQUEST:
         return this.request(req, ingress, mac, key, subnet, pool, serverId);
@@ -433,6 +445,7 @@ export class DhcpService {
   }
 
   private request(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Reply | null | Promise<Reply | null> {
+    if (this.pendingWrites >= this.maxPendingWrites) return this.drop('overload', { mac });
     const store = this.leases!;
     const sid = readIpSafe(req, OPT.SERVER_ID);
     const requested = readIpSafe(req, OPT.REQUESTED_IP);
@@ -481,16 +494,19 @@ export class DhcpService {
     const hostnameOpt = readString(req.options, OPT.HOSTNAME);
     // Not on disk = not promised: no ACK (the client retries).
     const journalError = (e: unknown): null => {
+      this.pendingWrites--;
       this.log.error({ event: 'dhcp.journal_error', mac, ip, err: (e as Error).message }, 'lease journal write failed');
       return this.drop('journal_error', { mac });
     };
     let written: Promise<unknown>;
+    this.pendingWrites++;
     try {
       written = store.bind(key, mac, ip, seconds, answer.hostname ?? hostnameOpt);
     } catch (e) {
       return journalError(e);
     }
     return written.then(() => {
+      this.pendingWrites--;
       const ctx = this.context(req, DHCPREQUEST, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
       ctx.yiaddr = ip;
       ctx.leaseSeconds = seconds;
