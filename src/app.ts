@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadConfig, ConfigError } from './config/load.js';
+import { loadConfigInWorker } from './config-worker.js';
 import { inPrefix, isValidIpv4 } from './codec/ipv4.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
@@ -230,16 +230,18 @@ export async function runApp(config: Config): Promise<void> {
   }
   process.stderr.write(banner(app));
 
+  // The file is read and validated off the main heap (see config-worker.ts); reloads apply in signal order.
+  let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    try {
-      const next = loadConfig(config.file);
-      const notes = app.reload(next);
-      log.info({ event: 'core.reload', hosts: next.hosts.length, notes }, `config reloaded from ${config.file}`);
-      for (const n of notes) log.warn({ event: 'core.reload_partial' }, n);
-    } catch (e) {
-      const msg = e instanceof ConfigError ? e.message : (e as Error).message;
-      log.error({ event: 'core.reload_refused', error: msg }, `new config refused, old one keeps running: ${msg}`);
-    }
+    reloading = reloading.then(() =>
+      loadConfigInWorker(config.file)
+        .then((next) => {
+          const notes = app.reload(next);
+          log.info({ event: 'core.reload', hosts: next.hosts.length, notes }, `config reloaded from ${config.file}`);
+          for (const n of notes) log.warn({ event: 'core.reload_partial' }, n);
+        })
+        .catch((e: Error) => log.error({ event: 'core.reload_refused', error: e.message }, `new config refused, old one keeps running: ${e.message}`)),
+    );
   });
   const shutdown = async (sig: string) => {
     log.info({ event: 'core.stop', signal: sig }, 'stopping');

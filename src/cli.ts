@@ -7,10 +7,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
-import { checkReport, formatCheck } from './check.js';
 import type { ImportResult } from './config/import/types.js';
+
+// Modules are imported by the command that needs them: `lanboot start` then
+// holds no config validator (zod, YAML parser), check or import code in its heap.
 
 const EXIT_CONFIG = 2;
 
@@ -26,14 +27,17 @@ function packageVersion(): string {
   }
 }
 
-function load(file: string): Config {
+function refuse(file: string, message: string): never {
+  process.stderr.write(`${message}\n${file}: config refused, nothing started\n`);
+  process.exit(EXIT_CONFIG);
+}
+
+async function load(file: string): Promise<Config> {
+  const { ConfigError, loadConfig } = await import('./config/load.js');
   try {
     return loadConfig(file);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n${file}: config refused, nothing started\n`);
-      process.exit(EXIT_CONFIG);
-    }
+    if (e instanceof ConfigError) refuse(file, e.message);
     throw e;
   }
 }
@@ -60,7 +64,14 @@ program
   .description('run every service the config enables, in one process')
   .requiredOption('-c, --config <file>', 'config file')
   .action(async (o: { config: string }) => {
-    const config = load(o.config);
+    const { loadConfigInWorker, ConfigRefused } = await import('./config-worker.js');
+    let config: Config;
+    try {
+      config = await loadConfigInWorker(o.config);
+    } catch (e) {
+      if (e instanceof ConfigRefused) refuse(o.config, e.message);
+      throw e;
+    }
     const { runApp } = await import('./app.js');
     await runApp(config);
   });
@@ -71,7 +82,8 @@ program
   .requiredOption('-c, --config <file>', 'config file')
   .option('--json', 'print JSON instead of text')
   .action(async (o: { config: string; json?: boolean }) => {
-    const config = load(o.config);
+    const config = await load(o.config);
+    const { checkReport, formatCheck } = await import('./check.js');
     const { Progress } = await import('./admin/tables.js');
     const progress = new Progress('checking hosts', config.hosts.length); // draws only on a TTY
     const report = checkReport(config, (done) => progress.update(done));
@@ -126,7 +138,7 @@ program
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { leasesCommand } = await import('./admin/commands.js');
-    process.exitCode = await leasesCommand(load(o.config), { json: o.json });
+    process.exitCode = await leasesCommand(await load(o.config), { json: o.json });
   });
 
 program
@@ -136,7 +148,7 @@ program
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { hostsCommand } = await import('./admin/commands.js');
-    process.exitCode = await hostsCommand(load(o.config), { json: o.json });
+    process.exitCode = await hostsCommand(await load(o.config), { json: o.json });
   });
 
 program
@@ -144,7 +156,7 @@ program
   .description('validate the config, then tell the running server to reload it (SIGHUP)')
   .requiredOption('-c, --config <file>', 'config file')
   .action(async (o: { config: string }) => {
-    const config = load(o.config); // refuse here, with positions, before signalling anything
+    const config = await load(o.config); // refuse here, with positions, before signalling anything
     const pidFile = `${config.state_dir}/lanboot.pid`;
     let pid: number;
     try {
@@ -163,7 +175,7 @@ program
   .argument('<mac>', 'host MAC')
   .requiredOption('-c, --config <file>', 'config file')
   .action(async (mac: string, o: { config: string }) => {
-    const config = load(o.config);
+    const config = await load(o.config);
     const { BootPlan } = await import('./plan/index.js');
     const { resetHost } = await import('./hooks/reset.js');
     const { logger } = await import('./log.js');
