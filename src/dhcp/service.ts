@@ -26,6 +26,8 @@ export type { Ingress, Reply, Destination } from './types.js';
 /** Anything with the boot plan's dhcp() (tests pass a BootPlan; the app passes a getter for reloads). */
 export interface DhcpPlan {
   dhcp(facts: ClientFacts): DhcpAnswer;
+  /** False when no answer depends on the address offered ({ip} in no template); unknown = assume it does. */
+  readonly templatesUseIp?: boolean;
 }
 
 export interface DhcpServiceOptions {
@@ -432,7 +434,7 @@ export class DhcpService {
     this.leases!.offer(key, mac, alloc.ip);
     facts0.ip = alloc.ip;
     // Ask again with the address known, so templates using {ip} expand.
-    if (!fixed && answer.boot) answer = this.ask(facts0);
+    if (!fixed && answer.boot && this.planOf().templatesUseIp !== false) answer = this.ask(facts0);
     const ctx = this.context(req, DHCPDISCOVER, DHCPOFFER, mac, key, facts0, answer, subnet, serverId, false);
     ctx.yiaddr = alloc.ip;
     ctx.leaseSeconds = this.leaseSecondsFor(subnet);

@@ -35,12 +35,18 @@ export interface FileClient {
 const NOT_PXE = 'not a PXE client (no option 60 PXEClient / 93)';
 
 export class BootPlan {
+  /**
+   * Whether any template of the config mentions {ip}: only then does a DHCP
+   * answer depend on the address offered (the service asks again once it knows it).
+   */
+  readonly templatesUseIp: boolean;
   private readonly exact = new Map<Mac, HostConfig>();
   /** Prefix entries, longest first. */
   private readonly prefixes: HostConfig[];
   private readonly scriptRoutes: RegExp[];
 
   constructor(readonly config: Config) {
+    this.templatesUseIp = JSON.stringify(config).includes('{ip}');
     for (const h of config.hosts) if (h.prefix_bits === 48) this.exact.set(h.mac, h);
     this.prefixes = config.hosts.filter((h) => h.prefix_bits < 48).sort((a, b) => b.prefix_bits - a.prefix_bits);
     this.scriptRoutes = [routeOf(config.boot.script), /^boot\/(?<mac>[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5})\.ipxe$/i].filter(
@@ -57,15 +63,20 @@ export class BootPlan {
     return this.prefixes.find((p) => prefixMatch(bits, macBits(p.mac), p.prefix_bits));
   }
 
-  /** Template values for a client. `server` may be missing until a request tells us our address. */
-  values(mac: Mac, ctx: { serverAddress?: string; ip?: string } = {}): TemplateValues {
+  /**
+   * Template values for a client. `server` may be missing until a request tells us our address.
+   * `only`: the one template the caller expands; {iqn} and {target} (two expansions) are
+   * made only when it needs them.
+   */
+  values(mac: Mac, ctx: { serverAddress?: string; ip?: string } = {}, only?: string): TemplateValues {
     const h = this.host(mac);
     const server = ctx.serverAddress ?? this.config.server;
+    const hex = mac.replaceAll(':', '');
     const v: TemplateValues = {
       mac,
-      mac_hyphen: mac.replace(/:/g, '-'),
-      mac_hex: mac.replace(/:/g, ''),
-      name: h && h.prefix_bits === 48 ? h.name : `host-${mac.replace(/:/g, '')}`,
+      mac_hyphen: mac.replaceAll(':', '-'),
+      mac_hex: hex,
+      name: h && h.prefix_bits === 48 ? h.name : `host-${hex}`,
     };
     const ip = (h?.prefix_bits === 48 ? h.ip : undefined) ?? ctx.ip;
     if (ip) v.ip = ip;
@@ -77,7 +88,7 @@ export class BootPlan {
       v.tftp = tp === 69 ? server : `${server}:${tp}`;
     }
     const iscsi = this.config.iscsi;
-    if (iscsi) {
+    if (iscsi && (only === undefined || only.includes('{iqn}') || only.includes('{target}'))) {
       v.iqn = expand(iscsi.initiator, v);
       v.target = expand(iscsi.target, v);
     }
@@ -155,7 +166,7 @@ export class BootPlan {
     const isHttpClient = (f.vendorClass?.startsWith('HTTPClient') ?? false) || firmware === 'uefi-http';
 
     if (verdict.ipxe) {
-      const v = this.values(mac, { serverAddress, ip: f.ip });
+      const v = this.values(mac, { serverAddress, ip: f.ip }, this.config.boot.script);
       let bootfile = this.expandOr(this.config.boot.script, v);
       let rootPath: string | undefined;
       const handoff = this.config.iscsi?.handoff ?? 'script';
@@ -177,8 +188,8 @@ export class BootPlan {
     }
 
     if (isHttpClient) {
-      const v = this.values(mac, { serverAddress, ip: f.ip });
-      const url = this.expandOr(this.config.boot.http_boot ?? `http://{http}/${this.config.boot.uefi}`, v);
+      const t = this.config.boot.http_boot ?? `http://{http}/${this.config.boot.uefi}`;
+      const url = this.expandOr(t, this.values(mac, { serverAddress, ip: f.ip }, t));
       return {
         ...base,
         stage: 'uefi-http',
