@@ -11,7 +11,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
+import { basename, join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +28,9 @@ const clients = Number(arg('clients', '20000'));
 const rates = nums(arg('rates', '1000,2000,4000,5000,6000,8000,10000,12000'));
 const rounds = Number(arg('rounds', '3'));
 const serverNames = arg('servers', arg('only', 'lanboot,kea,kea-mt')).split(',');
-if (arg('compare', '') && !serverNames.includes('lanboot-base')) serverNames.splice(1, 0, 'lanboot-base');
+/** Other lanboot checkouts (built), each run as server "lanboot-<dir name>" beside this one, interleaved: before/after on the same noise. */
+const compared = new Map(arg('compare', '').split(',').filter(Boolean).map((d) => [`lanboot-${basename(resolve(d))}`, resolve(d)]));
+serverNames.splice(serverNames.includes('lanboot') ? 1 : 0, 0, ...[...compared.keys()].filter((n) => !serverNames.includes(n)));
 /** The rate whose RSS peak is reported. */
 const peakRate = Number(arg('peak-rate', '6000'));
 /** 'pipe': server logs go to its stdout, a pipe read by `cat` into a file (as journald reads a unit's stdout); 'file': stdout is the file. */
@@ -39,8 +41,6 @@ const NICE = arg('nice', '-10');
 /** Extra node flags for lanboot, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles are written at SIGTERM). */
 const nodeArgs = arg('node-args', '').split(' ').filter(Boolean);
 const keep = args.includes('--keep');
-/** A second lanboot checkout (built) run as server "lanboot-base" beside this one, interleaved: before/after on the same noise. */
-const baseRepo = arg('compare', '');
 const debug = !!process.env.LB_BENCH_DEBUG;
 
 const tag = Math.random().toString(36).slice(2, 6);
@@ -428,9 +428,9 @@ const idle: Record<string, number> = {};
 const idleDefaultMb = serverNames.includes('lanboot') ? await idleDefault() : NaN;
 const running: Running[] = [];
 for (const name of serverNames) {
-  const ns = pair(name.replace('-', ''));
+  const ns = pair(name.replace(/[^a-z0-9]/gi, '').slice(0, 12));
   if (name === 'lanboot') running.push(await startLanboot(name, ns, lanbootConfig(join(dir, name, 'state'))));
-  else if (name === 'lanboot-base') running.push(await startLanboot(name, ns, lanbootConfig(join(dir, name, 'state')), join(resolve(baseRepo), 'dist/src/cli.js')));
+  else if (compared.has(name)) running.push(await startLanboot(name, ns, lanbootConfig(join(dir, name, 'state')), join(compared.get(name)!, 'dist/src/cli.js')));
   else if (name === 'kea' || name === 'kea-mt') running.push(await startKea(name, ns, name === 'kea-mt'));
   else throw new Error(`unknown server ${name}`);
 }
