@@ -1,6 +1,7 @@
 import { fstatSync, writeSync, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { telemetry } from './telemetry.js';
 
 /**
  * One structured JSON line per event. Conventions every service follows:
@@ -143,11 +144,12 @@ export class LineSink {
 }
 
 let stdoutSink: LineSink | undefined;
-/** The one LineSink on stdout, flushed when the process exits. */
+/** The one LineSink on stdout, flushed when the process exits; its losses are a /metrics gauge. */
 export function stdoutLines(): LineSink {
   if (!stdoutSink) {
     const sink = (stdoutSink = new LineSink(1));
     process.on('exit', () => sink.flushSync());
+    telemetry.gauge('lanboot_log_lines_dropped', () => sink.dropped);
   }
   return stdoutSink;
 }
