@@ -6,7 +6,6 @@
  */
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ConfigError } from './config/load.js';
 import { loadConfigInWorker } from './config/load-worker.js';
 import { isWholeMac } from './net/address.js';
 import type { Config } from './config/types.js';
@@ -288,7 +287,7 @@ export async function runApp(config: Config): Promise<void> {
       log.info({ event: 'core.reload', hosts: next.hosts.length, notes }, `config reloaded from ${config.file}`);
       for (const n of notes) log.warn({ event: 'core.reload_partial' }, n);
     } catch (e) {
-      const msg = e instanceof ConfigError ? e.message : (e as Error).message;
+      const msg = (e as Error).message;
       log.error({ event: 'core.reload_refused', error: msg }, `new config refused, old one keeps running: ${msg}`);
     }
   };

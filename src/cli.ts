@@ -9,11 +9,12 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
-import { checkConfig, formatCheck } from './check.js';
 import { printable, printableJson } from './admin/tables.js';
 import type { ImportResult } from './config/import/types.js';
+
+// Modules are imported by the command that needs them: `lanboot start` then
+// holds no config validator (zod, YAML parser), check or import code in its heap.
 
 /** A command that ran and failed: a reset, a trace with no events, a check that found what will not work. */
 const EXIT_FAILED = 1;
@@ -35,19 +36,25 @@ function packageVersion(): string {
   }
 }
 
-function load(file: string): Config {
-  if (!existsSync(file)) {
-    process.stderr.write(`${file}: no such config file; pass -c FILE (or set LANBOOT_CONFIG)\n`);
-    process.exit(EXIT_CONFIG);
-  }
+function refuse(file: string, message: string): never {
+  // Messages quote the file's own keys and values: escape what a terminal would act on.
+  process.stderr.write(`${printable(message, { lines: true })}\n${printable(file)}: config refused, nothing started\n`);
+  process.exit(EXIT_CONFIG);
+}
+
+function mustExist(file: string): void {
+  if (existsSync(file)) return;
+  process.stderr.write(`${printable(file)}: no such config file; pass -c FILE (or set LANBOOT_CONFIG)\n`);
+  process.exit(EXIT_CONFIG);
+}
+
+async function load(file: string): Promise<Config> {
+  mustExist(file);
+  const { ConfigError, loadConfig } = await import('./config/load.js');
   try {
     return loadConfig(file);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      // Messages quote the file's own keys and values: escape what a terminal would act on.
-      process.stderr.write(`${printable(e.message, { lines: true })}\n${printable(file)}: config refused, nothing started\n`);
-      process.exit(EXIT_CONFIG);
-    }
+    if (e instanceof ConfigError) refuse(file, e.message);
     throw e;
   }
 }
@@ -74,7 +81,15 @@ program
   .description('run every service the config enables, in one process')
   .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
-    const config = load(o.config);
+    mustExist(o.config);
+    const { loadConfigInWorker, ConfigRefused } = await import('./config/load-worker.js');
+    let config: Config;
+    try {
+      config = await loadConfigInWorker(o.config);
+    } catch (e) {
+      if (e instanceof ConfigRefused) refuse(o.config, e.message);
+      throw e;
+    }
     const { runApp } = await import('./app.js');
     await runApp(config);
   });
@@ -85,7 +100,8 @@ program
   .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .option('--json', 'print JSON instead of text')
   .action(async (o: { config: string; json?: boolean }) => {
-    const config = load(o.config);
+    const config = await load(o.config);
+    const { checkConfig, formatCheck } = await import('./check.js');
     const { Progress } = await import('./admin/tables.js');
     const progress = new Progress('checking hosts', config.hosts.length); // draws only on a TTY
     const result = checkConfig(config, { onHost: (done) => progress.update(done) });
@@ -141,7 +157,7 @@ program
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { leasesCommand } = await import('./admin/commands.js');
-    process.exitCode = await leasesCommand(load(o.config), { json: o.json });
+    process.exitCode = await leasesCommand(await load(o.config), { json: o.json });
   });
 
 program
@@ -151,7 +167,7 @@ program
   .option('--json', 'print JSON')
   .action(async (o: { config: string; json?: boolean }) => {
     const { hostsCommand } = await import('./admin/commands.js');
-    process.exitCode = await hostsCommand(load(o.config), { json: o.json });
+    process.exitCode = await hostsCommand(await load(o.config), { json: o.json });
   });
 
 program
@@ -159,7 +175,7 @@ program
   .description('validate the config, then tell the running server to reload it (SIGHUP)')
   .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
-    const config = load(o.config); // refuse here, with positions, before signalling anything
+    const config = await load(o.config); // refuse here, with positions, before signalling anything
     const pidFile = `${config.state_dir}/lanboot.pid`;
     let pid: number;
     try {
@@ -178,7 +194,7 @@ program
   .argument('<mac>', 'host MAC')
   .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (mac: string, o: { config: string }) => {
-    const config = load(o.config);
+    const config = await load(o.config);
     const { BootPlan } = await import('./plan/index.js');
     const { resetHost } = await import('./hooks/reset.js');
     const { logger } = await import('./log.js');

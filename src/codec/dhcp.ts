@@ -112,8 +112,16 @@ const OPT_RELAY_AGENT = 82;
 
 // ---------------------------------------------------------------- addresses
 
+const ZERO_IP = '0.0.0.0';
+
 export function ipToString(buf: Buffer, off: number): string {
-  return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+  const a = buf[off]!;
+  const b = buf[off + 1]!;
+  const c = buf[off + 2]!;
+  const d = buf[off + 3]!;
+  // Most header addresses of a request are 0.0.0.0: no new string for them.
+  if ((a | b | c | d) === 0) return ZERO_IP;
+  return `${a}.${b}.${c}.${d}`;
 }
 
 /** Dotted quad to u32 for encoding; DhcpEncodeError when it is not one (strings are net/address's). */
@@ -124,15 +132,20 @@ export function ipToInt(ip: string): number {
 }
 
 export function writeIp(buf: Buffer, off: number, ip: string): void {
-  buf.writeUInt32BE(ipToInt(ip), off);
+  buf.writeUInt32BE(ip === ZERO_IP ? 0 : ipToInt(ip), off);
 }
+
+/** Two lower-case hex digits per byte value. */
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** Lower-case colon MAC of the first `hlen` bytes of chaddr. */
 export function chaddrToMac(msg: Pick<DhcpMessage, 'chaddr' | 'hlen'>): string {
-  const n = Math.min(Math.max(msg.hlen, 0), 16);
-  const parts: string[] = [];
-  for (let i = 0; i < n; i++) parts.push(msg.chaddr[i]!.toString(16).padStart(2, '0'));
-  return parts.join(':');
+  const n = Math.min(Math.max(msg.hlen, 0), 16, msg.chaddr.length);
+  const c = msg.chaddr;
+  if (n === 6) return `${HEX2[c[0]!]}:${HEX2[c[1]!]}:${HEX2[c[2]!]}:${HEX2[c[3]!]}:${HEX2[c[4]!]}:${HEX2[c[5]!]}`;
+  let out = '';
+  for (let i = 0; i < n; i++) out += (i ? ':' : '') + HEX2[c[i]!];
+  return out;
 }
 
 export function macToChaddr(mac: string): Buffer {
@@ -157,10 +170,11 @@ function readCString(buf: Buffer, off: number, len: number): string {
 }
 
 /**
- * Parse one option area into `into`, concatenating repeated codes (RFC 3396).
- * Returns true when an END option was seen. Pads are skipped.
+ * Parse one option area into `into`; a code seen again is appended to the
+ * earlier value (RFC 3396). Returns true when an END option was seen. Pads are
+ * skipped. Values are views of `buf`, not copies.
  */
-function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<number, Buffer[]>, where: string): boolean {
+function parseOptionArea(buf: Buffer, start: number, end: number, into: DhcpOptions, where: string): boolean {
   let i = start;
   while (i < end) {
     const code = buf[i]!;
@@ -172,10 +186,9 @@ function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<numb
     if (i + 1 >= end) throw new DhcpDecodeError('truncated_option', `option ${code} in ${where}: length byte missing`);
     const len = buf[i + 1]!;
     if (i + 2 + len > end) throw new DhcpDecodeError('truncated_option', `option ${code} in ${where}: ${len} bytes announced, ${end - i - 2} left`);
-    const list = into.get(code);
     const value = buf.subarray(i + 2, i + 2 + len);
-    if (list) list.push(value);
-    else into.set(code, [value]);
+    const prev = into.get(code);
+    into.set(code, prev ? Buffer.concat([prev, value]) : value);
     i += 2 + len;
   }
   // RFC 2131 requires END, but many clients pad to the end of the buffer or
@@ -183,6 +196,10 @@ function parseOptionArea(buf: Buffer, start: number, end: number, into: Map<numb
   return false;
 }
 
+/**
+ * Decode one message. The result shares memory with `buf` (option values and
+ * chaddr are views into it): do not reuse the buffer while the message is in use.
+ */
 export function decode(buf: Buffer): DhcpMessage {
   if (!Buffer.isBuffer(buf)) throw new DhcpDecodeError('not_a_buffer');
   if (buf.length < HEADER_LENGTH) throw new DhcpDecodeError('short', `message is ${buf.length} bytes, header needs ${HEADER_LENGTH}`);
@@ -192,29 +209,25 @@ export function decode(buf: Buffer): DhcpMessage {
   if (hlen > 16) throw new DhcpDecodeError('bad_hlen', `hlen ${hlen} > 16`);
   if (buf.readUInt32BE(236) !== MAGIC_COOKIE) throw new DhcpDecodeError('no_magic_cookie');
 
-  const raw = new Map<number, Buffer[]>();
-  parseOptionArea(buf, HEADER_LENGTH, buf.length, raw, 'options');
+  const options: DhcpOptions = new Map();
+  parseOptionArea(buf, HEADER_LENGTH, buf.length, options, 'options');
 
-  let sname = readCString(buf, 44, 64);
-  let file = readCString(buf, 108, 128);
-  const overload = raw.get(OPT_OVERLOAD);
+  let sname = buf[44] === 0 ? '' : readCString(buf, 44, 64);
+  let file = buf[108] === 0 ? '' : readCString(buf, 108, 128);
+  const overload = options.get(OPT_OVERLOAD);
   if (overload) {
-    const v = overload[0]!;
-    if (v.length !== 1 || v[0]! < 1 || v[0]! > 3) throw new DhcpDecodeError('bad_overload', 'option 52 must be one byte 1..3');
+    if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) throw new DhcpDecodeError('bad_overload', 'option 52 must be one byte 1..3');
     // RFC 2131 §4.1: options field first, then file, then sname.
-    if (v[0]! & 1) {
-      parseOptionArea(buf, 108, 236, raw, 'file');
+    if (overload[0]! & 1) {
+      parseOptionArea(buf, 108, 236, options, 'file');
       file = '';
     }
-    if (v[0]! & 2) {
-      parseOptionArea(buf, 44, 108, raw, 'sname');
+    if (overload[0]! & 2) {
+      parseOptionArea(buf, 44, 108, options, 'sname');
       sname = '';
     }
-    raw.delete(OPT_OVERLOAD);
+    options.delete(OPT_OVERLOAD);
   }
-
-  const options: DhcpOptions = new Map();
-  for (const [code, parts] of raw) options.set(code, parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts));
 
   return {
     op,
@@ -228,7 +241,7 @@ export function decode(buf: Buffer): DhcpMessage {
     yiaddr: ipToString(buf, 16),
     siaddr: ipToString(buf, 20),
     giaddr: ipToString(buf, 24),
-    chaddr: Buffer.from(buf.subarray(28, 44)),
+    chaddr: buf.subarray(28, 44),
     sname,
     file,
     options,
@@ -265,19 +278,29 @@ interface Layout {
   length: number;
 }
 
-/** RFC 2132 §9.8 order: 53, 54, the requested ones in the client's order, the rest, 82 last. */
+/** Per option code: its index in the entries being ordered, -1 otherwise (reset after each use). */
+const slot = new Int16Array(256).fill(-1);
+
+/** RFC 2132 §9.8 order: 53, 54, the requested ones in the client's order, the rest in map order, 82 last. */
 function orderByRequest(entries: Array<[number, Buffer]>, requested: readonly number[] | Uint8Array): Array<[number, Buffer]> {
-  const rank = new Map<number, number>();
-  requested.forEach((code, i) => {
-    if (!rank.has(code)) rank.set(code, i);
-  });
-  const group = (code: number) =>
-    code === 53 ? 0 : code === 54 ? 1 : code === OPT_RELAY_AGENT ? 4 : rank.has(code) ? 2 : 3;
-  // Stable: within "the rest", map order is kept.
-  return entries
-    .map((e, i) => ({ e, i, g: group(e[0]) }))
-    .sort((a, b) => a.g - b.g || (a.g === 2 ? rank.get(a.e[0])! - rank.get(b.e[0])! : a.i - b.i))
-    .map((x) => x.e);
+  for (let i = 0; i < entries.length; i++) slot[entries[i]![0]] = i;
+  const out: Array<[number, Buffer]> = [];
+  const take = (code: number) => {
+    const i = slot[code]!;
+    if (i >= 0) {
+      out.push(entries[i]!);
+      slot[code] = -1;
+    }
+  };
+  take(53);
+  take(54);
+  for (let k = 0; k < requested.length; k++) {
+    const code = requested[k]!;
+    if (code !== 53 && code !== 54 && code !== OPT_RELAY_AGENT && code >= 0 && code < 256) take(code);
+  }
+  for (const e of entries) if (e[0] !== OPT_RELAY_AGENT && slot[e[0]] !== -1) take(e[0]);
+  take(OPT_RELAY_AGENT);
+  return out;
 }
 
 function layout(msg: DhcpMessage, opts: EncodeOptions): Layout {
@@ -288,7 +311,7 @@ function layout(msg: DhcpMessage, opts: EncodeOptions): Layout {
     return r.layout;
   }
   entries = orderByRequest(entries, opts.requested);
-  const requested = new Set(opts.requested);
+  let requested: Set<number> | undefined;
   const dropped: number[] = [];
   for (;;) {
     const r = place(msg, entries, opts);
@@ -297,6 +320,7 @@ function layout(msg: DhcpMessage, opts: EncodeOptions): Layout {
       return r.layout;
     }
     // Drop the last option nobody asked for, and try again.
+    requested ??= new Set(opts.requested);
     let i = entries.length - 1;
     while (i >= 0 && (requested.has(entries[i]![0]) || KEEP_ALWAYS.has(entries[i]![0]))) i--;
     if (i < 0) throw r.error;
@@ -308,7 +332,8 @@ function layout(msg: DhcpMessage, opts: EncodeOptions): Layout {
 /** Lay options out in the options field, then file, then sname; an error when they do not fit. */
 function place(msg: DhcpMessage, entries: Array<[number, Buffer]>, opts: EncodeOptions): { layout: Layout; error?: undefined } | { layout?: undefined; error: DhcpEncodeError } {
   const minLength = opts.minLength ?? (msg.op === BOOTREPLY ? BOOTP_MIN_LENGTH : 0);
-  const total = entries.reduce((n, [, v]) => n + optionWireLength(v), 0);
+  let total = 0;
+  for (let i = 0; i < entries.length; i++) total += optionWireLength(entries[i]![1]);
   const maxLength = opts.maxLength;
   let mainLen = HEADER_LENGTH + total + 1; // + END
   if (maxLength === undefined || mainLen <= maxLength) {
@@ -346,6 +371,12 @@ function writeOptions(buf: Buffer, off: number, list: Array<[number, Buffer]>): 
       buf[off++] = 0;
       continue;
     }
+    if (value.length <= 255) {
+      buf[off++] = code;
+      buf[off++] = value.length;
+      off += value.copy(buf, off);
+      continue;
+    }
     for (let p = 0; p < value.length; p += 255) {
       const chunk = value.subarray(p, Math.min(p + 255, value.length));
       buf[off++] = code;
@@ -358,9 +389,10 @@ function writeOptions(buf: Buffer, off: number, list: Array<[number, Buffer]>): 
 }
 
 function writeCString(buf: Buffer, off: number, cap: number, s: string, field: string): void {
-  const b = Buffer.from(s, 'latin1');
-  if (b.length > cap) throw new DhcpEncodeError(`${field} longer than ${cap} bytes`);
-  b.copy(buf, off);
+  if (s.length === 0) return;
+  // latin1: one byte per UTF-16 unit, so the length is known without encoding.
+  if (s.length > cap) throw new DhcpEncodeError(`${field} longer than ${cap} bytes`);
+  buf.write(s, off, s.length, 'latin1');
 }
 
 export function encodingLength(msg: DhcpMessage, opts: EncodeOptions = {}): number {
@@ -369,7 +401,8 @@ export function encodingLength(msg: DhcpMessage, opts: EncodeOptions = {}): numb
 
 export function encode(msg: DhcpMessage, opts: EncodeOptions = {}): Buffer {
   const l = layout(msg, opts);
-  const buf = Buffer.alloc(l.length);
+  // From Node's pool (no ArrayBuffer per reply); zeroed: padding, sname and file are NULs.
+  const buf = Buffer.allocUnsafe(l.length).fill(0);
   buf[0] = msg.op;
   buf[1] = msg.htype;
   buf[2] = msg.hlen;

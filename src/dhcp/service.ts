@@ -14,10 +14,10 @@ import {
   OPT, PXE_SUB, clientKey, readClientArch, readIp, readIpxeOptions, readPxeOptions, readString, readU16, readUserClasses, readUuid,
 } from '../codec/dhcp-options.js';
 import type { DhcpConfig, SubnetConfig } from '../config/types.js';
-import { inPrefix, ipv4ToNumber } from '../net/address.js';
+import { ipv4ToNumber, parseIpv4, prefixMask } from '../net/address.js';
 import type { ClientFacts, DhcpAnswer } from '../plan/types.js';
-import { CLIENT_KEY_MAX, type LeaseStore, type Pool } from '../leases/store.js';
-import type { Telemetry } from '../telemetry.js';
+import { CLIENT_KEY_MAX, type Allocation, type LeaseStore, type Pool } from '../leases/store.js';
+import type { Counter, Telemetry } from '../telemetry.js';
 import type { Logger } from '../log.js';
 import { limitLogs } from '../log-limit.js';
 import { defaultHandlers } from './handlers/index.js';
@@ -28,6 +28,8 @@ export type { Ingress, Reply, Destination } from './types.js';
 /** Anything with the boot plan's dhcp() (tests pass a BootPlan; the app passes a getter for reloads). */
 export interface DhcpPlan {
   dhcp(facts: ClientFacts): DhcpAnswer;
+  /** False when no answer depends on the address offered ({ip} in no template); unknown = assume it does. */
+  readonly templatesUseIp?: boolean;
 }
 
 export interface DhcpServiceOptions {
@@ -49,12 +51,30 @@ export interface DhcpServiceOptions {
   handlers?: readonly ReplyHandler[];
   /** How many client addresses factsFor() remembers (least recently used go first; default 4096). */
   factsCapacity?: number;
+  /**
+   * Lease writes that may wait for the disk at once (default 1024). From half
+   * of it new DISCOVERs are dropped, at it REQUESTs too (reason "overload"):
+   * an overloaded server then sheds new exchanges first and never answers a
+   * burst of thousands of ACKs at once, long after the clients gave up.
+   */
+  maxPendingWrites?: number;
   /** Clock (tests). */
   now?: () => number;
 }
 
 const ZERO = '0.0.0.0';
 const M = 'lanboot_dhcp_';
+
+/** A subnet's network and mask as integers, computed once per config object. */
+const netOfSubnet = new WeakMap<SubnetConfig, { net: number; mask: number }>();
+function netOf(s: SubnetConfig): { net: number; mask: number } {
+  let v = netOfSubnet.get(s);
+  if (!v) {
+    const mask = prefixMask(s.prefix);
+    netOfSubnet.set(s, (v = { net: (ipv4ToNumber(s.network) & mask) >>> 0, mask }));
+  }
+  return v;
+}
 /** proxyDHCP knows no lease time: how long facts of a proxy client are kept. */
 const PROXY_FACTS_SECONDS = 3600;
 /** How long an ARP probe's "free" stands: as long as the lease store holds an offer (30 s). */
@@ -77,6 +97,12 @@ export class DhcpService {
   private readonly probing = new Map<string, Promise<void>>();
   /** Addresses an ARP probe found free, until when (the offer hold): offered again without a new probe. */
   private readonly probedFree = new Map<string, number>();
+  /** Counters by message type, made at first use (the hot path does not build label keys). */
+  private readonly requestCounters: Counter[] = [];
+  private readonly replyCounters: Counter[] = [];
+  private readonly maxPendingWrites: number;
+  /** Lease writes (REQUEST -> ACK) waiting for the disk. */
+  private pendingWrites = 0;
 
   constructor(opts: DhcpServiceOptions) {
     this.config = opts.config;
@@ -90,6 +116,7 @@ export class DhcpService {
     this.handlers = opts.handlers ?? defaultHandlers;
     this.now = opts.now ?? Date.now;
     this.factsCapacity = Math.max(1, opts.factsCapacity ?? 4096);
+    this.maxPendingWrites = Math.max(2, opts.maxPendingWrites ?? 1024);
     if (this.config.mode === 'authoritative' && !this.leases) throw new Error('authoritative DHCP needs a lease store');
   }
 
@@ -118,7 +145,7 @@ export class DhcpService {
   private remember(ip: string, facts: ClientFacts, seconds: number): void {
     if (!ip || ip === ZERO) return;
     this.factsByIp.delete(ip);
-    this.factsByIp.set(ip, { facts: { ...facts, ip }, expires: this.now() + seconds * 1000 });
+    this.factsByIp.set(ip, { facts: facts.ip === ip ? facts : { ...facts, ip }, expires: this.now() + seconds * 1000 });
     while (this.factsByIp.size > this.factsCapacity) this.factsByIp.delete(this.factsByIp.keys().next().value!);
   }
 
@@ -147,37 +174,50 @@ export class DhcpService {
     return null;
   }
 
-  /** Decode and handle one datagram. Never throws; malformed input is dropped and counted. */
-  async handleBuffer(buf: Buffer, ingress: Ingress): Promise<Reply | null> {
+  /**
+   * Decode and handle one datagram. Never rejects; malformed input is dropped
+   * and counted. `buf` must not be reused until the promise settles (the
+   * decoded message views it).
+   */
+  handleBuffer(buf: Buffer, ingress: Ingress): Promise<Reply | null> {
     let msg: DhcpMessage;
     try {
       msg = decode(buf);
     } catch (e) {
-      if (e instanceof DhcpDecodeError) return this.drop('malformed_' + e.reason, { src: ingress.srcAddress, error: e.message });
-      return this.drop('malformed', { src: ingress.srcAddress });
+      if (e instanceof DhcpDecodeError) return Promise.resolve(this.drop('malformed_' + e.reason, { src: ingress.srcAddress, error: e.message }));
+      return Promise.resolve(this.drop('malformed', { src: ingress.srcAddress }));
     }
     return this.handle(msg, ingress);
   }
 
-  /** Handle one decoded request. Never throws. */
-  async handle(msg: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+  /**
+   * Handle one decoded request. Never rejects. Only what waits (a lease
+   * write, an ARP probe) is asynchronous inside: one promise per request.
+   */
+  handle(msg: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+    let r: Reply | null | Promise<Reply | null>;
     try {
-      return await this.dispatch(msg, ingress);
+      r = this.dispatch(msg, ingress);
     } catch (e) {
-      if (e instanceof DhcpDecodeError) return this.drop('bad_option', { error: e.message });
-      this.log.warn({ event: 'dhcp.error', err: (e as Error).message, stack: (e as Error).stack }, 'request failed');
-      return this.drop('internal');
+      return Promise.resolve(this.failed(e));
     }
+    return r instanceof Promise ? r.catch((e: unknown) => this.failed(e)) : Promise.resolve(r);
   }
 
-  private async dispatch(req: DhcpMessage, ingress: Ingress): Promise<Reply | null> {
+  private failed(e: unknown): null {
+    if (e instanceof DhcpDecodeError) return this.drop('bad_option', { error: e.message });
+    this.log.warn({ event: 'dhcp.error', err: (e as Error).message, stack: (e as Error).stack }, 'request failed');
+    return this.drop('internal');
+  }
+
+  private dispatch(req: DhcpMessage, ingress: Ingress): Reply | null | Promise<Reply | null> {
     if (req.op !== BOOTREQUEST) return this.drop('not_request');
     if (req.hlen === 0) return this.drop('no_chaddr');
     const type = messageType(req);
     if (type === undefined) return this.drop('bootp');
     const typeName = MESSAGE_TYPE_NAMES[type];
     if (!typeName || type === DHCPOFFER || type === DHCPACK || type === DHCPNAK) return this.drop('bad_message_type');
-    this.telemetry.count(M + 'requests_total', { type: typeName.toLowerCase() });
+    (this.requestCounters[type] ??= this.telemetry.counter(M + 'requests_total', { type: typeName.toLowerCase() })).inc();
 
     const mac = chaddrToMac(req);
     const key = clientKey(req.options, req.htype, req.chaddr.subarray(0, req.hlen).toString('hex'));
@@ -196,6 +236,7 @@ export class DhcpService {
 
     switch (type) {
       case DHCPDISCOVER:
+        if (this.pendingWrites >= this.maxPendingWrites / 2) return this.drop('overload', { mac });
         return this.discover(req, ingress, mac, key, subnet, pool, serverId);
       case DHCPREQUEST:
         return this.request(req, ingress, mac, key, subnet, pool, serverId);
@@ -214,7 +255,10 @@ export class DhcpService {
 
   private inSubnet(s: SubnetConfig, ip: string | undefined): boolean {
     if (!ip || ip === ZERO) return false;
-    return inPrefix(ip, s.network, s.prefix);
+    const n = parseIpv4(ip);
+    if (n < 0) return false;
+    const { net, mask } = netOf(s);
+    return ((n & mask) >>> 0) === net;
   }
 
   /**
@@ -274,31 +318,43 @@ export class DhcpService {
     const o = req.options;
     const f: ClientFacts = { mac };
     // Each option is read on its own: one malformed option must not hide the others.
-    const safe = <T>(fn: () => T): T | undefined => {
+    if (o.has(OPT.CLIENT_ARCH)) {
       try {
-        return fn();
+        const arch = readClientArch(o);
+        if (arch && arch.length) f.arch = arch[0];
       } catch {
         this.telemetry.count(M + 'bad_options_total');
-        return undefined;
       }
-    };
-    const arch = safe(() => readClientArch(o));
-    if (arch && arch.length) f.arch = arch[0];
+    }
     const vc = readString(o, OPT.VENDOR_CLASS);
     if (vc !== undefined) f.vendorClass = vc;
     const uc = readUserClasses(o);
     if (uc && uc.length) f.userClasses = uc;
     if (o.has(OPT.IPXE)) {
       f.ipxeOptions = true;
-      safe(() => readIpxeOptions(o)); // validated for the count; presence is what matters
+      try {
+        readIpxeOptions(o); // validated for the count; presence is what matters
+      } catch {
+        this.telemetry.count(M + 'bad_options_total');
+      }
     }
-    const uuid = safe(() => readUuid(o));
-    if (uuid) f.uuid = uuid;
+    if (o.has(OPT.UUID)) {
+      try {
+        const uuid = readUuid(o);
+        if (uuid) f.uuid = uuid;
+      } catch {
+        this.telemetry.count(M + 'bad_options_total');
+      }
+    }
     if (this.onProxyPort(ingress)) {
       f.bootServer = true;
       // PXE 2.1 §2.2.5: a boot server request names the menu item it wants in 43.71.
-      const item = safe(() => readPxeOptions(o)?.get(PXE_SUB.BOOT_ITEM));
-      if (item && item.length >= 2) f.bootItem = item.readUInt16BE(0);
+      try {
+        const item = readPxeOptions(o)?.get(PXE_SUB.BOOT_ITEM);
+        if (item && item.length >= 2) f.bootItem = item.readUInt16BE(0);
+      } catch {
+        this.telemetry.count(M + 'bad_options_total');
+      }
     }
     if (ingress.iface) f.iface = ingress.iface;
     if (req.giaddr !== ZERO) f.relay = req.giaddr;
@@ -342,8 +398,10 @@ export class DhcpService {
     for (const h of this.handlers) h.apply(ctx);
     if (ctx.replyType === DHCPNAK && ctx.req.giaddr !== ZERO) ctx.reply.flags |= FLAG_BROADCAST; // RFC 2131 §4.3.2: the relay broadcasts the NAK
     const dest = to ?? this.destination(ctx.req, ctx.replyType, ctx.yiaddr, ingress);
-    this.telemetry.count(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[ctx.replyType]!.toLowerCase() });
-    const requested = [...(ctx.req.options.get(OPT.PARAMETER_LIST) ?? [])];
+    const rt = ctx.replyType;
+    (this.replyCounters[rt] ??= this.telemetry.counter(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[rt]!.toLowerCase() })).inc();
+    const prl = ctx.req.options.get(OPT.PARAMETER_LIST);
+    const requested = prl ? Array.from(prl) : [];
     return { message: ctx.reply, to: dest, iface: ingress.iface, from: ctx.serverId, maxLength: this.maxLength(ctx.req), requested };
   }
 
@@ -385,51 +443,68 @@ export class DhcpService {
     if (this.probedFree.size > this.factsCapacity) this.probedFree.delete(this.probedFree.keys().next().value!);
   }
 
-  private async discover(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
-    const store = this.leases!;
-    const facts0 = this.facts(req, ingress, mac, serverId);
-    let answer = this.ask(facts0);
-    const fixed = this.fixedIn(answer, subnet);
-    const requested = readIpSafe(req, OPT.REQUESTED_IP);
+  /** Probe addresses never leased before (arp_probe), and a static address a client DECLINEd: a reply means someone squats on it. */
+  private mustProbe(a: Allocation | null): a is Allocation {
+    return !!a && (!!a.probe || (a.fresh && this.config.arp_probe && !this.foundFree(a.ip)));
+  }
+
+  private discover(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Reply | null | Promise<Reply | null> {
     // One probe per client at a time: a DISCOVER arriving meanwhile (a retransmission, the next
     // firmware stage) waits for it, then gets the address it found free without probing again.
     const inFlight = this.probing.get(key);
-    if (inFlight) await inFlight;
-    let alloc = store.allocate(pool, key, mac, { fixed, requested });
-    // Probe addresses never leased before (arp_probe), and a static address a client DECLINEd:
-    // a reply means someone squats on it.
-    const mustProbe = (a: typeof alloc) => !!a && (!!a.probe || (a.fresh && this.config.arp_probe && !this.foundFree(a.ip)));
-    if (alloc && mustProbe(alloc) && this.probe) {
-      let done!: () => void;
-      this.probing.set(key, new Promise<void>((r) => (done = r)));
-      try {
-        // At most 3 probes: 3 x 250 ms stays under iPXE's first retransmission (1 s; PXE ROMs: 4 s).
-        for (let tries = 0; alloc && mustProbe(alloc) && tries < 3; tries++) {
-          let inUse = false;
-          try {
-            inUse = await this.probe(alloc.ip, ingress);
-          } catch {
-            inUse = false;
-          }
-          if (!inUse) {
-            this.markFree(alloc.ip);
-            break;
-          }
-          this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
-          this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
-          await store.conflict(alloc.ip);
-          if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
-          alloc = store.allocate(pool, key, mac, { requested });
+    if (inFlight) return inFlight.then(() => this.discover(req, ingress, mac, key, subnet, pool, serverId));
+    const facts0 = this.facts(req, ingress, mac, serverId);
+    const answer = this.ask(facts0);
+    const fixed = this.fixedIn(answer, subnet);
+    const requested = readIpSafe(req, OPT.REQUESTED_IP);
+    const alloc = this.leases!.allocate(pool, key, mac, { fixed, requested });
+    if (this.probe && this.mustProbe(alloc)) return this.probeThenOffer(req, ingress, mac, key, subnet, pool, serverId, facts0, answer, fixed, requested, alloc);
+    return this.offer(req, ingress, mac, key, subnet, serverId, facts0, answer, fixed, alloc);
+  }
+
+  private async probeThenOffer(
+    req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string,
+    facts0: ClientFacts, answer: DhcpAnswer, fixed: string | undefined, requested: string | undefined, first: Allocation,
+  ): Promise<Reply | null> {
+    const store = this.leases!;
+    let alloc: Allocation | null = first;
+    let done!: () => void;
+    this.probing.set(key, new Promise<void>((r) => (done = r)));
+    try {
+      // At most 3 probes: 3 x 250 ms stays under iPXE's first retransmission (1 s; PXE ROMs: 4 s).
+      for (let tries = 0; this.mustProbe(alloc) && tries < 3; tries++) {
+        let inUse = false;
+        try {
+          inUse = await this.probe!(alloc.ip, ingress);
+        } catch {
+          inUse = false;
         }
-      } finally {
-        this.probing.delete(key);
-        done();
+        if (!inUse) {
+          this.markFree(alloc.ip);
+          break;
+        }
+        this.telemetry.count(M + 'conflicts_total', { source: 'arp' });
+        this.log.warn({ event: 'dhcp.conflict', mac, ip: alloc.ip }, fixed ? 'static address answers ARP; not offered while it does' : 'address answers ARP; quarantined');
+        await store.conflict(alloc.ip);
+        if (fixed) return this.drop('static_address_in_use', { mac, ip: fixed });
+        alloc = store.allocate(pool, key, mac, { requested });
       }
+    } finally {
+      this.probing.delete(key);
+      done();
     }
+    return this.offer(req, ingress, mac, key, subnet, serverId, facts0, answer, fixed, alloc);
+  }
+
+  private offer(
+    req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, serverId: string,
+    facts0: ClientFacts, answer: DhcpAnswer, fixed: string | undefined, alloc: Allocation | null,
+  ): Reply | null {
     if (!alloc) return this.drop(subnet.range || fixed ? 'pool_exhausted' : 'no_address', { mac, subnet: subnet.subnet });
-    store.offer(key, mac, alloc.ip);
+    this.leases!.offer(key, mac, alloc.ip);
+    facts0.ip = alloc.ip;
     // Ask again with the address known, so templates using {ip} expand.
-    if (!fixed && answer.boot) answer = this.ask({ ...facts0, ip: alloc.ip });
+    if (!fixed && answer.boot && this.planOf().templatesUseIp !== false) answer = this.ask(facts0);
     const ctx = this.context(req, DHCPDISCOVER, DHCPOFFER, mac, key, facts0, answer, subnet, serverId, false);
     ctx.yiaddr = alloc.ip;
     ctx.leaseSeconds = this.leaseSecondsFor(subnet);
@@ -441,7 +516,8 @@ export class DhcpService {
     return this.build(ctx, ingress);
   }
 
-  private async request(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Promise<Reply | null> {
+  private request(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, pool: Pool, serverId: string): Reply | null | Promise<Reply | null> {
+    if (this.pendingWrites >= this.maxPendingWrites) return this.drop('overload', { mac });
     const store = this.leases!;
     const sid = readIpSafe(req, OPT.SERVER_ID);
     const requested = readIpSafe(req, OPT.REQUESTED_IP);
@@ -488,22 +564,31 @@ export class DhcpService {
 
     const seconds = this.leaseSecondsFor(subnet);
     const hostnameOpt = readString(req.options, OPT.HOSTNAME);
-    try {
-      await store.bind(key, mac, ip, seconds, answer.hostname ?? hostnameOpt);
-    } catch (e) {
-      // Not on disk = not promised: no ACK (the client retries).
+    // Not on disk = not promised: no ACK (the client retries).
+    const journalError = (e: unknown): null => {
+      this.pendingWrites--;
       this.log.error({ event: 'dhcp.journal_error', mac, ip, err: (e as Error).message }, 'lease journal write failed');
       return this.drop('journal_error', { mac });
+    };
+    let written: Promise<unknown>;
+    this.pendingWrites++;
+    try {
+      written = store.bind(key, mac, ip, seconds, answer.hostname ?? hostnameOpt);
+    } catch (e) {
+      return journalError(e);
     }
-    const ctx = this.context(req, DHCPREQUEST, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
-    ctx.yiaddr = ip;
-    ctx.leaseSeconds = seconds;
-    this.remember(ip, facts0, seconds);
-    this.telemetry.bootEvent(this.log, {
-      svc: 'dhcp', event: 'dhcp.ack', mac, ip, state, stage: answer.stage, firmware: answer.firmware,
-      bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
-    });
-    return this.build(ctx, ingress);
+    return written.then(() => {
+      this.pendingWrites--;
+      const ctx = this.context(req, DHCPREQUEST, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
+      ctx.yiaddr = ip;
+      ctx.leaseSeconds = seconds;
+      this.remember(ip, facts0, seconds);
+      this.telemetry.bootEvent(this.log, {
+        svc: 'dhcp', event: 'dhcp.ack', mac, ip, state, stage: answer.stage, firmware: answer.firmware,
+        bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
+      });
+      return this.build(ctx, ingress);
+    }, journalError);
   }
 
   /**

@@ -36,7 +36,14 @@ export interface FileClient {
   resetToken?: (mac: Mac) => string | undefined;
 }
 
+const NOT_PXE = 'not a PXE client (no option 60 PXEClient / 93)';
+
 export class BootPlan {
+  /**
+   * Whether any template of the config mentions {ip}: only then does a DHCP
+   * answer depend on the address offered (the service asks again once it knows it).
+   */
+  readonly templatesUseIp: boolean;
   private readonly exact = new Map<Mac, HostConfig>();
   /** Prefix entries by length, longest first, each keyed by its masked MAC: a lookup costs one probe per length. */
   private readonly prefixes: { bits: number; byPrefix: Map<bigint, HostConfig> }[] = [];
@@ -46,6 +53,7 @@ export class BootPlan {
   private readonly scriptRoutes: RegExp[];
 
   constructor(readonly config: Config) {
+    this.templatesUseIp = JSON.stringify(config).includes('{ip}');
     const lengths = new Map<number, Map<bigint, HostConfig>>();
     for (const h of config.hosts) {
       if (isWholeMac(h.prefix_bits)) {
@@ -85,15 +93,20 @@ export class BootPlan {
     return this.byIp.get(ip);
   }
 
-  /** Template values for a client. `server` may be missing until a request tells us our address. */
-  values(mac: Mac, ctx: { serverAddress?: string; ip?: string } = {}): TemplateValues {
+  /**
+   * Template values for a client. `server` may be missing until a request tells us our address.
+   * `only`: the template(s) the caller expands; {iqn} and {target} (two expansions) are
+   * made only when they are needed.
+   */
+  values(mac: Mac, ctx: { serverAddress?: string; ip?: string } = {}, only?: string): TemplateValues {
     const h = this.host(mac);
     const server = ctx.serverAddress ?? this.config.server;
+    const hex = mac.replaceAll(':', '');
     const v: TemplateValues = {
       mac,
-      mac_hyphen: mac.replace(/:/g, '-'),
-      mac_hex: mac.replace(/:/g, ''),
-      name: h && isWholeMac(h.prefix_bits) ? h.name : `host-${mac.replace(/:/g, '')}`,
+      mac_hyphen: mac.replaceAll(':', '-'),
+      mac_hex: hex,
+      name: h && isWholeMac(h.prefix_bits) ? h.name : `host-${hex}`,
     };
     const ip = (h && isWholeMac(h.prefix_bits) ? h.ip : undefined) ?? ctx.ip;
     if (ip) v.ip = ip;
@@ -105,7 +118,7 @@ export class BootPlan {
       v.tftp = tp === 69 ? server : `${server}:${tp}`;
     }
     const iscsi = this.config.iscsi;
-    if (iscsi) {
+    if (iscsi && (only === undefined || only.includes('{iqn}') || only.includes('{target}'))) {
       v.iqn = expand(iscsi.initiator, v);
       v.target = expand(iscsi.target, v);
     }
@@ -163,12 +176,16 @@ export class BootPlan {
     if (host && (host.boot === 'none' || host.boot === 'local')) {
       return { ...base, reason: `host ${host.name} has boot: ${host.boot}` };
     }
+    // Neither PXE ROM, UEFI HTTP boot nor iPXE (a plain DHCP client, the common case): nothing to work out.
+    if (f.vendorClass === undefined && f.arch === undefined && f.userClasses === undefined && !f.ipxeOptions && host?.ipxe === undefined) {
+      return { ...base, notPxe: true, reason: NOT_PXE };
+    }
 
     const slots: BootSlots = {
       bios: boot.bios, uefi: boot.uefi, uefi32: boot.uefi32, arm32: boot.arm32, arm64: boot.arm64,
       http_boot: boot.http_boot, script: boot.script, ...host?.slots,
     };
-    const v = this.values(mac, { serverAddress, ip: f.ip });
+    const v = this.values(mac, { serverAddress, ip: f.ip }, `${Object.values(slots).join(' ')} {http}`);
     const given = (t: string | undefined) => (t === undefined || t === NO_BOOT ? undefined : this.expandOr(t, v));
     const a: DhcpAnswer = { ...base };
     if (boot.server_name) a.serverName = boot.server_name;
@@ -206,7 +223,7 @@ export class BootPlan {
         ? `PXE ROM, firmware ${firmware} (arch ${f.arch ?? 'none'}; not iPXE: ${verdict.why}) -> ${a.bootfile} by TFTP`
         : `no chain bootfile configured for firmware ${firmware}`;
     } else {
-      return { ...base, notPxe: true, reason: 'not a PXE client (no option 60 PXEClient / 93)' };
+      return { ...base, notPxe: true, reason: NOT_PXE };
     }
 
     // PXE vendor options (60, 43) for clients that said PXEClient.

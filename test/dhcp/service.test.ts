@@ -309,6 +309,30 @@ describe('DhcpService authoritative', () => {
     expect(codes.slice(0, 6)).toEqual([53, 54, 6, 3, 1, 51]);
   });
 
+  it('sheds load while lease writes wait for the disk: DISCOVERs from half the limit, REQUESTs at it', async () => {
+    await store.close();
+    // Writes wait a minute for company: they stay pending until drained.
+    store = new LeaseStore({ file: join(dir, 'leases-slow'), subnets: cfg.dhcp!.subnets, commitDelayMs: 60_000 });
+    await store.open();
+    svc = new DhcpService({ config: cfg.dhcp!, plan: new BootPlan(cfg), leases: store, telemetry: tel, log: silent, server: cfg.server, maxPendingWrites: 4 });
+    const relay: Ingress = { via: 'udp', localAddress: '10.77.0.1', localPort: 67, srcAddress: '10.88.0.1', srcPort: 67 };
+    const r = { giaddr: '10.88.0.1' };
+    const macs = ['52:54:00:00:05:01', '52:54:00:00:05:02', '52:54:00:00:05:03', '52:54:00:00:05:04', '52:54:00:00:05:05'];
+    const offers: string[] = [];
+    for (const m of macs) offers.push((await svc.handle(msg(m, 1, [], r), relay))!.message.yiaddr);
+    const req = (i: number) => svc.handle(msg(macs[i]!, 3, [[50, ip(offers[i]!)], [54, ip('10.77.0.1')]], r), relay);
+    const acks = [req(0), req(1)];
+    const overload = () => tel.counters.get('lanboot_dhcp_dropped_total{"reason":"overload"}')?.value ?? 0;
+    expect(await svc.handle(msg('52:54:00:00:05:06', 1, [], r), relay)).toBeNull(); // 2 pending: no new exchange
+    expect(overload()).toBe(1);
+    acks.push(req(2), req(3)); // REQUESTs still complete theirs
+    expect(await req(4)).toBeNull(); // 4 pending: the limit
+    expect(overload()).toBe(2);
+    await store.journal.drain();
+    for (const a of await Promise.all(acks)) expect(t(a)).toBe(5);
+    expect(t(await svc.handle(msg('52:54:00:00:05:06', 1, [], r), relay))).toBe(2);
+  });
+
   it('malformed input is dropped and counted, never thrown', async () => {
     expect(await svc.handleBuffer(Buffer.from('garbage'), lan)).toBeNull();
     expect(tel.counters.get('lanboot_dhcp_dropped_total{"reason":"malformed_short"}')?.value).toBe(1);

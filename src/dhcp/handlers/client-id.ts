@@ -6,6 +6,6 @@ export const clientId: ReplyHandler = {
   name: 'client-id',
   apply(ctx) {
     const id = ctx.req.options.get(OPT.CLIENT_ID);
-    if (id) ctx.reply.options.set(OPT.CLIENT_ID, Buffer.from(id));
+    if (id) ctx.reply.options.set(OPT.CLIENT_ID, id); // the encoder copies it
   },
 };

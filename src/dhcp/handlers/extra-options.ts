@@ -1,7 +1,9 @@
 import { DHCPNAK } from '../../codec/dhcp.js';
 import { ip, str, u8, u16, u32 } from '../../codec/dhcp-options.js';
 import { isIpv4 } from '../../net/address.js';
+import type { SubnetConfig } from '../../config/types.js';
 import type { ReplyHandler } from '../types.js';
+import { perConfig } from './bytes.js';
 
 /** RFC 2132 options whose value is an integer of a fixed width. */
 const U8 = new Set([19, 20, 23, 27, 29, 30, 31, 34, 36, 39, 46]);
@@ -23,15 +25,21 @@ export function optionValue(code: number, v: string): Buffer {
   return str(v);
 }
 
+function encodedOptions(s: SubnetConfig): Array<[number, Buffer]> {
+  const out: Array<[number, Buffer]> = [];
+  for (const [k, v] of Object.entries(s.options ?? {})) {
+    const code = Number(k);
+    if (Number.isInteger(code) && code >= 1 && code <= 254) out.push([code, optionValue(code, String(v))]);
+  }
+  return out;
+}
+const bySubnet = new WeakMap<SubnetConfig, Array<[number, Buffer]>>();
+
 /** Operator-configured extra options; they override what earlier handlers set. */
 export const extraOptions: ReplyHandler = {
   name: 'extra-options',
   apply(ctx) {
     if (ctx.replyType === DHCPNAK || !ctx.subnet || ctx.proxy) return;
-    for (const [k, v] of Object.entries(ctx.subnet.options ?? {})) {
-      const code = Number(k);
-      if (!Number.isInteger(code) || code < 1 || code > 254) continue;
-      ctx.reply.options.set(code, optionValue(code, String(v)));
-    }
+    for (const [code, value] of perConfig(bySubnet, ctx.subnet, encodedOptions)) ctx.reply.options.set(code, value);
   },
 };

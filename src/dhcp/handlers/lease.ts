@@ -1,6 +1,7 @@
 import { DHCPNAK } from '../../codec/dhcp.js';
-import { OPT, u32 } from '../../codec/dhcp-options.js';
+import { OPT } from '../../codec/dhcp-options.js';
 import type { ReplyHandler } from '../types.js';
+import { u32Bytes } from './bytes.js';
 
 /**
  * The address and its lease time (51). INFORM replies carry neither
@@ -12,7 +13,7 @@ export const lease: ReplyHandler = {
     if (ctx.replyType === DHCPNAK) return;
     if (ctx.yiaddr) {
       ctx.reply.yiaddr = ctx.yiaddr;
-      if (ctx.leaseSeconds !== undefined) ctx.reply.options.set(OPT.LEASE_TIME, u32(ctx.leaseSeconds));
+      if (ctx.leaseSeconds !== undefined) ctx.reply.options.set(OPT.LEASE_TIME, u32Bytes(ctx.leaseSeconds));
     }
     if (ctx.requestType === 8 /* INFORM */) ctx.reply.ciaddr = ctx.req.ciaddr;
   },

@@ -1,10 +1,15 @@
 import { DHCPNAK } from '../../codec/dhcp.js';
-import { OPT, PXE_SUB, encodeSuboptions, str } from '../../codec/dhcp-options.js';
+import { OPT, PXE_SUB, encodeSuboptions } from '../../codec/dhcp-options.js';
 import type { Pxe43 } from '../../plan/types.js';
 import type { ReplyHandler } from '../types.js';
+import { textBytes } from './bytes.js';
 
 /** `file` holds 128 bytes with its NUL; longer names (URLs) go in option 67 only. */
 const FILE_FIELD_MAX = 127;
+
+/** Option 43 with discovery control = n, and END (PXE wants it), made once per value. */
+const discovery: Buffer[] = [];
+const discoveryBytes = (n: number): Buffer => (discovery[n] ??= encodeSuboptions([[PXE_SUB.DISCOVERY_CONTROL, Buffer.from([n])]], true));
 
 /**
  * Boot information from the plan's answer: the bootfile in BOTH the `file`
@@ -20,11 +25,11 @@ export const pxe: ReplyHandler = {
     const a = ctx.answer;
     if (ctx.replyType === DHCPNAK || !a.boot) return;
     const o = ctx.reply.options;
-    if (a.vendorClass) o.set(OPT.VENDOR_CLASS, str(a.vendorClass));
+    if (a.vendorClass) o.set(OPT.VENDOR_CLASS, textBytes(a.vendorClass));
     if (a.nextServer) ctx.reply.siaddr = a.nextServer;
     // Option 66 names the TFTP server: the configured server name (dnsmasq's dhcp-boot servername), else its address.
     const tftpServer = a.serverName ?? a.nextServer;
-    if (tftpServer) o.set(OPT.TFTP_SERVER, str(tftpServer));
+    if (tftpServer) o.set(OPT.TFTP_SERVER, textBytes(tftpServer));
     if (a.bootfile !== undefined) {
       const b = Buffer.from(a.bootfile, 'latin1');
       ctx.reply.file = b.length <= FILE_FIELD_MAX ? a.bootfile : '';
@@ -33,13 +38,12 @@ export const pxe: ReplyHandler = {
     if (a.serverName !== undefined) ctx.reply.sname = a.serverName;
     if (a.pxe43) o.set(OPT.VENDOR_SPECIFIC, encodePxe43(a.pxe43));
     else if (a.discoveryControl !== undefined) {
-      o.set(OPT.VENDOR_SPECIFIC, encodeSuboptions([[PXE_SUB.DISCOVERY_CONTROL, Buffer.from([a.discoveryControl & 0xff])]], true));
+      o.set(OPT.VENDOR_SPECIFIC, discoveryBytes(a.discoveryControl & 0xff));
     }
     const uuid = ctx.req.options.get(OPT.UUID);
-    if (a.vendorClass === 'PXEClient' && uuid) o.set(OPT.UUID, Buffer.from(uuid));
+    if (a.vendorClass === 'PXEClient' && uuid) o.set(OPT.UUID, uuid); // the encoder copies it
   },
 };
-
 
 /**
  * PXE 2.1 §2.4 vendor options: 71 boot item, 6 discovery control, 10 prompt,

@@ -8,6 +8,6 @@ export const relayAgent: ReplyHandler = {
     const v = ctx.req.options.get(OPT.RELAY_AGENT);
     if (!v || ctx.req.giaddr === '0.0.0.0') return;
     ctx.reply.options.delete(OPT.RELAY_AGENT);
-    ctx.reply.options.set(OPT.RELAY_AGENT, Buffer.from(v));
+    ctx.reply.options.set(OPT.RELAY_AGENT, v); // the encoder copies it
   },
 };

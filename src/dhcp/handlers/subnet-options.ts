@@ -1,7 +1,20 @@
 import { DHCPNAK } from '../../codec/dhcp.js';
 import { broadcastOf } from '../../net/address.js';
-import { OPT, ip, ips, str, u32 } from '../../codec/dhcp-options.js';
+import { OPT, ip, ips, str } from '../../codec/dhcp-options.js';
+import type { SubnetConfig } from '../../config/types.js';
 import type { ReplyHandler } from '../types.js';
+import { perConfig, u32Bytes } from './bytes.js';
+
+/** 1, 3, 6, 15, 28 of one subnet, in that order. */
+function networkOptions(s: SubnetConfig): Array<[number, Buffer]> {
+  const out: Array<[number, Buffer]> = [[OPT.SUBNET_MASK, ip(s.netmask)]];
+  if (s.router) out.push([OPT.ROUTER, ip(s.router)]);
+  if (s.dns.length) out.push([OPT.DNS, ips(s.dns)]);
+  if (s.domain) out.push([OPT.DOMAIN_NAME, str(s.domain)]);
+  out.push([OPT.BROADCAST, ip(broadcastOf(s.network, s.prefix))]);
+  return out;
+}
+const bySubnet = new WeakMap<SubnetConfig, Array<[number, Buffer]>>();
 
 /**
  * Per-subnet network options: 1 netmask, 3 router, 6 DNS, 15 domain,
@@ -14,14 +27,10 @@ export const subnetOptions: ReplyHandler = {
     const s = ctx.subnet;
     if (!s || ctx.proxy || ctx.replyType === DHCPNAK) return;
     const o = ctx.reply.options;
-    o.set(OPT.SUBNET_MASK, ip(s.netmask));
-    if (s.router) o.set(OPT.ROUTER, ip(s.router));
-    if (s.dns.length) o.set(OPT.DNS, ips(s.dns));
-    if (s.domain) o.set(OPT.DOMAIN_NAME, str(s.domain));
-    o.set(OPT.BROADCAST, ip(broadcastOf(s.network, s.prefix)));
+    for (const [code, value] of perConfig(bySubnet, s, networkOptions)) o.set(code, value);
     if (ctx.leaseSeconds !== undefined) {
-      o.set(OPT.RENEWAL_TIME, u32(Math.floor(ctx.leaseSeconds / 2)));
-      o.set(OPT.REBINDING_TIME, u32(Math.floor((ctx.leaseSeconds * 7) / 8)));
+      o.set(OPT.RENEWAL_TIME, u32Bytes(Math.floor(ctx.leaseSeconds / 2)));
+      o.set(OPT.REBINDING_TIME, u32Bytes(Math.floor((ctx.leaseSeconds * 7) / 8)));
     }
   },
 };
