@@ -16,11 +16,13 @@ import { DhcpService, type Ingress } from '../../src/dhcp/service.js';
 import { Telemetry } from '../../src/telemetry.js';
 import { LineSink, defaultLogFormat, makeLogger, type LogFormat } from '../../src/log.js';
 import { formatEvent, textLine, textLineTime } from '../../src/log-text.js';
+import { traceLines } from '../../src/trace.js';
 import { macToChaddr, type DhcpMessage } from '../../src/codec/dhcp.js';
 import { ip, str, u8 } from '../../src/codec/dhcp-options.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+const MAC_LINE = / \(?52:54:00:77:00:11\)?( |$)/;
 
 let dir: string;
 beforeEach(() => {
@@ -203,5 +205,33 @@ describe('the sink under text', () => {
     expect(sink.dropped).toBeGreaterThan(0);
     expect(lines.every((l) => !l.startsWith('{'))).toBe(true);
     expect(lines.at(-1)).toMatch(new RegExp(` lanboot warning: log writer fell behind: ${sink.dropped} lines dropped$`));
+  });
+});
+
+describe('lanboot trace on both formats', () => {
+  it('finds the same machine in a JSON log and in a text log, and keeps the text lines as written', async () => {
+    const json = await exchanges('json');
+    const text = await exchanges('text');
+    const fromJson = traceLines(json.join(''), '52-54-00-77-00-11');
+    const fromText = traceLines(text.join(''), '52-54-00-77-00-11');
+    expect(fromJson.map((l) => l.split(/\s+/)[2])).toEqual(['dhcp.offer', 'dhcp.ack', 'dhcp.release']);
+    expect(fromText).toHaveLength(3);
+    expect(fromText.map((l) => / (DHCP\w+)\(/.exec(l)?.[1])).toEqual(['DHCPOFFER', 'DHCPACK', 'DHCPRELEASE']);
+    for (const l of fromText) expect(l).toMatch(MAC_LINE);
+    expect(traceLines(text.join(''), '52:54:00:77:00:1')).toEqual([]); // a prefix is not a MAC
+    // JSON as `journalctl -u lanboot` prints it: behind a syslog prefix.
+    const journal = json.map((l) => `Dec 03 06:50:04 router lanboot[812]: ${l}`).join('');
+    expect(traceLines(journal, '52:54:00:77:00:11')).toEqual(fromJson);
+  });
+
+  it('`lanboot trace -l` reads a text log', async () => {
+    const text = await exchanges('text');
+    const f = join(dir, 'text.log');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(f, text.join(''));
+    const r = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'trace', '52:54:00:77:00:10', '-l', f], { cwd: ROOT });
+    const out = r.stdout.trim().split('\n');
+    expect(out).toHaveLength(2);
+    expect(out[0]).toMatch(/ DHCPOFFER\(lb-x0\) .* 52:54:00:77:00:10 pc01 bios undionly\.kpxe$/);
   });
 });
