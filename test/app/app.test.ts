@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.js';
+import { parseConfig } from '../../src/config/load.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const procs: ChildProcess[] = [];
@@ -120,5 +122,14 @@ describe('lanboot start', () => {
     expect(text.filter((l) => / lanboot started \(pid \d+, 1 hosts, config .*text\.yaml\)$/.test(l))).toHaveLength(1);
     expect(text.filter((l) => / HTTP script \/boot\/52:54:00:00:00:01\.ipxe to 127\.0\.0\.1 \(52:54:00:00:00:01\)$/.test(l))).toHaveLength(1);
     expect(text.at(-1)).toMatch(/ lanboot stopping \(SIGTERM\)$/);
+  });
+});
+
+describe('App.reload', () => {
+  it('says a changed log level or format needs a restart (the loggers are made at start)', () => {
+    const f = join(tmpdir(), 'lanboot.yaml');
+    const app = new App(parseConfig('log: { level: info }\n', f));
+    expect(app.reload(parseConfig('log: { level: info }\n', f))).toEqual([]);
+    expect(app.reload(parseConfig('log: { level: info, format: text }\n', f))).toEqual(['log level or format changed: restart to apply']);
   });
 });
