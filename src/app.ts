@@ -11,7 +11,7 @@ import { isWholeMac } from './net/address.js';
 import type { Config } from './config/types.js';
 import { resetArgv as resetArgvOf } from './hooks/reset.js';
 import { loadResetKey, ResetTokens } from './hooks/reset-token.js';
-import { logger, setRootLogger, makeLogger, type Logger } from './log.js';
+import { logger, setRootLogger, makeLogger, defaultLogFormat, type Logger } from './log.js';
 import { telemetry as defaultTelemetry, type Telemetry } from './telemetry.js';
 import { BootPlan } from './plan/index.js';
 import { localAddressFacing } from './net/interfaces.js';
@@ -216,6 +216,8 @@ export class App {
         notes.push(`${svc} listen address/port or enablement changed: restart to apply`);
       }
     }
+    // Loggers are made once, at start: their level and format stay.
+    if (!same(prev.log, next.log)) notes.push('log level or format changed: restart to apply');
     if (!!prev.rpl !== !!next.rpl || !same(prev.rpl?.interfaces, next.rpl?.interfaces)) notes.push('rpl interfaces changed: restart to apply');
     // Settings a running service holds in its own state (lease pools, roots) are not half-applied.
     // The mode decides the sockets (4011) and whether a lease store exists at all.
@@ -248,7 +250,7 @@ export class App {
 
 /** `lanboot start`: run until SIGTERM/SIGINT; SIGHUP reloads the config file. */
 export async function runApp(config: Config): Promise<void> {
-  setRootLogger(makeLogger(config.log.level));
+  setRootLogger(makeLogger(config.log.level, undefined, config.log.format ?? defaultLogFormat()));
   const log = logger('core');
   // Created while still root: after the privilege drop the parent may not be ours.
   const created = createDirs(config.state_dir);
@@ -271,6 +273,7 @@ export async function runApp(config: Config): Promise<void> {
   } catch {
     /* state dir may be read-only after a privilege drop; reload by signal still works */
   }
+  log.info({ event: 'core.start', pid: process.pid, hosts: config.hosts.length, config: config.file }, 'lanboot started');
   for (const l of app.listening) {
     log.info({ event: 'core.listening', service: l.svc, address: l.address, port: l.port, detail: l.detail }, `${l.svc} on ${l.address}${l.port ? `:${l.port}` : ''}${l.detail ? ` (${l.detail})` : ''}`);
   }

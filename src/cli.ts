@@ -138,7 +138,7 @@ program
   .command('trace')
   .description("show one machine's boot in order (DHCP, TFTP, HTTP, RPL) from a log file or stdin")
   .argument('<mac>', 'client MAC')
-  .option('-l, --log <file>', 'lanboot JSON log (default: stdin)')
+  .option('-l, --log <file>', 'lanboot log, JSON or text lines (default: stdin)')
   .action(async (mac: string, o: { log?: string }) => {
     const { traceLines } = await import('./trace.js');
     const text = readInput(o.log ?? 0);

@@ -1,7 +1,9 @@
 import { fstatSync, writeSync, type Stats } from 'node:fs';
 import { Socket } from 'node:net';
+import { isatty } from 'node:tty';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { telemetry } from './telemetry.js';
+import { textDestination, textLine } from './log-text.js';
 
 /**
  * One structured JSON line per event. Conventions every service follows:
@@ -45,6 +47,8 @@ export class LineSink {
   private stream?: Socket;
   private kind?: 'stream' | 'direct';
   private retry?: NodeJS.Timeout;
+  /** Rewrites the sink's own lines (the dropped-lines notice) as its writers' lines are: log.format text. */
+  reformat?: (jsonLine: string) => string;
   /** Lines dropped because the queue was full (since start). */
   dropped = 0;
   private droppedUnreported = 0;
@@ -72,9 +76,8 @@ export class LineSink {
 
   private take(): string {
     if (this.droppedUnreported > 0 && this.queued + 200 <= this.maxBytes) {
-      this.queue.push(
-        `{"level":40${isoTime()},"svc":"core","event":"log.dropped","lines":${this.droppedUnreported},"msg":"log writer fell behind: lines dropped"}\n`,
-      );
+      const notice = `{"level":40${isoTime()},"svc":"core","event":"log.dropped","lines":${this.droppedUnreported},"msg":"log writer fell behind: lines dropped"}\n`;
+      this.queue.push(this.reformat ? this.reformat(notice) : notice);
       this.droppedUnreported = 0;
     }
     const data = this.queue.length === 1 ? this.queue[0]! : this.queue.join('');
@@ -164,8 +167,28 @@ export function setRootLogger(l: Logger): void {
   root = l;
 }
 
-export function makeLogger(level: LevelWithSilent, dest?: pino.DestinationStream): Logger {
-  return pino({ level, base: undefined, timestamp: isoTime }, dest ?? stdoutLines());
+export type LogFormat = 'text' | 'json';
+
+/**
+ * log.format when the config does not say: text when stdout is a terminal (a
+ * person reads it), JSON anywhere else. Under systemd stdout is journald's
+ * stream socket (the one JOURNAL_STREAM names), never a terminal, so a unit
+ * logs JSON without looking at the environment; so do a pipe and a file. A
+ * unit with StandardOutput=tty writes to a console someone watches: text.
+ */
+export function defaultLogFormat(fd = 1): LogFormat {
+  return isatty(fd) ? 'text' : 'json';
+}
+
+/**
+ * The logger `lanboot start` uses. JSON is pino's line as it is; text
+ * rewrites that line on its way to the sink (log-text.ts), so choosing text
+ * adds nothing to the JSON path.
+ */
+export function makeLogger(level: LevelWithSilent, dest?: pino.DestinationStream, format: LogFormat = 'json'): Logger {
+  const out = dest ?? stdoutLines();
+  if (format === 'text' && out instanceof LineSink) out.reformat = textLine;
+  return pino({ level, base: undefined, timestamp: isoTime }, format === 'text' ? textDestination(out) : out);
 }
 
 export function logger(svc: string): Logger {

@@ -377,10 +377,16 @@ export const root = z
           .enum(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
           .default('info')
           .describe('Log level; debug logs every dropped packet with its reason.'),
+        format: z
+          .enum(['text', 'json'])
+          .optional()
+          .describe(
+            "text: one line per event in dnsmasq's manner (DHCPACK(lan0) 10.77.0.101 52:54:00:12:34:56 pc01 ...); json: one JSON object per line with every field, for journald and tools. Unset: text when stdout is a terminal, JSON otherwise (under systemd, to a pipe or a file). lanboot trace reads both. Taken at start; a reload does not change it.",
+          ),
       })
       .strict()
       .default({ level: 'info' })
-      .describe('JSON log lines on stdout, one per event, each client event with its MAC.'),
+      .describe('Log lines on stdout, one per event, each client event with its MAC.'),
     user: z.string().optional().describe('Drop to this user after binding (when started as root).'),
     group: z.string().optional().describe('Drop to this group after binding.'),
     state_dir: z.string().default('/var/lib/lanboot').describe('Directory for the lease journal.'),

@@ -241,9 +241,9 @@ export class DhcpService {
       case DHCPREQUEST:
         return this.request(req, ingress, mac, key, subnet, pool, serverId);
       case DHCPDECLINE:
-        return this.decline(req, mac, key, subnet, serverId);
+        return this.decline(req, ingress, mac, key, subnet, serverId);
       case DHCPRELEASE:
-        return this.release(req, mac, key, serverId);
+        return this.release(req, ingress, mac, key, serverId);
       case DHCPINFORM:
         return this.inform(req, ingress, mac, key, subnet, serverId);
       default:
@@ -417,7 +417,7 @@ export class DhcpService {
     const answer: DhcpAnswer = { stage: 'plain', firmware: 'unknown', boot: false, ipxeNoPxeDhcp: false, reason: why };
     const ctx = this.context(req, DHCPREQUEST, DHCPNAK, mac, key, facts, answer, undefined, serverId, false);
     ctx.message = why;
-    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.nak', mac, requested: readIpSafe(req, OPT.REQUESTED_IP) ?? req.ciaddr, reason: why });
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.nak', mac, iface: ingress.iface, requested: readIpSafe(req, OPT.REQUESTED_IP) ?? req.ciaddr, reason: why });
     return this.build(ctx, ingress);
   }
 
@@ -510,7 +510,7 @@ export class DhcpService {
     ctx.leaseSeconds = this.leaseSecondsFor(subnet);
     this.remember(alloc.ip, facts0, ctx.leaseSeconds);
     this.telemetry.bootEvent(this.log, {
-      svc: 'dhcp', event: 'dhcp.offer', mac, ip: alloc.ip, stage: answer.stage, firmware: answer.firmware,
+      svc: 'dhcp', event: 'dhcp.offer', mac, iface: ingress.iface, ip: alloc.ip, hostname: answer.hostname, stage: answer.stage, firmware: answer.firmware,
       bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
     });
     return this.build(ctx, ingress);
@@ -572,8 +572,9 @@ export class DhcpService {
     };
     let written: Promise<unknown>;
     this.pendingWrites++;
+    const hostname = answer.hostname ?? hostnameOpt;
     try {
-      written = store.bind(key, mac, ip, seconds, answer.hostname ?? hostnameOpt);
+      written = store.bind(key, mac, ip, seconds, hostname);
     } catch (e) {
       return journalError(e);
     }
@@ -584,7 +585,7 @@ export class DhcpService {
       ctx.leaseSeconds = seconds;
       this.remember(ip, facts0, seconds);
       this.telemetry.bootEvent(this.log, {
-        svc: 'dhcp', event: 'dhcp.ack', mac, ip, state, stage: answer.stage, firmware: answer.firmware,
+        svc: 'dhcp', event: 'dhcp.ack', mac, iface: ingress.iface, ip, hostname, state, stage: answer.stage, firmware: answer.firmware,
         bootfile: answer.boot ? answer.bootfile : undefined, reason: answer.reason,
       });
       return this.build(ctx, ingress);
@@ -596,7 +597,7 @@ export class DhcpService {
    * client's own address on its own subnet is quarantined; anything else
    * would let any host knock addresses (static ones too) out of service.
    */
-  private async decline(req: DhcpMessage, mac: string, key: string, subnet: SubnetConfig, serverId: string): Promise<null> {
+  private async decline(req: DhcpMessage, ingress: Ingress, mac: string, key: string, subnet: SubnetConfig, serverId: string): Promise<null> {
     const sid = readIpSafe(req, OPT.SERVER_ID);
     if (sid === undefined) return this.drop('decline_without_server_id', { mac });
     if (!this.ours(serverId, sid)) return this.drop('other_server', { mac });
@@ -606,17 +607,17 @@ export class DhcpService {
     if (!(await this.leases!.decline(key, ip))) return this.drop('decline_not_client_address', { mac, ip });
     this.factsByIp.delete(ip);
     this.telemetry.count(M + 'conflicts_total', { source: 'decline' });
-    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.decline', mac, ip });
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.decline', mac, iface: ingress.iface, ip });
     return null;
   }
 
-  private async release(req: DhcpMessage, mac: string, key: string, serverId: string): Promise<null> {
+  private async release(req: DhcpMessage, ingress: Ingress, mac: string, key: string, serverId: string): Promise<null> {
     const sid = readIpSafe(req, OPT.SERVER_ID);
     if (sid !== undefined && !this.ours(serverId, sid)) return this.drop('other_server', { mac });
     const ok = await this.leases!.release(key, req.ciaddr);
     if (!ok) return this.drop('release_unknown', { mac, ip: req.ciaddr });
     this.factsByIp.delete(req.ciaddr);
-    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.release', mac, ip: req.ciaddr });
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.release', mac, iface: ingress.iface, ip: req.ciaddr });
     return null;
   }
 
@@ -631,7 +632,7 @@ export class DhcpService {
     const answer = this.ask(facts0);
     const ctx = this.context(req, DHCPINFORM, DHCPACK, mac, key, facts0, answer, subnet, serverId, false);
     this.remember(req.ciaddr, facts0, this.leaseSecondsFor(subnet));
-    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.inform', mac, ip: req.ciaddr, stage: answer.stage });
+    this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.inform', mac, iface: ingress.iface, ip: req.ciaddr, stage: answer.stage });
     // RFC 2131 §4.3.5: reply to ciaddr (the client has an address); relayed -> relay.
     const to: Destination | undefined =
       req.giaddr === ZERO && req.ciaddr !== ZERO ? { kind: 'unicast', address: req.ciaddr, port: 68 } : undefined;
@@ -685,7 +686,7 @@ export class DhcpService {
         ? { kind: 'relay', address: req.giaddr, port: this.config.port }
         : { kind: 'broadcast', port: 68 };
     this.telemetry.bootEvent(this.log, {
-      svc: 'dhcp', event: replyType === DHCPOFFER ? 'dhcp.proxy_offer' : 'dhcp.proxy_ack', mac, stage: answer.stage,
+      svc: 'dhcp', event: replyType === DHCPOFFER ? 'dhcp.proxy_offer' : 'dhcp.proxy_ack', mac, iface: ingress.iface, stage: answer.stage,
       firmware: answer.firmware, bootfile: answer.bootfile, reason: answer.reason,
     });
     return this.build(ctx, ingress, to);

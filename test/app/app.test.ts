@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.js';
+import { parseConfig } from '../../src/config/load.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const procs: ChildProcess[] = [];
@@ -94,5 +96,40 @@ describe('lanboot start', () => {
     expect(await (await fetch(url('52:54:00:00:00:01'))).text()).toContain('iqn.2026-01.test:uno');
     expect(await (await fetch(url('52:54:00:00:00:02'))).text()).toContain('iqn.2026-01.test:two');
     expect(readFileSync(join(dir, 'state', 'lanboot.pid'), 'utf8').trim()).toBe(String(s.p.pid));
+  });
+
+  it('logs JSON to a pipe by default and text with log.format: text, one line per event with the MAC', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-app-'));
+    mkdirSync(join(dir, 'root'));
+    const run = async (format: string) => {
+      const ports = { http: free(), tftp: free(), admin: free() };
+      const cfg = join(dir, `${format || 'default'}.yaml`);
+      writeFileSync(cfg, (format ? `log: { format: ${format} }\n` : '') + configText(ports, '  52:54:00:00:00:01: { name: one, boot: iscsi }\n'));
+      const s = start(cfg);
+      await s.waitFor(/Try:/);
+      await (await fetch(`http://127.0.0.1:${ports.http}/boot/52:54:00:00:00:01.ipxe`)).text();
+      s.p.kill('SIGTERM');
+      await new Promise((r) => s.p.once('exit', r));
+      return s.out().trim().split('\n');
+    };
+    const json = await run('');
+    expect(json.every((l) => JSON.parse(l))).toBe(true);
+    expect(json.map((l) => JSON.parse(l).event)).toEqual(expect.arrayContaining(['core.start', 'http.script', 'core.stop']));
+
+    const text = await run('text');
+    expect(text.some((l) => l.startsWith('{'))).toBe(false);
+    expect(text).toHaveLength(json.length);
+    expect(text.filter((l) => / lanboot started \(pid \d+, 1 hosts, config .*text\.yaml\)$/.test(l))).toHaveLength(1);
+    expect(text.filter((l) => / HTTP script \/boot\/52:54:00:00:00:01\.ipxe to 127\.0\.0\.1 \(52:54:00:00:00:01\)$/.test(l))).toHaveLength(1);
+    expect(text.at(-1)).toMatch(/ lanboot stopping \(SIGTERM\)$/);
+  });
+});
+
+describe('App.reload', () => {
+  it('says a changed log level or format needs a restart (the loggers are made at start)', () => {
+    const f = join(tmpdir(), 'lanboot.yaml');
+    const app = new App(parseConfig('log: { level: info }\n', f));
+    expect(app.reload(parseConfig('log: { level: info }\n', f))).toEqual([]);
+    expect(app.reload(parseConfig('log: { level: info, format: text }\n', f))).toEqual(['log level or format changed: restart to apply']);
   });
 });
