@@ -372,6 +372,17 @@ static napi_value sock_close_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* attachFilter(fd, filter): SO_ATTACH_FILTER on a socket opened elsewhere (a
+ * dgram socket's fd), replacing its program atomically. */
+static napi_value attach_filter_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_num(env, argv[0], 0, 0x7fffffff, &fd)) return throw_type(env, "fd must be a non-negative integer");
+  return attach_filter(env, (int)fd, argv[1]);
+}
+
 /* ifInfo(ifname) -> {ifindex, mtu, mac: Buffer} via SIOCGIFINDEX/MTU/HWADDR */
 static napi_value if_info(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -411,6 +422,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "Socket", cls));
   CHECK(napi_create_function(env, "ifInfo", NAPI_AUTO_LENGTH, if_info, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "ifInfo", fn));
+  CHECK(napi_create_function(env, "attachFilter", NAPI_AUTO_LENGTH, attach_filter_fd, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "attachFilter", fn));
   return exports;
 }
 

@@ -91,6 +91,7 @@ interface Addon {
     onFrame: (frame: Buffer | null, pktType: number, status: number, vlanTci: number) => void,
   ) => NativeSocket;
   ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer };
+  attachFilter(fd: number, filter: BpfInstruction[]): void;
 }
 
 let addon: Addon | undefined;
@@ -110,6 +111,11 @@ function linkError(ifname: string, errno: number): NodeJS.ErrnoException {
 export function linkInfo(ifname: string): { ifindex: number; mac: string; mtu: number } {
   const i = loadAddon().ifInfo(ifname);
   return { ifindex: i.ifindex, mac: formatMac(i.mac), mtu: i.mtu };
+}
+
+/** Attach (replace) a classic BPF program on any socket's fd, e.g. a dgram socket's (net/udp socketFd). */
+export function attachFilter(fd: number, filter: BpfInstruction[]): void {
+  loadAddon().attachFilter(fd, filter);
 }
 
 /**
