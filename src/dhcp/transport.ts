@@ -88,6 +88,17 @@ export const RESCAN_MS = 5000;
 /** How long a dgram broadcast waits for the packet sockets to have seen it before it counts as unserved. */
 const UNSERVED_SWEEP_MS = 250;
 const UNSERVED_PENDING_MAX = 64;
+/**
+ * A packet socket's receive buffer: about 100 ms of requests at 5,000/s
+ * (a frame costs ~1 KiB of kernel accounting; the kernel doubles the value).
+ * A deeper queue only delays the answers to requests behind it.
+ */
+const PACKET_RCVBUF = 256 * 1024;
+/**
+ * A request that waited this long in the kernel is dropped unread: its client
+ * has retransmitted (iPXE and perfdhcp after 1 s) or will get a fresher answer.
+ */
+export const STALE_MS = 1000;
 
 /** xid + chaddr + message type, read straight from the bytes (no decode needed). */
 function dedupeKey(buf: Buffer): string | undefined {
@@ -279,7 +290,8 @@ export class DhcpTransport {
       const split = this.split !== undefined;
       this.splitFor(ifname, info.ifindex);
       try {
-        const ps = PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports, { linkScope: split }) });
+        const ps = PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports, { linkScope: split }), rcvbuf: PACKET_RCVBUF, maxAgeMs: STALE_MS });
+        ps.on('stale', (n) => this.opts.telemetry.count(M + 'dropped_total', { reason: 'stale' }, n));
         this.splitFor(ifname, ps.ifindex); // recreated in between: its new index
         link = ps;
       } catch (e) {
