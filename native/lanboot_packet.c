@@ -420,6 +420,24 @@ static napi_value attach_filter_fd(napi_env env, napi_callback_info info) {
   return attach_filter(env, (int)fd, argv[1]);
 }
 
+/* setRcvbuf(fd, bytes) -> effective SO_RCVBUF: SO_RCVBUFFORCE (root, CAP_NET_ADMIN)
+ * passes net.core.rmem_max; without it, SO_RCVBUF (capped there). */
+static napi_value set_rcvbuf_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  int64_t fd, bytes;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_num(env, argv[0], 0, 0x7fffffff, &fd)) return throw_type(env, "fd must be a non-negative integer");
+  if (!get_num(env, argv[1], 0, 0x3fffffff, &bytes)) return throw_type(env, "bytes must be an integer");
+  int v = (int)bytes, rb = 0;
+  socklen_t l = sizeof rb;
+  if (setsockopt((int)fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) < 0 &&
+      setsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) < 0) return throw_errno(env, "setsockopt(SO_RCVBUF)", errno);
+  getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &rb, &l);
+  napi_create_int32(env, rb, &out);
+  return out;
+}
+
 /* ifInfo(ifname) -> {ifindex, mtu, mac: Buffer} via SIOCGIFINDEX/MTU/HWADDR */
 static napi_value if_info(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -461,6 +479,8 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "ifInfo", fn));
   CHECK(napi_create_function(env, "attachFilter", NAPI_AUTO_LENGTH, attach_filter_fd, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "attachFilter", fn));
+  CHECK(napi_create_function(env, "setRcvbuf", NAPI_AUTO_LENGTH, set_rcvbuf_fd, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "setRcvbuf", fn));
   return exports;
 }
 

@@ -99,6 +99,7 @@ interface Addon {
   ) => NativeSocket;
   ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer };
   attachFilter(fd: number, filter: BpfInstruction[]): void;
+  setRcvbuf(fd: number, bytes: number): number;
 }
 
 let addon: Addon | undefined;
@@ -123,6 +124,14 @@ export function linkInfo(ifname: string): { ifindex: number; mac: string; mtu: n
 /** Attach (replace) a classic BPF program on any socket's fd, e.g. a dgram socket's (net/udp socketFd). */
 export function attachFilter(fd: number, filter: BpfInstruction[]): void {
   loadAddon().attachFilter(fd, filter);
+}
+
+/**
+ * SO_RCVBUF of any socket's fd, past net.core.rmem_max when privileged
+ * (SO_RCVBUFFORCE); returns the effective size (the kernel doubles the value).
+ */
+export function setReceiveBuffer(fd: number, bytes: number): number {
+  return loadAddon().setRcvbuf(fd, bytes);
 }
 
 /**
