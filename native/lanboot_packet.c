@@ -17,11 +17,17 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
 
 #define RXBUF 65536      /* veth GRO can hand us frames larger than the MTU */
-#define MAX_PER_WAKE 4096 /* level-triggered poll fires again; keep the loop fair */
+/* Frames handed to JS per wake-up. The poll is level-triggered and fires again
+ * on the next loop iteration; in between, the callback scope closes (promise
+ * continuations run: replies leave), and timers, other sockets and file
+ * system completions get their turn. 4096 here held the loop for 300 ms. */
+#define MAX_PER_WAKE 64
+#define MAX_READS_PER_WAKE 4096
 
 typedef struct {
   int fd, ifindex;
@@ -32,6 +38,7 @@ typedef struct {
   napi_async_context actx;
   napi_async_cleanup_hook_handle teardown;
   unsigned char *rx;
+  int64_t max_age_ns; /* > 0: frames that waited longer in the kernel are dropped unread by JS */
 } Sock;
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
@@ -163,7 +170,14 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_callback_scope cs;
   napi_value self, cb, argv[4];
   (void)events;
+  uint32_t stale = 0;
+  int64_t now_ns = 0;
   if (s->fd < 0) return;
+  if (s->max_age_ns > 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts); /* SO_TIMESTAMPNS stamps are CLOCK_REALTIME */
+    now_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+  }
   napi_open_handle_scope(env, &hs);
   napi_get_reference_value(env, s->self, &self);
   napi_open_callback_scope(env, self, s->actx, &cs);
@@ -181,9 +195,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_get_reference_value(env, s->cb, &cb);
     if (err) deliver(env, cb, 2, argv);
   }
-  for (int i = 0; i < MAX_PER_WAKE && s->fd >= 0 && status >= 0; i++) {
+  /* Stale and outgoing frames cost a recvmsg only: more of them may be read per wake. */
+  for (int delivered = 0, reads = 0; delivered < MAX_PER_WAKE && reads < MAX_READS_PER_WAKE && s->fd >= 0 && status >= 0; reads++) {
     struct sockaddr_ll from;
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))]; } ctl;
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata)) + CMSG_SPACE(sizeof(struct timespec))]; } ctl;
     struct iovec iov = {s->rx, RXBUF};
     struct msghdr msg = {&from, sizeof from, &iov, 1, ctl.buf, sizeof ctl.buf, 0};
     ssize_t n = recvmsg(s->fd, &msg, MSG_TRUNC);
@@ -192,14 +207,22 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     /* tp_status tells JS whether the L4 checksum is still partial (veth, local
      * senders) and whether a VLAN tag was stripped off the frame. */
     uint32_t nums[3] = {from.sll_pkttype, 0, 0};
+    int64_t rx_ns = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
         struct tpacket_auxdata aux;
         memcpy(&aux, CMSG_DATA(c), sizeof aux);
         nums[1] = aux.tp_status;
         nums[2] = aux.tp_vlan_tci;
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        struct timespec ts;
+        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        rx_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
       }
     }
+    /* Waited too long in the receive queue (the loop was busy): its sender has
+     * given up or retransmitted; answering it only delays the fresh ones. */
+    if (rx_ns > 0 && now_ns - rx_ns > s->max_age_ns) { stale++; continue; }
     napi_handle_scope fs;
     napi_open_handle_scope(env, &fs);
     napi_create_buffer_copy(env, (size_t)n, s->rx, NULL, &argv[0]);
@@ -208,6 +231,15 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     int ok = deliver(env, cb, 4, argv);
     napi_close_handle_scope(env, fs);
     if (!ok) break;
+    delivered++;
+  }
+  if (stale && s->fd >= 0) {
+    /* onFrame(null, 0, n): n frames dropped for their age */
+    napi_get_null(env, &argv[0]);
+    napi_create_uint32(env, 0, &argv[1]);
+    napi_create_uint32(env, stale, &argv[2]);
+    napi_get_reference_value(env, s->cb, &cb);
+    deliver(env, cb, 3, argv);
   }
   s->in_cb = 0;
   napi_close_callback_scope(env, cs);
@@ -236,13 +268,14 @@ static Sock *unwrap_open(napi_env env, napi_callback_info info, size_t *argc, na
   return s;
 }
 
-/* new Socket(ifname, protocol, rcvbuf, filter|null, onFrame(buf, pktType, tpStatus, vlanTci))
- * onFrame(null, errno) reports a link error (ENETDOWN, ENODEV). */
+/* new Socket(ifname, protocol, rcvbuf, filter|null, onFrame(buf, pktType, tpStatus, vlanTci), maxAgeMs?)
+ * onFrame(null, errno) reports a link error (ENETDOWN, ENODEV); onFrame(null, 0, n)
+ * that n frames older than maxAgeMs (0 = no limit) were dropped. */
 static napi_value sock_new(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5], self;
+  size_t argc = 6;
+  napi_value argv[6], self;
   char ifname[IFNAMSIZ];
-  int64_t proto, rcvbuf;
+  int64_t proto, rcvbuf, max_age_ms = 0;
   napi_valuetype t;
   napi_value target;
   CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
@@ -252,6 +285,7 @@ static napi_value sock_new(napi_env env, napi_callback_info info) {
   if (!get_num(env, argv[2], 0, 0x7fffffff, &rcvbuf)) return throw_type(env, "rcvbuf must be a non-negative integer");
   napi_typeof(env, argv[4], &t);
   if (t != napi_function) return throw_type(env, "onFrame must be a function");
+  if (argc >= 6 && !get_num(env, argv[5], 0, 3600000, &max_age_ms)) return throw_type(env, "maxAgeMs must be an integer 0..3600000");
   unsigned ifindex = if_nametoindex(ifname);
   if (!ifindex) return throw_errno(env, ifname, errno);
   /* Protocol 0 receives nothing until bind(), so the filter is in place before the first frame. */
@@ -263,6 +297,8 @@ static napi_value sock_new(napi_env env, napi_callback_info info) {
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) < 0) goto fail;
   what = "setsockopt(PACKET_AUXDATA)";
   if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) goto fail;
+  what = "setsockopt(SO_TIMESTAMPNS)";
+  if (max_age_ms > 0 && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) goto fail;
 #ifdef PACKET_IGNORE_OUTGOING
   setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one); /* best effort, Linux >= 4.20 */
 #endif
@@ -276,6 +312,7 @@ static napi_value sock_new(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   if (!s || !rx) { free(s); free(rx); close(fd); return throw_errno(env, "alloc", ENOMEM); }
   s->fd = fd; s->ifindex = (int)ifindex; s->env = env; s->rx = rx;
+  s->max_age_ns = max_age_ms * 1000000LL;
   napi_value name;
   napi_create_string_utf8(env, "lanboot:packet", NAPI_AUTO_LENGTH, &name);
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &s->poll, fd) != 0) {
@@ -372,6 +409,35 @@ static napi_value sock_close_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* attachFilter(fd, filter): SO_ATTACH_FILTER on a socket opened elsewhere (a
+ * dgram socket's fd), replacing its program atomically. */
+static napi_value attach_filter_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t fd;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_num(env, argv[0], 0, 0x7fffffff, &fd)) return throw_type(env, "fd must be a non-negative integer");
+  return attach_filter(env, (int)fd, argv[1]);
+}
+
+/* setRcvbuf(fd, bytes) -> effective SO_RCVBUF: SO_RCVBUFFORCE (root, CAP_NET_ADMIN)
+ * passes net.core.rmem_max; without it, SO_RCVBUF (capped there). */
+static napi_value set_rcvbuf_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  int64_t fd, bytes;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || !get_num(env, argv[0], 0, 0x7fffffff, &fd)) return throw_type(env, "fd must be a non-negative integer");
+  if (!get_num(env, argv[1], 0, 0x3fffffff, &bytes)) return throw_type(env, "bytes must be an integer");
+  int v = (int)bytes, rb = 0;
+  socklen_t l = sizeof rb;
+  if (setsockopt((int)fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof v) < 0 &&
+      setsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) < 0) return throw_errno(env, "setsockopt(SO_RCVBUF)", errno);
+  getsockopt((int)fd, SOL_SOCKET, SO_RCVBUF, &rb, &l);
+  napi_create_int32(env, rb, &out);
+  return out;
+}
+
 /* ifInfo(ifname) -> {ifindex, mtu, mac: Buffer} via SIOCGIFINDEX/MTU/HWADDR */
 static napi_value if_info(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -411,6 +477,10 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "Socket", cls));
   CHECK(napi_create_function(env, "ifInfo", NAPI_AUTO_LENGTH, if_info, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "ifInfo", fn));
+  CHECK(napi_create_function(env, "attachFilter", NAPI_AUTO_LENGTH, attach_filter_fd, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "attachFilter", fn));
+  CHECK(napi_create_function(env, "setRcvbuf", NAPI_AUTO_LENGTH, set_rcvbuf_fd, NULL, &fn));
+  CHECK(napi_set_named_property(env, exports, "setRcvbuf", fn));
   return exports;
 }
 

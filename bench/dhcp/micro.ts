@@ -35,6 +35,8 @@ const rounds = Number(arg('rounds', '3'));
 const mix = arg('mix', 'plain');
 const quiet = args.includes('--silent');
 const noSync = args.includes('--no-sync');
+/** dhcp.commit_delay_ms for the run (default: the config's default). */
+const commitDelay = arg('commit-delay', '');
 
 const dir = mkdtempSync(join(tmpdir(), 'lb-dhcpmicro-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +62,7 @@ const config = loadConfig(cfgFile);
 const plan = new BootPlan(config);
 const telemetry = new Telemetry();
 const log = quiet ? silent : makeLogger('info').child({ svc: 'dhcp' });
-const leases = new LeaseStore({ file: join(dir, 'leases.journal'), subnets: config.dhcp!.subnets, commitDelayMs: config.dhcp!.commit_delay_ms, noSync });
+const leases = new LeaseStore({ file: join(dir, 'leases.journal'), subnets: config.dhcp!.subnets, commitDelayMs: commitDelay === '' ? config.dhcp!.commit_delay_ms : Number(commitDelay), noSync });
 await leases.open();
 const service = new DhcpService({ config: config.dhcp!, plan, leases, telemetry, log, server: config.server });
 const ingress: Ingress = { via: 'packet', iface: 's0', localAddress: '10.77.0.1', addresses: ['10.77.0.1'], localPort: 67, srcAddress: '10.77.0.2', srcPort: 67 };

@@ -41,6 +41,13 @@ const NICE = arg('nice', '-10');
 /** Extra node flags for lanboot, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiles are written at SIGTERM). */
 const nodeArgs = arg('node-args', '').split(' ').filter(Boolean);
 const keep = args.includes('--keep');
+/**
+ * 'relay': perfdhcp sends to 10.77.0.1 (unicast from an on-link relay: lanboot's UDP socket);
+ * 'broadcast': to 255.255.255.255 (still relayed, giaddr set, but an Ethernet broadcast:
+ * lanboot's packet socket, as a LAN's DISCOVERs arrive).
+ */
+const sendTo = arg('to', 'relay');
+if (sendTo !== 'relay' && sendTo !== 'broadcast') throw new Error('--to relay|broadcast');
 const debug = !!process.env.LB_BENCH_DEBUG;
 
 const tag = Math.random().toString(36).slice(2, 6);
@@ -90,6 +97,8 @@ function pair(name: string): { s: string; c: string } {
   sh(`ip -n ${s} link add s0 type veth peer name c0 netns ${c}`);
   sh(`ip -n ${s} addr add 10.77.0.1/16 dev s0 && ip -n ${c} addr add 10.77.0.2/16 dev c0`);
   sh(`ip -n ${s} link set s0 up && ip -n ${c} link set c0 up && ip -n ${s} link set lo up && ip -n ${c} link set lo up`);
+  // 255.255.255.255 leaves by the route to it.
+  if (sendTo === 'broadcast') sh(`ip -n ${c} route add default dev c0`);
   return { s, c };
 }
 
@@ -365,7 +374,7 @@ async function perfRun(s: Running, rate: number, round: number): Promise<Run> {
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(s.pid) || 0)), 100);
   const cpu0 = cpuSeconds(s);
   // -x t: per-exchange send/receive times (perfdhcp keeps them anyway; printed at the end), for p50/p99 without a capture.
-  const out = await exec('nice', ['-n', NICE, 'ip', 'netns', 'exec', s.ns.c, 'perfdhcp', '-4', '-x', 't', '-l', 'c0', '-r', String(rate), '-R', String(clients), '-p', String(duration), '10.77.0.1'], (duration + 60) * 1000);
+  const out = await exec('nice', ['-n', NICE, 'ip', 'netns', 'exec', s.ns.c, 'perfdhcp', '-4', '-x', 't', '-l', 'c0', '-r', String(rate), '-R', String(clients), '-p', String(duration), sendTo === 'broadcast' ? 'all' : '10.77.0.1'], (duration + 60) * 1000);
   await sleep(300); // the last ACKs' log lines and fsyncs
   const cpu1 = cpuSeconds(s);
   const user = cpu1.user - cpu0.user;
@@ -421,7 +430,7 @@ async function idleDefault(): Promise<number> {
 
 const machine = `${sh('nproc').trim()} CPUs (${/model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?'}), ${Math.round(Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))![1]) / 1024 / 1024)} GB, kernel ${sh('uname -r').trim()}, node ${process.version}, ${sh('kea-dhcp4 -v').trim() ? `kea ${sh('kea-dhcp4 -v').trim()}` : ''}`;
 process.stdout.write(`machine: ${machine}\n`);
-process.stdout.write(`perfdhcp relayed (giaddr 10.77.0.2, on-link relay), ${clients} clients, ${duration} s per run, ${rounds} rounds per rate, rates ${rates.join(', ')}; logs at info to a ${logTo}${logTo === 'pipe' ? ' (read by cat into a file)' : ''}\n`);
+process.stdout.write(`perfdhcp relayed (giaddr 10.77.0.2, on-link relay${sendTo === 'broadcast' ? ', sent to 255.255.255.255' : ''}), ${clients} clients, ${duration} s per run, ${rounds} rounds per rate, rates ${rates.join(', ')}; logs at info to a ${logTo}${logTo === 'pipe' ? ' (read by cat into a file)' : ''}\n`);
 process.stdout.write(`servers: ${serverNames.join(', ')}${serverNames.includes('kea-mt') ? ` (kea-mt: thread-pool-size ${keaThreads}, packet-queue-size ${keaQueue})` : ''}; work dir ${dir}\n`);
 
 const idle: Record<string, number> = {};

@@ -119,8 +119,8 @@ const dhcp = z
       .describe(
         'ARP-probe (RFC 5227) an address before its first offer, on interfaces served by packet sockets; an answer (250 ms wait) keeps it out of the pool for decline_hold.',
       ),
-    commit_delay_ms: z.number().int().min(0).max(100).default(2).describe(
-      'How long a lease write may wait to share one fsync with others (group commit).',
+    commit_delay_ms: z.number().int().min(0).max(100).default(0).describe(
+      'How long a lease write may wait to share one sync with others; writes queued while one is in flight share the next anyway (group commit).',
     ),
     decline_hold: duration
       .default(600)

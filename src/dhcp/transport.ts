@@ -11,15 +11,21 @@
  *    (renewals) and for sending to relays / clients with an address;
  *  - in proxy mode, a dgram socket on dhcp.address:proxy_port (4011).
  *
- * Double delivery: a datagram on a covered interface reaches both the packet
- * socket and the wildcard dgram socket. The dgram path drops every datagram
- * whose source is 0.0.0.0 or on-link on a covered interface: those are always
- * also seen by that interface's packet socket, which knows more (the
- * interface). Deterministic, no timing window. Traffic from elsewhere (a relay
- * behind a router, loopback) is handled by the dgram socket alone. As a second
- * guard (a client on a covered link using a foreign source address), the dgram
- * path also drops a datagram whose xid+chaddr+type a packet socket handled in
- * the last 2 s.
+ * One receive per datagram: a datagram on a served interface would reach both
+ * the packet socket and the wildcard dgram socket. The kernel splits them by
+ * BPF: a packet socket takes only what needs the link layer (Ethernet
+ * broadcast/multicast, or from 0.0.0.0: clients without an address), and the
+ * dgram sockets drop exactly that for the served interfaces' indexes (the
+ * filter follows the interfaces as they are opened and closed). Unicast from
+ * a host with an address (an on-link relay, a renewing client) is received by
+ * the dgram socket alone, with no link-layer work in JS. Deterministic, no
+ * timing window.
+ *
+ * Where a dgram socket's descriptor cannot be had (net/udp socketFd) or links
+ * are memory segments (tests), the split is made in JS instead: packet
+ * sockets take everything, and the dgram path drops every datagram whose
+ * source is 0.0.0.0 or on-link on a served interface, plus one whose
+ * xid+chaddr+type a packet socket handled in the last 2 s.
  *
  * Unserved interfaces: with `interfaces` unset, a broadcast from 0.0.0.0 that
  * reaches the dgram socket but no packet socket came in on an interface
@@ -27,9 +33,9 @@
  * since Node cannot say which interface a datagram arrived on.
  */
 import type { RemoteInfo } from 'node:dgram';
-import { BoundedSender, openUdp, type UdpSocket } from '../net/udp.js';
-import { PacketSocket, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
-import { udpDstPort } from '../net/bpf.js';
+import { BoundedSender, openUdp, socketFd, type UdpSocket } from '../net/udp.js';
+import { PacketSocket, attachFilter, setReceiveBuffer, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
+import { udpDstPort, udpLinkScopeExcept } from '../net/bpf.js';
 import { addressedInterfaces, interfaceInfo, listInterfaces, localAddressFacing, type InterfaceInfo } from '../net/interfaces.js';
 import { decodeUdpFrame, encodeUdpFrame } from '../codec/ipv4.js';
 import { encode as encodeEthernet, decode as decodeEthernet, ETHERTYPE_ARP } from '../codec/ethernet.js';
@@ -82,6 +88,21 @@ export const RESCAN_MS = 5000;
 /** How long a dgram broadcast waits for the packet sockets to have seen it before it counts as unserved. */
 const UNSERVED_SWEEP_MS = 250;
 const UNSERVED_PENDING_MAX = 64;
+/**
+ * Receive buffers of the packet and UDP sockets: about 250 ms of requests
+ * at 8,000/s (4,000 DORA/s; ~1 KiB of kernel accounting each, and the kernel
+ * doubles the value), so a short stall of the loop (a major GC, a slow
+ * sync) loses nothing, while a request never waits anywhere near the 1 s
+ * after which its client retransmits (and a packet socket drops it unread,
+ * STALE_MS). The kernel's default for UDP (208 KiB) held 25 ms: 2 % of
+ * requests were lost at 4,000 DORA/s.
+ */
+const RCVBUF = 1024 * 1024;
+/**
+ * A request that waited this long in the kernel is dropped unread: its client
+ * has retransmitted (iPXE and perfdhcp after 1 s) or will get a fresher answer.
+ */
+export const STALE_MS = 1000;
 
 /** xid + chaddr + message type, read straight from the bytes (no decode needed). */
 function dedupeKey(buf: Buffer): string | undefined {
@@ -119,6 +140,12 @@ export class DhcpTransport {
   private config: DhcpConfig;
   /** Interfaces that failed to open at a rescan: warned once until they open. */
   private readonly failing = new Set<string>();
+  /**
+   * Kernel split (see the header): served interface -> ifindex, whose
+   * link-scope datagrams the dgram sockets' filter drops. Undefined: split in JS.
+   */
+  private split?: Map<string, number>;
+  private udpFds: number[] = [];
 
   constructor(private readonly opts: DhcpTransportOptions) {
     const c = opts.config;
@@ -137,6 +164,22 @@ export class DhcpTransport {
     const ports = this.ports;
     const out: Array<{ address: string; port?: number; detail?: string }> = [];
     try {
+      // The dgram sockets first: their filter must know each packet socket before it opens.
+      this.main = await openUdp(c.address, c.port);
+      this.main.setBroadcast(true);
+      this.main.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.port));
+      this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+      this.mainOut = new BoundedSender(this.main, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
+      const udp = [{ address: c.address, port: c.port, detail: 'udp' }];
+      if (servesProxy(c)) {
+        this.proxySock = await openUdp(c.address, c.proxy_port);
+        this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
+        this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
+        this.proxyOut = new BoundedSender(this.proxySock, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
+        udp.push({ address: c.address, port: c.proxy_port, detail: 'udp, proxyDHCP' });
+      }
+      this.sizeReceiveBuffers();
+      if (!this.opts.openLink && (this.auto || this.opts.interfaces!.length > 0)) this.splitInKernel();
       const served = this.served();
       this.links.start([...served.keys()]);
       for (const [ifname, why] of served) {
@@ -154,24 +197,58 @@ export class DhcpTransport {
         this.rescanTimer = setInterval(() => this.rescan(), every);
         this.rescanTimer.unref();
       }
-      this.main = await openUdp(c.address, c.port);
-      this.main.setBroadcast(true);
-      this.main.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.port));
-      this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
-      this.mainOut = new BoundedSender(this.main, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
-      out.push({ address: c.address, port: c.port, detail: 'udp' });
-      if (servesProxy(c)) {
-        this.proxySock = await openUdp(c.address, c.proxy_port);
-        this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
-        this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
-        this.proxyOut = new BoundedSender(this.proxySock, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
-        out.push({ address: c.address, port: c.proxy_port, detail: 'udp, proxyDHCP' });
-      }
+      out.push(...udp);
     } catch (e) {
       await this.stop();
       throw e;
     }
     return out;
+  }
+
+  private sizeReceiveBuffers(): void {
+    for (const s of [this.main, this.proxySock]) {
+      if (!s) continue;
+      const fd = socketFd(s);
+      try {
+        if (fd === undefined) throw new Error('no fd');
+        setReceiveBuffer(fd, RCVBUF);
+      } catch {
+        try {
+          s.setRecvBufferSize(RCVBUF); // capped at net.core.rmem_max
+        } catch {
+          /* the kernel's default stays */
+        }
+      }
+    }
+  }
+
+  /** Give the dgram sockets a filter (accepting all until a packet socket opens); on failure the split stays in JS. */
+  private splitInKernel(): void {
+    const fds = [this.main, this.proxySock].filter((s) => s !== undefined).map((s) => socketFd(s!));
+    if (fds.some((fd) => fd === undefined)) return;
+    try {
+      for (const fd of fds) attachFilter(fd!, udpLinkScopeExcept([]));
+    } catch (e) {
+      this.opts.log.debug({ event: 'dhcp.udp_filter', err: (e as Error).message }, 'no filter on the UDP socket: datagrams are told apart in JS');
+      return;
+    }
+    this.udpFds = fds as number[];
+    this.split = new Map();
+  }
+
+  /** The packet socket of `ifname` opens (ifindex) or closes (undefined): the dgram sockets' filter follows. */
+  private splitFor(ifname: string, ifindex: number | undefined): void {
+    if (!this.split) return;
+    if (ifindex === undefined) {
+      if (!this.split.delete(ifname)) return;
+    } else if (this.split.get(ifname) === ifindex) return;
+    else this.split.set(ifname, ifindex);
+    const prog = udpLinkScopeExcept([...new Set(this.split.values())]);
+    try {
+      for (const fd of this.udpFds) attachFilter(fd, prog);
+    } catch (e) {
+      this.opts.log.warn({ event: 'dhcp.udp_filter', err: (e as Error).message }, 'cannot update the UDP socket filter');
+    }
   }
 
   /** `interfaces` unset: served interfaces follow the addresses (./listen.ts). */
@@ -227,17 +304,32 @@ export class DhcpTransport {
   /** The packet sockets of one interface; a vanished interface is reopened by net/links. */
   private openLink(ifname: string, ports: number[], linkError: (err: NodeJS.ErrnoException) => void): Link {
     const c = this.opts.config;
-    const link = this.opts.openLink
-      ? this.opts.openLink(ifname, ETH_P_IP, ports)
-      : PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports) });
+    const info = interfaceInfo(ifname);
+    let link: FrameLink;
+    if (this.opts.openLink) link = this.opts.openLink(ifname, ETH_P_IP, ports);
+    else {
+      // The dgram sockets stop taking this interface's link-scope traffic before the packet socket starts.
+      const split = this.split !== undefined;
+      this.splitFor(ifname, info.ifindex);
+      try {
+        const ps = PacketSocket.open({ ifname, protocol: ETH_P_IP, filter: udpDstPort(ports, { linkScope: split }), rcvbuf: RCVBUF, maxAgeMs: STALE_MS });
+        ps.on('stale', (n) => this.opts.telemetry.count(M + 'dropped_total', { reason: 'stale' }, n));
+        this.splitFor(ifname, ps.ifindex); // recreated in between: its new index
+        link = ps;
+      } catch (e) {
+        this.splitFor(ifname, undefined);
+        throw e;
+      }
+    }
     const l: Link = {
       ifname,
       link,
-      info: interfaceInfo(ifname),
+      info,
       infoAt: Date.now(),
       close: () => {
         l.link.close();
         l.arp?.close();
+        this.splitFor(ifname, undefined);
       },
     };
     link.on('frame', (frame, _pktType, status) => this.onFrame(l, frame, status));
@@ -248,7 +340,7 @@ export class DhcpTransport {
         l.arp.on('frame', (frame) => this.onArp(frame));
       }
     } catch (e) {
-      link.close();
+      l.close();
       throw e;
     }
     return l;
@@ -338,7 +430,13 @@ export class DhcpTransport {
   private onDatagram(buf: Buffer, rinfo: RemoteInfo, localPort: number): void {
     if (this.stopped) return;
     const src = rinfo.address;
-    if (this.opts.interfaces === undefined || this.opts.interfaces.length > 0) {
+    if (this.split) {
+      // The filter left only unicast from hosts with an address, and what came in elsewhere.
+      if (src === ZERO) {
+        if (this.auto) this.checkServed(buf);
+        return;
+      }
+    } else if (this.opts.interfaces === undefined || this.opts.interfaces.length > 0) {
       if (src === ZERO) {
         if (this.auto) this.checkServed(buf);
         return;

@@ -14,13 +14,17 @@
  * A failed append (ENOSPC, EIO) is cut back to the last good frame before
  * anything else is written, so a partial frame never hides later records.
  *
- * Group commit: commit(records) queues the frames; one writer loop writes
- * everything queued and fdatasync()s once, then resolves every commit in that
- * batch. Commits arriving while an fsync is in flight form the next batch, so
- * under load many ACKs share one fsync and throughput holds; an idle server
- * syncs a single record right away (plus an optional delay to gather more).
+ * Group commit: commit(records) queues the frames; one write of everything
+ * queued reaches the disk (the file is opened O_DSYNC: write and sync are one
+ * threadpool operation), then every commit in that batch resolves. Commits
+ * arriving while a write is in flight form the next batch, so under load many
+ * ACKs share one sync; an idle server writes a single record at once.
+ *
+ * Compaction (compact()) writes the live state to a new file while commits go
+ * on appending to the old one; what they appended meanwhile is copied after
+ * the snapshot, and only that last copy, its sync and the rename hold commits.
  */
-import { constants as fsc, promises as fsp, openSync, readFileSync, closeSync, ftruncateSync, fsyncSync, copyFileSync } from 'node:fs';
+import fs, { constants as fsc, promises as fsp, openSync, readFileSync, closeSync, ftruncateSync, fsyncSync, copyFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -106,28 +110,64 @@ export function parseFrames<R>(buf: Buffer): { records: R[]; validBytes: number;
 export interface JournalOptions {
   /** ms to wait before starting a batch, to gather more commits (0 = start at once). */
   commitDelayMs?: number;
-  /** Skip fsync (benchmarks comparing against non-durable servers only). */
+  /** Skip the sync (benchmarks comparing against non-durable servers only). */
   noSync?: boolean;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
 }
 
 interface Pending {
   frames: Buffer[];
   bytes: number;
-  waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
+  waiters: Waiter[];
 }
 
+/** Records encoded per slice while a snapshot is written: about 3 ms of the loop at a time. */
+const SNAPSHOT_SLICE = 1000;
+/** Carried-over bytes below this are copied with commits held; above, they are copied first while commits go on. */
+const CARRY_HOLD_BYTES = 64 * 1024;
+
+const newPending = (): Pending => ({ frames: [], bytes: 0, waiters: [] });
+
+function fsCall<T>(fn: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+}
+
+/** Write all of `data` at the file's end (O_APPEND), however many calls it takes. */
+function appendAll(fd: number, data: Buffer, cb: (err: NodeJS.ErrnoException | null) => void, off = 0): void {
+  fs.write(fd, data, off, data.length - off, null, (err, n) => {
+    if (err) return cb(err);
+    if (off + n < data.length) return appendAll(fd, data, cb, off + n);
+    cb(null);
+  });
+}
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
 export class Journal<R = unknown> {
-  private fh: fsp.FileHandle | null = null;
-  private pending: Pending = { frames: [], bytes: 0, waiters: [] };
-  private flushing: Promise<void> | null = null;
+  /** Append descriptor: O_WRONLY | O_APPEND, and O_DSYNC unless noSync. */
+  private fd = -1;
+  private pending: Pending = newPending();
+  /** A write is in flight. */
+  private writing = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
-  private compacting = false;
+  /** Compaction's last step: no write may start (the file is being replaced). */
+  private held = false;
+  private compacting: Promise<void> | null = null;
+  /** While a compaction runs: what reached the old file since it began, to be copied to the new one. */
+  private carry: Buffer[] | null = null;
+  private carryRecords = 0;
+  /** Called when no write is in flight (compaction waits for this before replacing the file). */
+  private idleWaiters: Array<() => void> = [];
   /** Bytes in the file (valid frames). */
   size = 0;
   /** Records in the file (for the compaction policy). */
   recordCount = 0;
-  /** fsyncs done (a metric: commits / syncs = batching factor). */
+  /** Writes that reached the disk (a metric: commits / syncs = batching factor). */
   syncs = 0;
   commits = 0;
   /** Batches that failed to reach the disk (their commits were rejected). */
@@ -139,6 +179,10 @@ export class Journal<R = unknown> {
     readonly path: string,
     private readonly opts: JournalOptions = {},
   ) {}
+
+  private get appendFlags(): number {
+    return fsc.O_WRONLY | fsc.O_APPEND | (this.opts.noSync ? 0 : fsc.O_DSYNC);
+  }
 
   /**
    * Read all valid records, truncate a torn tail, and open for appending.
@@ -175,16 +219,16 @@ export class Journal<R = unknown> {
         closeSync(fd);
       }
     }
-    this.fh = await fsp.open(this.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND, 0o600);
+    this.fd = await fsCall<number>((cb) => fs.open(this.path, this.appendFlags | fsc.O_CREAT, 0o600, cb));
     if (buf.length === 0) await this.syncDir();
     this.size = size;
     this.recordCount = records.length;
     return { records, validBytes, truncatedBytes, skippedBytes, skippedRegions, damagedCopy };
   }
 
-  /** Append records; resolves once they are on disk (fdatasync done). */
+  /** Append records; resolves once they are on disk. */
   commit(records: R[]): Promise<void> {
-    if (this.closed || !this.fh) return Promise.reject(new Error('journal is closed'));
+    if (this.closed || this.fd < 0) return Promise.reject(new Error('journal is closed'));
     return new Promise<void>((resolve, reject) => {
       for (const r of records) {
         const f = encodeFrame(r);
@@ -198,106 +242,186 @@ export class Journal<R = unknown> {
   }
 
   private schedule(): void {
-    if (this.flushing || this.timer || this.compacting) return;
+    if (this.writing || this.timer || this.held) return;
     const delay = this.opts.commitDelayMs ?? 0;
     if (delay > 0) {
       this.timer = setTimeout(() => {
         this.timer = null;
-        this.startFlush();
+        this.flush();
       }, delay);
     } else {
-      this.startFlush();
+      this.flush();
     }
   }
 
-  private startFlush(): void {
-    if (this.flushing || this.compacting || this.pending.waiters.length === 0) return;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = null;
-      if (this.pending.waiters.length) this.schedule();
-    });
-  }
-
-  private async flushLoop(): Promise<void> {
+  /** Write everything queued as one batch; the next batch starts when it is done. */
+  private flush(): void {
+    if (this.writing || this.held || this.pending.waiters.length === 0) return;
     const batch = this.pending;
-    this.pending = { frames: [], bytes: 0, waiters: [] };
-    try {
-      // A failed append that could not be cut back leaves the tail unknown: nothing is appended after it.
-      if (this.damagedTail) await this.rewind();
-      const data = batch.frames.length === 1 ? batch.frames[0]! : Buffer.concat(batch.frames, batch.bytes);
-      let off = 0;
-      while (off < data.length) {
-        const { bytesWritten } = await this.fh!.write(data, off, data.length - off);
-        off += bytesWritten;
+    this.pending = newPending();
+    this.writing = true;
+    const data = batch.frames.length === 1 ? batch.frames[0]! : Buffer.concat(batch.frames, batch.bytes);
+    const done = (err: NodeJS.ErrnoException | null): void => {
+      if (err) {
+        this.failures++;
+        // A short write (ENOSPC) leaves part of a frame at the end: cut it off before anything else is appended.
+        this.damagedTail = true;
+        this.rewind((rerr) => {
+          this.writing = false;
+          for (const w of batch.waiters) w.reject(err);
+          void rerr; // still damaged: the next batch tries the cut again first
+          this.afterWrite();
+        });
+        return;
       }
-      if (!this.opts.noSync) await this.fh!.datasync();
+      this.writing = false;
       this.syncs++;
       this.size += data.length;
       this.recordCount += batch.frames.length;
+      if (this.carry) {
+        this.carry.push(data);
+        this.carryRecords += batch.frames.length;
+      }
       for (const w of batch.waiters) w.resolve();
-    } catch (e) {
-      this.failures++;
-      // A short write (ENOSPC) leaves part of a frame at the end: cut it off before anything else is appended.
-      this.damagedTail = true;
-      await this.rewind().catch(() => undefined);
-      for (const w of batch.waiters) w.reject(e as Error);
+      this.afterWrite();
+    };
+    const write = (): void => appendAll(this.fd, data, done);
+    // A failed append that could not be cut back leaves the tail unknown: nothing is appended after it.
+    if (this.damagedTail) this.rewind((err) => (err ? done(err) : write()));
+    else write();
+  }
+
+  private afterWrite(): void {
+    if (this.idleWaiters.length) {
+      const ws = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of ws) w();
     }
+    if (this.pending.waiters.length) this.schedule();
   }
 
   /** Truncate the file back to the last frame known to be complete. */
-  private async rewind(): Promise<void> {
-    await this.fh!.truncate(this.size);
-    if (!this.opts.noSync) await this.fh!.datasync();
-    this.damagedTail = false;
+  private rewind(cb: (err: NodeJS.ErrnoException | null) => void): void {
+    fs.ftruncate(this.fd, this.size, (err) => {
+      if (err) return cb(err);
+      const ok = (e: NodeJS.ErrnoException | null): void => {
+        if (!e) this.damagedTail = false;
+        cb(e);
+      };
+      if (this.opts.noSync) ok(null);
+      else fs.fdatasync(this.fd, ok);
+    });
   }
 
-  /** Wait until everything committed so far is on disk. */
+  /** Resolves when no write is in flight. */
+  private idle(): Promise<void> {
+    if (!this.writing) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Wait until everything committed so far is on disk (or has failed). */
   async drain(): Promise<void> {
-    while (this.flushing || this.timer || this.pending.waiters.length) {
-      if (this.compacting) {
-        await new Promise((r) => setTimeout(r, 1));
-        continue;
-      }
+    while (this.writing || this.timer || this.pending.waiters.length || this.held) {
+      if (this.held) await this.compacting;
       if (this.timer) {
         clearTimeout(this.timer);
         this.timer = null;
-        this.startFlush();
+        this.flush();
       }
-      if (this.flushing) await this.flushing;
-      else this.startFlush();
+      if (this.writing) await this.idle();
+      else this.flush();
     }
   }
 
   /**
-   * Replace the journal with `snapshot` (the live state as records):
-   * write temp file, fsync, rename over the journal, fsync the directory.
-   * Commits made meanwhile wait (no flush may touch the old file once the
-   * snapshot is taken) and land in the new file afterwards. Replay is an
-   * upsert per address, so a record both in the snapshot and re-appended is harmless.
+   * Replace the journal with `snapshot()` (the live state as records): the
+   * records are encoded a slice at a time into a new file, between which the
+   * loop serves requests and commits keep appending to the old file. The
+   * bytes appended since the compaction began are then copied to the new
+   * file, which is synced and renamed over the journal, and the directory
+   * synced; only that last copy, sync and rename hold new writes. Replay is an
+   * upsert per address, so a record both in the snapshot and carried over is
+   * harmless; a crash before the rename leaves the old journal whole.
+   *
+   * `snapshot` runs in a later event-loop turn than the call: every commit
+   * that completed before it has had its continuations run (the store's
+   * in-memory view then tells committed from pending state).
    */
-  async compact(snapshot: () => R[]): Promise<void> {
-    if (!this.fh) throw new Error('journal is not open');
-    if (this.compacting) return;
-    this.compacting = true;
+  compact(snapshot: () => R[]): Promise<void> {
+    if (this.fd < 0) return Promise.reject(new Error('journal is not open'));
+    if (!this.compacting) {
+      this.compacting = this.compactNow(snapshot).finally(() => {
+        this.compacting = null;
+      });
+    }
+    return this.compacting;
+  }
+
+  private async compactNow(snapshot: () => R[]): Promise<void> {
+    const tmp = this.tmpPath();
+    let t = -1;
+    let renamed = false;
     try {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-      }
-      while (this.flushing) await this.flushing;
-      // Flush what was queued before the snapshot so those waiters resolve now.
-      if (this.pending.waiters.length) await this.flushLoop();
+      await yieldToLoop();
+      this.carry = [];
+      this.carryRecords = 0;
       const records = snapshot();
-      const data = Buffer.concat(records.map(encodeFrame));
-      await this.replaceFile(data);
-      const old = this.fh;
-      this.fh = await fsp.open(this.path, fsc.O_WRONLY | fsc.O_APPEND);
-      await old.close();
-      this.size = data.length;
-      this.recordCount = records.length;
+      t = await fsCall<number>((cb) => fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_APPEND, 0o600, cb));
+      let bytes = 0;
+      for (let i = 0; i < records.length; i += SNAPSHOT_SLICE) {
+        if (i > 0) await yieldToLoop();
+        const end = Math.min(records.length, i + SNAPSHOT_SLICE);
+        const frames: Buffer[] = [];
+        for (let k = i; k < end; k++) frames.push(encodeFrame(records[k]));
+        const chunk = Buffer.concat(frames);
+        await fsCall<void>((cb) => appendAll(t, chunk, (e) => cb(e, undefined)));
+        bytes += chunk.length;
+      }
+      if (!this.opts.noSync) await fsCall<void>((cb) => fs.fdatasync(t, (e) => cb(e, undefined)));
+      // Copy what commits appended meanwhile, while they go on, until little is left.
+      let carried = 0;
+      const copyCarry = async (): Promise<void> => {
+        const bufs = this.carry!;
+        this.carry = [];
+        carried += this.carryRecords;
+        this.carryRecords = 0;
+        if (!bufs.length) return;
+        const data = Buffer.concat(bufs);
+        await fsCall<void>((cb) => appendAll(t, data, (e) => cb(e, undefined)));
+        bytes += data.length;
+      };
+      while (this.carry!.reduce((n, b) => n + b.length, 0) > CARRY_HOLD_BYTES) await copyCarry();
+      // The new file's own append descriptor, opened before the hold (it is the same inode after the rename).
+      const next = await fsCall<number>((cb) => fs.open(tmp, this.appendFlags, cb));
+      try {
+        this.held = true;
+        if (this.timer) {
+          clearTimeout(this.timer);
+          this.timer = null;
+        }
+        await this.idle();
+        await copyCarry();
+        this.carry = null;
+        if (!this.opts.noSync) await fsCall<void>((cb) => fs.fdatasync(t, (e) => cb(e, undefined)));
+        await fsp.rename(tmp, this.path);
+        renamed = true;
+      } catch (e) {
+        fs.close(next, () => undefined);
+        throw e;
+      }
+      // From here the new file is the journal: append to it, whatever the directory sync says.
+      const old = this.fd;
+      this.fd = next;
+      this.size = bytes;
+      this.recordCount = records.length + carried;
       this.damagedTail = false;
+      fs.close(old, () => undefined);
+      await this.syncDir();
     } finally {
-      this.compacting = false;
+      this.carry = null;
+      if (t >= 0) fs.close(t, () => undefined);
+      if (!renamed) await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      this.held = false;
       if (this.pending.waiters.length) this.schedule();
     }
   }
@@ -335,9 +459,11 @@ export class Journal<R = unknown> {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.compacting) await this.compacting.catch(() => undefined);
     await this.drain();
     this.closed = true;
-    await this.fh?.close();
-    this.fh = null;
+    const fd = this.fd;
+    this.fd = -1;
+    if (fd >= 0) await fsCall<void>((cb) => fs.close(fd, (e) => cb(e, undefined)));
   }
 }

@@ -55,7 +55,7 @@ export interface LeaseStoreOptions {
   declineHoldMs?: number;
   /** Expired leases older than this are dropped at compaction (default 1 day). */
   keepExpiredMs?: number;
-  /** Compact when the journal holds this many records more than the live state (default 10000). */
+  /** Compact when the journal holds this many records (or as many as there are addresses, if more) more than twice the live state (default 10000). */
   compactSlack?: number;
   /** Compact when the journal has grown this many bytes past its size after the last compaction (default 8 MiB). */
   compactBytes?: number;
@@ -83,8 +83,16 @@ export const CLIENT_KEY_MAX = 3 + 2 * 255;
 /** How often an apparently exhausted pool is rebuilt, recovering addresses handed out but never offered. */
 const EXHAUSTED_REBUILD_MS = 5000;
 
-/** Reverts one in-memory change if nothing replaced it since (a commit that did not reach the disk). */
-type Undo = Array<() => void>;
+/**
+ * One journaled change made in memory ahead of its commit: how to revert it
+ * (if nothing replaced it since) when the commit does not reach the disk, and
+ * the addresses it touched.
+ */
+interface Change {
+  undo: Array<() => void>;
+  ips: number[];
+}
+const change = (): Change => ({ undo: [], ips: [] });
 
 export class LeaseStore {
   readonly journal: Journal<LeaseRecord>;
@@ -107,6 +115,12 @@ export class LeaseStore {
   private bytesAfterCompaction = 0;
   private loading = false;
   private lastExhaustedRebuild = -Infinity;
+  /**
+   * Addresses with journaled changes not settled yet (on disk, or undone):
+   * the entry before the first of them, and how many are outstanding. A
+   * compaction snapshot writes that entry, never state a failed write may undo.
+   */
+  private readonly unsettled = new Map<number, { prev: Lease | undefined; count: number }>();
   truncatedBytesOnLoad = 0;
 
   constructor(readonly opts: LeaseStoreOptions) {
@@ -181,13 +195,18 @@ export class LeaseStore {
   // ----------------------------------------------------------- the two indexes
 
   /** Set (or delete) the entry for an address; every change goes through here so the pool's heap follows. */
-  private putIp(n: number, l: Lease | undefined, undo?: Undo): void {
+  private putIp(n: number, l: Lease | undefined, ch?: Change): void {
     const prev = this.byIp.get(n);
     if (prev === l) return;
     if (l) this.byIp.set(n, l);
     else this.byIp.delete(n);
     this.touched(n);
-    undo?.push(() => {
+    if (!ch) return;
+    const u = this.unsettled.get(n);
+    if (u) u.count++;
+    else this.unsettled.set(n, { prev, count: 1 });
+    ch.ips.push(n);
+    ch.undo.push(() => {
       if (this.byIp.get(n) !== l) return;
       if (prev) this.byIp.set(n, prev);
       else this.byIp.delete(n);
@@ -195,12 +214,12 @@ export class LeaseStore {
     });
   }
 
-  private putKey(k: string, l: Lease | undefined, undo?: Undo): void {
+  private putKey(k: string, l: Lease | undefined, ch?: Change): void {
     const prev = this.byKey.get(k);
     if (prev === l) return;
     if (l) this.byKey.set(k, l);
     else this.byKey.delete(k);
-    undo?.push(() => {
+    ch?.undo.push(() => {
       if (this.byKey.get(k) !== l) return;
       if (prev) this.byKey.set(k, prev);
       else this.byKey.delete(k);
@@ -208,7 +227,7 @@ export class LeaseStore {
   }
 
   /** Put a lease in both indexes; a client holds one address at a time. */
-  private setLease(l: Lease, undo?: Undo): void {
+  private setLease(l: Lease, undo?: Change): void {
     const old = this.byIp.get(l.ipInt);
     if (old && old.key !== l.key && this.byKey.get(old.key) === old) this.putKey(old.key, undefined, undo);
     const mine = this.byKey.get(l.key);
@@ -221,7 +240,7 @@ export class LeaseStore {
     if (l.key) this.putKey(l.key, l, undo);
   }
 
-  private setDeclined(n: number, ip: string, until: number, undo?: Undo): void {
+  private setDeclined(n: number, ip: string, until: number, undo?: Change): void {
     const prev = this.byIp.get(n);
     if (prev && prev.key && this.byKey.get(prev.key) === prev) this.putKey(prev.key, undefined, undo);
     this.putIp(n, { ip, ipInt: n, state: 'declined', key: '', mac: '', expires: until, used: true }, undo);
@@ -460,14 +479,25 @@ export class LeaseStore {
    * see them at once). If the records do not reach the disk, the changes are
    * undone: nothing is held that a restart would not know.
    */
-  private commit(records: LeaseRecord[], undo: Undo): Promise<void> {
+  private commit(records: LeaseRecord[], ch: Change): Promise<void> {
     return this.journal.commit(records).then(
-      () => this.maybeCompact(),
+      () => {
+        this.settle(ch);
+        this.maybeCompact();
+      },
       (e: Error) => {
-        for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+        for (let i = ch.undo.length - 1; i >= 0; i--) ch.undo[i]!();
+        this.settle(ch);
         throw e;
       },
     );
+  }
+
+  private settle(ch: Change): void {
+    for (const n of ch.ips) {
+      const u = this.unsettled.get(n);
+      if (u && --u.count === 0) this.unsettled.delete(n);
+    }
   }
 
   /**
@@ -482,7 +512,7 @@ export class LeaseStore {
     const n = ipToInt(ip);
     const exp = this.now() + seconds * 1000;
     const records: LeaseRecord[] = [];
-    const undo: Undo = [];
+    const undo = change();
     const mine = this.byKey.get(key);
     if (mine && mine.ipInt !== n && (mine.state === 'bound' || mine.state === 'free') && this.byIp.get(mine.ipInt) === mine) {
       records.push({ t: 'F', ip: mine.ip, key, mac: mine.mac, at: this.now() });
@@ -498,7 +528,7 @@ export class LeaseStore {
     const l = this.byIp.get(ipToInt(ip));
     if (!l || l.key !== key || l.state !== 'bound') return Promise.resolve(false);
     const at = this.now();
-    const undo: Undo = [];
+    const undo = change();
     this.setLease({ ...l, state: 'free', expires: at }, undo);
     return this.commit([{ t: 'F', ip, key, mac: l.mac, at }], undo).then(() => true);
   }
@@ -525,51 +555,62 @@ export class LeaseStore {
 
   private quarantine(n: number, ip: string): Promise<void> {
     const until = this.now() + this.declineHoldMs;
-    const undo: Undo = [];
+    const undo = change();
     this.setDeclined(n, ip, until, undo);
     return this.commit([{ t: 'D', ip, until }], undo);
   }
 
   // ----------------------------------------------------------- compaction
 
-  /** The live state as journal records. */
+  /**
+   * The state on disk as journal records: the live state, except that an
+   * address whose change is still being written contributes the entry before
+   * it (that write, if it succeeds, is carried over by the journal).
+   */
   snapshot(): LeaseRecord[] {
     const now = this.now();
     const out: LeaseRecord[] = [];
-    for (const l of this.byIp.values()) {
-      if (l.state === 'bound') {
-        if (l.expires + this.keepExpiredMs < now) continue;
-        out.push(l.hostname ? { t: 'L', ip: l.ip, key: l.key, mac: l.mac, exp: l.expires, host: l.hostname } : { t: 'L', ip: l.ip, key: l.key, mac: l.mac, exp: l.expires });
-      } else if (l.state === 'free') {
-        if (l.expires + this.keepExpiredMs < now) continue;
-        out.push({ t: 'F', ip: l.ip, key: l.key, mac: l.mac, at: l.expires });
-      } else if (l.state === 'declined') {
-        if (l.expires > now) out.push({ t: 'D', ip: l.ip, until: l.expires });
-      }
-      // offered: memory only
+    for (const [n, cur] of this.byIp) {
+      const u = this.unsettled.get(n);
+      this.recordOf(u ? u.prev : cur, now, out);
     }
+    for (const [n, u] of this.unsettled) if (!this.byIp.has(n)) this.recordOf(u.prev, now, out);
     return out;
   }
 
-  compact(): Promise<void> {
-    if (!this.compacting) {
-      this.compacting = this.journal
-        .compact(() => this.snapshot())
-        .then(() => {
-          this.bytesAfterCompaction = this.journal.size;
-        })
-        .finally(() => {
-          this.compacting = null;
-        });
+  private recordOf(l: Lease | undefined, now: number, out: LeaseRecord[]): void {
+    if (!l) return;
+    if (l.state === 'bound') {
+      if (l.expires + this.keepExpiredMs < now) return;
+      out.push(l.hostname ? { t: 'L', ip: l.ip, key: l.key, mac: l.mac, exp: l.expires, host: l.hostname } : { t: 'L', ip: l.ip, key: l.key, mac: l.mac, exp: l.expires });
+    } else if (l.state === 'free') {
+      if (l.expires + this.keepExpiredMs < now) return;
+      out.push({ t: 'F', ip: l.ip, key: l.key, mac: l.mac, at: l.expires });
+    } else if (l.state === 'declined') {
+      if (l.expires > now) out.push({ t: 'D', ip: l.ip, until: l.expires });
     }
-    return this.compacting;
+    // offered: memory only
+  }
+
+  /** Compact; resolves once a compaction that began after this call is done (one already running is waited for first). */
+  compact(): Promise<void> {
+    const run = (): Promise<void> =>
+      this.journal.compact(() => this.snapshot()).then(() => {
+        this.bytesAfterCompaction = this.journal.size;
+      });
+    const p: Promise<void> = (this.compacting ? this.compacting.catch(() => undefined).then(run) : run()).finally(() => {
+      if (this.compacting === p) this.compacting = null;
+    });
+    this.compacting = p;
+    return p;
   }
 
   /** Compact when the journal holds far more records, or bytes, than the live state needs. */
   private maybeCompact(): void {
     if (this.compacting) return;
     const j = this.journal;
-    if (j.recordCount > this.byIp.size * 2 + this.compactSlack || j.size > 2 * this.bytesAfterCompaction + this.compactBytes) {
+    // The slack grows with the state: a compaction costs O(leases), so it comes at most once per O(leases) records.
+    if (j.recordCount > this.byIp.size * 2 + Math.max(this.compactSlack, this.byIp.size) || j.size > 2 * this.bytesAfterCompaction + this.compactBytes) {
       this.compact().catch(() => {
         /* a failed compaction leaves the old journal in place; retried later */
       });

@@ -76,30 +76,86 @@ function matchAny(list: number[]): BpfInstruction[] {
   return out;
 }
 
+/** Jump target placeholder in the builders below: the program's "ret #0". */
+const DROP = -1;
+
+/** Resolve DROP jump targets to the "ret #0" that ends `prog` (before the accepting ret). */
+function toDrop(prog: BpfInstruction[]): BpfInstruction[] {
+  const drop = prog.length - 2;
+  return prog.map((ins, i) => ({
+    ...ins,
+    jt: ins.jt === DROP ? drop - i - 1 : ins.jt,
+    jf: ins.jf === DROP ? drop - i - 1 : ins.jf,
+  }));
+}
+
 /**
  * IPv4 UDP datagrams whose destination port is one of `port`. The UDP header
  * is found through the IHL byte (IP options allowed); non-first fragments have
  * no UDP header and are dropped (first fragments of a fragmented datagram pass
  * and are refused by the codec).
+ *
+ * `linkScope`: only frames the kernel's UDP path cannot hand over with their
+ * interface: Ethernet broadcast/multicast, or from IPv4 source 0.0.0.0
+ * (a client without an address). A unicast from a host with an address is
+ * left to a UDP socket (see udpLinkScopeExcept).
  */
-export function udpDstPort(port: number | number[]): BpfInstruction[] {
+export function udpDstPort(port: number | number[], opts: { linkScope?: boolean } = {}): BpfInstruction[] {
   const ports = values(port, 0xffff, 'udpDstPort');
   const prog: BpfInstruction[] = [
     stmt(BPF_LD | BPF_H | BPF_ABS, 12), // ethertype
-    jump(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV4, 0, 0), // patched below: false -> drop
+    jump(BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE_IPV4, 0, DROP),
     stmt(BPF_LD | BPF_B | BPF_ABS, 14 + 9), // IP protocol
-    jump(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 0),
+    jump(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, DROP),
     stmt(BPF_LD | BPF_H | BPF_ABS, 14 + 6), // flags + fragment offset
-    jump(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 0, 0), // offset != 0: true -> drop
+    jump(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, DROP, 0), // offset != 0 -> drop
+  ];
+  if (opts.linkScope) {
+    prog.push(
+      stmt(BPF_LD | BPF_B | BPF_ABS, 0), // first byte of the destination MAC
+      jump(BPF_JMP | BPF_JSET | BPF_K, 1, 2, 0), // group bit: broadcast or multicast -> ports
+      stmt(BPF_LD | BPF_W | BPF_ABS, 14 + 12), // IPv4 source
+      jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, DROP), // 0.0.0.0 -> ports, else drop
+    );
+  }
+  prog.push(
     stmt(BPF_LDX | BPF_B | BPF_MSH, 14), // X = IP header length
     stmt(BPF_LD | BPF_H | BPF_IND, 14 + 2), // UDP destination port
-  ];
-  const tail = matchAny(ports);
-  const drop = prog.length + tail.length - 2; // index of "ret #0"
-  prog[1].jf = drop - 2;
-  prog[3].jf = drop - 4;
-  prog[5].jt = drop - 6;
-  return [...prog, ...tail];
+  );
+  return toDrop([...prog, ...matchAny(ports)]);
+}
+
+/** linux/filter.h ancillary offsets: loads of skb metadata, and from the network header, in any socket's filter. */
+export const SKF_AD_OFF = -0x1000;
+export const SKF_AD_PKTTYPE = 4;
+export const SKF_AD_IFINDEX = 8;
+export const SKF_NET_OFF = -0x100000;
+const PACKET_HOST = 0;
+
+/**
+ * For a UDP socket beside packet sockets on `ifindexes`: drop what those
+ * packet sockets take (udpDstPort's linkScope: arrived on one of these
+ * interfaces as Ethernet broadcast/multicast, or from 0.0.0.0); keep the
+ * rest (unicast from hosts with an address, and everything from other
+ * interfaces). So each datagram is received once, by one socket, decided by
+ * the kernel.
+ */
+export function udpLinkScopeExcept(ifindexes: number[]): BpfInstruction[] {
+  if (ifindexes.length === 0) return [stmt(BPF_RET | BPF_K, ACCEPT_BYTES)];
+  const list = values(ifindexes, 0x7fffffff, 'udpLinkScopeExcept');
+  const prog: BpfInstruction[] = [stmt(BPF_LD | BPF_W | BPF_ABS, (SKF_AD_OFF + SKF_AD_IFINDEX) >>> 0)];
+  // A served interface: on to the link-scope test (past the accept below); else accept.
+  list.forEach((v, i) => prog.push(jump(BPF_JMP | BPF_JEQ | BPF_K, v, list.length - i, 0)));
+  prog.push(
+    stmt(BPF_RET | BPF_K, ACCEPT_BYTES),
+    stmt(BPF_LD | BPF_W | BPF_ABS, (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0),
+    jump(BPF_JMP | BPF_JEQ | BPF_K, PACKET_HOST, 0, DROP), // broadcast/multicast -> drop
+    stmt(BPF_LD | BPF_W | BPF_ABS, (SKF_NET_OFF + 12) >>> 0), // IPv4 source
+    jump(BPF_JMP | BPF_JEQ | BPF_K, 0, DROP, 1), // 0.0.0.0 -> drop, else over it to the accept
+    stmt(BPF_RET | BPF_K, 0),
+    stmt(BPF_RET | BPF_K, ACCEPT_BYTES),
+  );
+  return toDrop(prog);
 }
 
 /**
@@ -118,17 +174,28 @@ export function llcSap(saps: number[]): BpfInstruction[] {
   return [...prog, ...tail];
 }
 
+/** What a filter's ancillary loads see (bpfRun); pkt[netOffset] is the IP header (default 14, an Ethernet frame). */
+export interface BpfMeta {
+  pktType?: number;
+  ifindex?: number;
+  netOffset?: number;
+}
+
 /**
  * Run a program in JS the way the kernel does, for the subset of opcodes the
  * builders above use. Tests use it to check programs without a socket.
  * Returns the number of bytes accepted (0 = drop).
  */
-export function bpfRun(prog: BpfInstruction[], pkt: Buffer): number {
+export function bpfRun(prog: BpfInstruction[], pkt: Buffer, meta: BpfMeta = {}): number {
   let A = 0;
   let X = 0;
   for (let pc = 0; pc < prog.length; pc++) {
     const { code, jt, jf, k } = prog[pc];
     const load = (off: number, size: number): number | undefined => {
+      const k32 = off | 0;
+      if (k32 === SKF_AD_OFF + SKF_AD_PKTTYPE) return meta.pktType ?? PACKET_HOST;
+      if (k32 === SKF_AD_OFF + SKF_AD_IFINDEX) return meta.ifindex ?? 0;
+      if (k32 >= SKF_NET_OFF && k32 < SKF_AD_OFF) off = (meta.netOffset ?? 14) + (k32 - SKF_NET_OFF);
       if (off < 0 || off + size > pkt.length) return undefined;
       return size === 1 ? pkt[off] : size === 2 ? pkt.readUInt16BE(off) : pkt.readUInt32BE(off);
     };

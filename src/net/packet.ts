@@ -71,6 +71,12 @@ export interface PacketSocketOptions {
   promiscuous?: boolean;
   /** SO_RCVBUF(FORCE) bytes; default 4 MiB. The kernel doubles it for bookkeeping. */
   rcvbuf?: number;
+  /**
+   * Drop, before JS sees them, frames that waited longer than this in the
+   * receive queue (kernel receive timestamps); counted by 'stale' events.
+   * Default 0: no limit.
+   */
+  maxAgeMs?: number;
 }
 
 interface NativeSocket {
@@ -87,10 +93,13 @@ interface Addon {
     protocol: number,
     rcvbuf: number,
     filter: BpfInstruction[] | null,
-    // frame === null: a link error, pktType then carries the errno.
+    // frame === null: a link error, pktType then carries the errno; or pktType 0: `status` frames dropped for their age.
     onFrame: (frame: Buffer | null, pktType: number, status: number, vlanTci: number) => void,
+    maxAgeMs: number,
   ) => NativeSocket;
   ifInfo(ifname: string): { ifindex: number; mtu: number; mac: Buffer };
+  attachFilter(fd: number, filter: BpfInstruction[]): void;
+  setRcvbuf(fd: number, bytes: number): number;
 }
 
 let addon: Addon | undefined;
@@ -112,9 +121,23 @@ export function linkInfo(ifname: string): { ifindex: number; mac: string; mtu: n
   return { ifindex: i.ifindex, mac: formatMac(i.mac), mtu: i.mtu };
 }
 
+/** Attach (replace) a classic BPF program on any socket's fd, e.g. a dgram socket's (net/udp socketFd). */
+export function attachFilter(fd: number, filter: BpfInstruction[]): void {
+  loadAddon().attachFilter(fd, filter);
+}
+
+/**
+ * SO_RCVBUF of any socket's fd, past net.core.rmem_max when privileged
+ * (SO_RCVBUFFORCE); returns the effective size (the kernel doubles the value).
+ */
+export function setReceiveBuffer(fd: number, bytes: number): number {
+  return loadAddon().setRcvbuf(fd, bytes);
+}
+
 /**
  * Events:
  *  'frame' (frame, pktType, status)  one received frame, see FrameListener
+ *  'stale' (count)    frames dropped unread for waiting longer than maxAgeMs
  *  'linkerror' (err)  err.code ENETDOWN: the link went down (or is being
  *                     deleted); frames resume by themselves when it is up again.
  *                     ENODEV follows within a second if the interface is gone:
@@ -147,12 +170,17 @@ export class PacketSocket extends EventEmitter implements FrameLink {
       opts.rcvbuf ?? DEFAULT_RCVBUF,
       opts.filter ?? null,
       (frame, pktType, status, vlanTci) => {
-        if (frame === null) return this.#linkError(pktType);
+        if (frame === null) {
+          if (pktType === 0) this.emit('stale', status);
+          else this.#linkError(pktType);
+          return;
+        }
         // A frame from VLAN n arrives untagged on the parent; answering it untagged
         // would reach the wrong network. Serve VLANs by opening the VLAN interface.
         if (status & TP_STATUS_VLAN_VALID && (vlanTci & 0xfff) !== 0) this.vlanDropped++;
         else this.emit('frame', frame, pktType, status);
       },
+      opts.maxAgeMs ?? 0,
     );
     try {
       for (const g of groups) sock.membership(true, PACKET_MR_MULTICAST, g);
@@ -235,6 +263,7 @@ export class PacketSocket extends EventEmitter implements FrameLink {
 
   override on(event: 'frame', listener: FrameListener): this;
   override on(event: 'linkerror', listener: (err: NodeJS.ErrnoException) => void): this;
+  override on(event: 'stale', listener: (count: number) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this;
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.on(event, listener);

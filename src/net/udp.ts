@@ -44,6 +44,18 @@ function bindOnce(address: string, port: number, reuseAddr = false): Promise<Udp
   });
 }
 
+/**
+ * The file descriptor of a bound dgram socket, for socket options Node does
+ * not offer (a BPF filter). Node keeps its handle under an internal symbol;
+ * undefined when that is not there (another runtime, a later Node): callers
+ * must work without it.
+ */
+export function socketFd(sock: UdpSocket): number | undefined {
+  const state = Object.getOwnPropertySymbols(sock).find((s) => s.description === 'state symbol');
+  const fd = state ? (sock as unknown as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle?.fd : undefined;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
 /** Bind a UDP socket on address:port (port 0 = kernel's choice). */
 export function openUdp(address: string, port: number): Promise<UdpSocket> {
   return bindOnce(address, port);

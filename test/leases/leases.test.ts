@@ -80,6 +80,31 @@ describe('Journal', () => {
   });
 });
 
+describe('Journal compaction beside live commits', () => {
+  it('commits made while the snapshot is written complete before it ends, and land in the new file', async () => {
+    const p = join(dir, 'j');
+    const j = new Journal<{ n: number; pad?: string }>(p);
+    await j.open();
+    const state = Array.from({ length: 20_000 }, (_, n) => ({ n, pad: 'x'.repeat(40) }));
+    let compacted = false;
+    const c = j.compact(() => state).then(() => (compacted = true));
+    const doneDuring: number[] = [];
+    const commits: Array<Promise<void>> = [];
+    for (let n = 20_000; n < 20_050; n++) {
+      commits.push(j.commit([{ n }]).then(() => void (compacted || doneDuring.push(n))));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([c, ...commits]);
+    // Not held for the whole compaction: the first commits were on disk before it ended.
+    expect(doneDuring.length).toBeGreaterThan(0);
+    expect(compacted).toBe(true);
+    await j.close();
+    const ns = new Set(parseFrames<{ n: number }>(readFileSync(p)).records.map((r) => r.n));
+    for (let n = 0; n < 20_050; n++) if (!ns.has(n)) throw new Error(`record ${n} lost`);
+    expect(readdirSync(dir)).toEqual(['j']);
+  });
+});
+
 describe('LeaseStore', () => {
   let clock = 1_000_000;
   const now = () => clock;
@@ -219,6 +244,22 @@ describe('LeaseStore', () => {
     expect(s2.leaseOf('k1')?.ip).toBe('10.77.0.100');
     await s2.close();
   });
+  it('a compaction snapshot holds what is on disk, never a change whose write is still pending', async () => {
+    const s = await open();
+    await s.bind('k1', 'm1', '10.77.0.100', 60);
+    const bound = { t: 'L', ip: '10.77.0.100', key: 'k1', mac: 'm1', exp: clock + 60_000 };
+    const released = s.release('k1', '10.77.0.100');
+    const other = s.bind('k2', 'm2', '10.77.0.101', 60);
+    // Were the release's write to fail, it would be undone: the snapshot must not have it yet.
+    expect(s.snapshot()).toEqual([bound]);
+    await Promise.all([released, other]);
+    expect(s.snapshot()).toEqual([
+      { t: 'F', ip: '10.77.0.100', key: 'k1', mac: 'm1', at: clock },
+      { t: 'L', ip: '10.77.0.101', key: 'k2', mac: 'm2', exp: clock + 60_000 },
+    ]);
+    await s.close();
+  });
+
   it('hands out never-used addresses first, then the one free the longest', async () => {
     const s = await open();
     const pool = s.pools[0]!;

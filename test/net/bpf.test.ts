@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_BYTES, BPF_JMP, BPF_JEQ, BPF_K, bpfRun, llcSap, udpDstPort } from '../../src/net/bpf.js';
+import { ACCEPT_BYTES, BPF_JMP, BPF_JEQ, BPF_K, bpfRun, llcSap, udpDstPort, udpLinkScopeExcept } from '../../src/net/bpf.js';
 import { encode as encodeEth } from '../../src/codec/ethernet.js';
 import { encodeIpv4, encodeUdp, encodeUdpFrame } from '../../src/codec/ipv4.js';
 
@@ -54,6 +54,43 @@ describe('udpDstPort', () => {
     expect(big.every((i) => i.jt <= 255 && i.jf <= 255)).toBe(true);
     expect(bpfRun(big, udpFrame(199))).toBe(ACCEPT_BYTES);
     expect(bpfRun(big, udpFrame(200))).toBe(0);
+  });
+});
+
+describe('link scope: udpDstPort({ linkScope }) and udpLinkScopeExcept split one interface', () => {
+  const frame = (o: { dstMac: string; src: string; dst: string }): Buffer =>
+    encodeUdpFrame({ srcMac: MAC_B, dstMac: o.dstMac, src: o.src, dst: o.dst, srcPort: 68, dstPort: 67, payload: Buffer.alloc(300) });
+  const BC = 'ff:ff:ff:ff:ff:ff';
+  // [frame, kernel pkt_type, taken by the packet socket]
+  const cases: Array<[string, Buffer, number, boolean]> = [
+    ['unicast from a host with an address', frame({ dstMac: MAC_A, src: '10.0.0.2', dst: '10.0.0.1' }), 0, false],
+    ['broadcast from a host with an address', frame({ dstMac: BC, src: '10.0.0.2', dst: '255.255.255.255' }), 1, true],
+    ['broadcast from 0.0.0.0', frame({ dstMac: BC, src: '0.0.0.0', dst: '255.255.255.255' }), 1, true],
+    ['unicast from 0.0.0.0', frame({ dstMac: MAC_A, src: '0.0.0.0', dst: '10.0.0.1' }), 0, true],
+    ['multicast', frame({ dstMac: '01:00:5e:00:00:01', src: '10.0.0.2', dst: '224.0.0.1' }), 2, true],
+  ];
+
+  it('each frame of a served interface is taken by exactly one of the two', () => {
+    const packet = udpDstPort([67, 4011], { linkScope: true });
+    const udp = udpLinkScopeExcept([3, 7]);
+    for (const [what, f, pktType, byPacket] of cases) {
+      expect([what, bpfRun(packet, f) > 0]).toEqual([what, byPacket]);
+      expect([what, bpfRun(udp, f, { pktType, ifindex: 7 }) > 0]).toEqual([what, !byPacket]);
+    }
+    // Still only the listed ports.
+    const other = encodeUdpFrame({ srcMac: MAC_B, dstMac: BC, src: '0.0.0.0', dst: '255.255.255.255', srcPort: 68, dstPort: 69, payload: Buffer.alloc(300) });
+    expect(bpfRun(packet, other)).toBe(0);
+  });
+
+  it('the UDP socket keeps everything from other interfaces, and everything when none is served', () => {
+    for (const [what, f, pktType] of cases) {
+      expect([what, bpfRun(udpLinkScopeExcept([3, 7]), f, { pktType, ifindex: 4 })]).toEqual([what, ACCEPT_BYTES]);
+      expect([what, bpfRun(udpLinkScopeExcept([]), f, { pktType, ifindex: 7 })]).toEqual([what, ACCEPT_BYTES]);
+    }
+    const many = udpLinkScopeExcept([...Array(200).keys()].map((i) => i + 1));
+    expect(many.every((i) => i.jt <= 255 && i.jf <= 255)).toBe(true);
+    expect(bpfRun(many, cases[1]![1], { pktType: 1, ifindex: 200 })).toBe(0);
+    expect(bpfRun(many, cases[1]![1], { pktType: 1, ifindex: 201 })).toBe(ACCEPT_BYTES);
   });
 });
 
