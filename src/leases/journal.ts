@@ -322,7 +322,7 @@ export class Journal<R = unknown> {
   /** Wait until everything committed so far is on disk (or has failed). */
   async drain(): Promise<void> {
     while (this.writing || this.timer || this.pending.waiters.length || this.held) {
-      if (this.held) await this.compacting;
+      if (this.held) await this.compacting?.catch(() => undefined); // a failed compaction leaves the old file: go on draining into it
       if (this.timer) {
         clearTimeout(this.timer);
         this.timer = null;
