@@ -53,7 +53,7 @@ export function startHint(svc: ServiceName, e: NodeJS.ErrnoException, ctx: Start
   const port = failed.port ?? ctx.port;
   const address = failed.address ?? ctx.address;
   const where = port !== undefined ? `port ${port}` : 'its port';
-  const iface = /^(?:packet socket on )?([^:\s]+):/.exec(e.message)?.[1];
+  const iface = (e as { ifname?: string }).ifname ?? /^(?:packet socket on )?([^:\s]+):/.exec(e.message)?.[1];
   switch (e.code) {
     case 'EADDRINUSE':
       return `${where} is in use: ${PORT_HOLDERS[svc]}`;

@@ -43,7 +43,7 @@ function validName(ifname: string): boolean {
 /** Throws an Error with code ENODEV when the interface does not exist. */
 export function interfaceInfo(ifname: string): InterfaceInfo {
   if (!validName(ifname) || !existsSync(`${SYS}/${ifname}/ifindex`)) {
-    throw Object.assign(new Error(`no such network interface: ${JSON.stringify(ifname)}`), { code: 'ENODEV' });
+    throw Object.assign(new Error(`no such network interface: ${JSON.stringify(ifname)}`), { code: 'ENODEV', ifname });
   }
   const flags = parseInt(sysRead(ifname, 'flags'), 16);
   const addrs = networkInterfaces()[ifname] ?? [];
