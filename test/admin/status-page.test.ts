@@ -124,7 +124,12 @@ describe('status page in headless Chromium', () => {
     expect(await page.locator('#loads').innerText()).toContain('ipxe.pxe');
 
     // The event history an operator opens stays open across the once-a-second redraw.
-    await row.locator('details summary').click();
+    // Clicked and redrawn at once: the redraw must not come between the click and the state it keeps.
+    await page.evaluate((mac) => {
+      (document.querySelector(`#machines tr[data-mac="${mac}"] details summary`) as HTMLElement).click();
+      (window as unknown as { render: () => void }).render();
+    }, MAC);
+    expect(await row.locator('details').getAttribute('open')).not.toBeNull();
     await page.waitForTimeout(2500);
     expect(await row.locator('details').getAttribute('open')).not.toBeNull();
 
