@@ -74,7 +74,10 @@ program
   .name('lanboot')
   .description('Network-boot services: DHCP (PXE, iPXE, proxyDHCP), TFTP, HTTP boot scripts, RPL, iSCSI handoff')
   .version(packageVersion())
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Before the subcommands: commander copies this setting into each one as it is
+  // created, so `lanboot check --bogus` exits 2 (usage) like an unknown command.
+  .exitOverride();
 
 program
   .command('start')
@@ -231,7 +234,6 @@ program
     process.stdout.write(o.json ? JSON.stringify(schemaJson(), null, 2) + '\n' : schemaMarkdown());
   });
 
-program.exitOverride();
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -94,12 +94,17 @@ describe('lanboot CLI', () => {
     expect(r.stderr).toContain(`${join(dir, 'dnsmasq.d', 'pxe.conf')}:2: warning: server`);
   });
 
-  it('answers --help and exits 2 on an unknown command', async () => {
+  it('answers --help and exits 2 on an unknown command, an unknown option or a missing argument', async () => {
     const help = await lanboot('--help');
     expect(help.code).toBe(0);
     for (const cmd of ['start', 'check', 'import', 'trace', 'leases', 'reload', 'reset', 'install-service']) expect(help.stdout).toContain(cmd);
+    expect((await lanboot('check', '--help')).code).toBe(0);
     const bad = await lanboot('frobnicate');
     expect(bad.code).toBe(2);
+    const option = await lanboot('install-service', '--dry-run');
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("unknown option '--dry-run'");
+    expect((await lanboot('trace')).code).toBe(2);
   });
 
   it('schema prints a reference row for every key', async () => {
