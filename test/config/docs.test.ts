@@ -1,10 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { schemaMarkdown } from '../../src/config/docs.js';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+/** The text of every fenced block of this kind, in order. */
+function blocks(md: string, lang: string): string[] {
+  return [...md.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].filter((m) => m[1] === lang).map((m) => m[2]!);
+}
 
 describe('config key reference', () => {
   it('in the README is exactly what the schema generates (regenerate with `lanboot schema`)', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     expect(readme).toContain(schemaMarkdown());
   });
   it('documents every key with a meaning', () => {
@@ -12,5 +19,31 @@ describe('config key reference', () => {
     expect(rows.length).toBeGreaterThan(80);
     const undocumented = rows.filter((r) => r.endsWith('|  |')).map((r) => r.split('|')[1]!.trim());
     expect(undocumented).toEqual([]);
+  });
+});
+
+describe('README examples', () => {
+  // Users copy these as they are: an example the loader refuses is a broken promise.
+  it('every yaml block loads', () => {
+    const yaml = blocks(readme, 'yaml');
+    expect(yaml.length).toBeGreaterThan(0);
+    for (const y of yaml) expect(() => parseConfig(y, 'lanboot.yaml')).not.toThrow();
+  });
+  it('the refusal shown is what the loader says for the example with its two typos', () => {
+    const example = blocks(readme, 'yaml')[0]!;
+    const shown = blocks(readme, '').find((b) => b.includes('config refused'))!;
+    const typos = example.replace('mode: authoritative ', 'mode: authoritativ  ').replace('name: pc01', 'nmae: pc01');
+    let message = '';
+    try {
+      parseConfig(typos, 'lanboot.yaml');
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      message = e.message;
+    }
+    const lines = shown.trim().split('\n');
+    expect(lines.pop()).toBe('lanboot.yaml: config refused, nothing started'); // src/cli.ts refuse()
+    const said = message.split('\n');
+    expect(said).toHaveLength(lines.length);
+    lines.forEach((l, i) => expect(said[i]).toContain(l.replace(/, \.\.\.$/, '')));
   });
 });
