@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { schemaMarkdown } from '../../src/config/docs.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
+import { root } from '../../src/config/schema.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -19,6 +21,35 @@ describe('config key reference', () => {
     expect(rows.length).toBeGreaterThan(80);
     const undocumented = rows.filter((r) => r.endsWith('|  |')).map((r) => r.split('|')[1]!.trim());
     expect(undocumented).toEqual([]);
+  });
+  it('shows every default the loader fills in (maps excepted: their keys show theirs)', () => {
+    const shown = new Map(
+      schemaMarkdown()
+        .split('\n')
+        .slice(2)
+        .filter(Boolean)
+        .map((r) => r.split(' | ').map((c) => c.replace(/^\| /, '')))
+        .map(([key, type, def]) => [key!.replace(/`/g, ''), { type: type!, def: def!.replace(/`/g, '') }]),
+    );
+    const expected: Array<[string, string]> = [];
+    // Walks the zod tree the way docs.ts walks its JSON Schema: a.b, a[].b, hosts.<mac>.b.
+    const walk = (s: z.core.$ZodType, prefix: string): void => {
+      const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
+      if (def.type === 'object') {
+        for (const [k, v] of Object.entries(def.shape as Record<string, z.core.$ZodType>)) {
+          const d = v._zod.def as unknown as { type: string; defaultValue?: unknown };
+          if (d.type === 'default' && !shown.get(prefix + k)?.type.includes('map')) expected.push([prefix + k, JSON.stringify(d.defaultValue)]);
+          walk(v, prefix + k + '.');
+        }
+      } else if (def.type === 'array') walk(def.element as z.core.$ZodType, prefix.replace(/\.$/, '[].'));
+      else if (def.type === 'record') walk(def.valueType as z.core.$ZodType, prefix + '<mac>.');
+      else if (def.type === 'union') for (const o of def.options as z.core.$ZodType[]) walk(o, prefix);
+      else if (def.type === 'pipe') walk(def.in as z.core.$ZodType, prefix);
+      else if (['optional', 'nullable', 'default'].includes(def.type)) walk(def.innerType as z.core.$ZodType, prefix);
+    };
+    walk(root, '');
+    expect(expected.length).toBeGreaterThan(40);
+    expect(expected.filter(([key, value]) => shown.get(key)?.def !== value)).toEqual([]);
   });
 });
 
