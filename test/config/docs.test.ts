@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { schemaMarkdown } from '../../src/config/docs.js';
@@ -76,5 +76,22 @@ describe('README examples', () => {
     const said = message.split('\n');
     expect(said).toHaveLength(lines.length);
     lines.forEach((l, i) => expect(said[i]).toContain(l.replace(/, \.\.\.$/, '')));
+  });
+});
+
+describe('README Layout', () => {
+  const ROOT = new URL('../../', import.meta.url).pathname;
+  const layout = readme.slice(readme.indexOf('## Layout')).match(/^```\n([\s\S]*?)^```$/m)![1]!;
+  it('names every directory of src/ and every file at its top, and only ones that exist', () => {
+    const named = [...layout.matchAll(/^  ([a-z]+)\/ /gm)].map((m) => m[1]!);
+    const dirs = readdirSync(`${ROOT}src`, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(named.sort()).toEqual(dirs.sort());
+    const files = readdirSync(`${ROOT}src`).filter((f) => f.endsWith('.ts'));
+    expect(files.filter((f) => !new RegExp(`\\b${f.replace('.', '\\.')}\\b`).test(layout))).toEqual([]);
+  });
+  it('names top-level directories that exist', () => {
+    const top = [...layout.matchAll(/^(\.?[a-z]+)\/ /gm)].map((m) => m[1]!);
+    expect(top.length).toBeGreaterThan(5);
+    expect(top.filter((d) => !existsSync(`${ROOT}${d}`))).toEqual([]);
   });
 });
