@@ -79,6 +79,27 @@ describe('README examples', () => {
   });
 });
 
+describe('config keys named in the docs', () => {
+  const ROOT = new URL('../../', import.meta.url).pathname;
+  const srcText = (dir: string): string =>
+    readdirSync(dir, { withFileTypes: true })
+      .map((d) => (d.isDirectory() ? srcText(`${dir}/${d.name}`) : d.name.endsWith('.ts') ? readFileSync(`${dir}/${d.name}`, 'utf8') : ''))
+      .join('\n');
+  it('are keys of the schema (or, like dhcp.ack, event names the code logs)', () => {
+    const keys = new Set(schemaMarkdown().split('\n').slice(2).filter(Boolean).map((r) => r.split(' | ')[0]!.replace(/^\| /, '').replace(/`/g, '')));
+    const src = srcText(`${ROOT}src`);
+    const docs = ['README.md', ...readdirSync(`${ROOT}docs`).map((f) => `docs/${f}`)];
+    const unknown: string[] = [];
+    for (const f of docs) {
+      for (const m of readFileSync(`${ROOT}${f}`, 'utf8').matchAll(/`((?:dhcp|tftp|http|rpl|admin|boot|iscsi|log|hosts)\.[a-z_<>.\[\]0-9]+)`/g)) {
+        const key = m[1]!.replace(/\[\d+\]/g, '[]');
+        if (!keys.has(key) && !src.includes(`'${key}'`)) unknown.push(`${f}: ${m[1]}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+  });
+});
+
 describe('README Layout', () => {
   const ROOT = new URL('../../', import.meta.url).pathname;
   const layout = readme.slice(readme.indexOf('## Layout')).match(/^```\n([\s\S]*?)^```$/m)![1]!;
