@@ -117,15 +117,16 @@ program
   .command('import')
   .description('convert a dnsmasq.conf or rpld.conf into lanboot YAML')
   .argument('<kind>', 'dnsmasq | rpld')
-  .argument('<file>', 'file to convert')
+  .argument('<file>', 'file to convert (- for stdin)')
   .option('-o, --output <file>', 'write the YAML here instead of stdout')
   .action(async (kind: string, file: string, o: { output?: string }) => {
-    const text = readInput(file);
+    const text = readInput(file === '-' ? 0 : file);
+    if (file === '-') file = 'stdin';
     let result: ImportResult;
     if (kind === 'rpld') result = (await import('./config/import/rpld.js')).importRpld(text, file);
     else if (kind === 'dnsmasq') {
       const include = { read: (f: string) => readFileSync(f, 'utf8'), list: (d: string) => readdirSync(d) };
-      result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file === '-' ? 'stdin' : file, include);
+      result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file, include);
     }
     else {
       process.stderr.write(`unknown import kind "${kind}"; write: lanboot import dnsmasq FILE, or lanboot import rpld FILE\n`);
@@ -219,7 +220,7 @@ program
   .option('--print', 'print the files instead of installing them')
   .option('--prefix <dir>', 'install below this root directory')
   .option('--init <kind>', 'systemd | procd (default: detected)')
-  .option('-c, --config <file>', 'config file the service will use')
+  .option('-c, --config <file>', 'config file the service will use (default: /etc/lanboot/lanboot.yaml)')
   .action(async (o: { print?: boolean; prefix?: string; init?: string; config?: string }) => {
     const { installServiceCommand } = await import('./admin/commands.js');
     process.exitCode = await installServiceCommand(o);

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +92,17 @@ describe('lanboot CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('range: 10.5.0.10-10.5.0.20');
     expect(r.stderr).toContain(`${join(dir, 'dnsmasq.d', 'pxe.conf')}:2: warning: server`);
+  });
+
+  it('import reads stdin for the file name -', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'import', 'dnsmasq', '-'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: 'dhcp-range=10.5.0.10,10.5.0.20,255.255.255.0\nserver=9.9.9.9\n',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('range: 10.5.0.10-10.5.0.20');
+    expect(r.stderr).toContain('stdin:2: warning: server');
   });
 
   it('answers --help and exits 2 on an unknown command, an unknown option or a missing argument', async () => {
