@@ -132,7 +132,8 @@ program
       process.stderr.write(`unknown import kind "${kind}"; write: lanboot import dnsmasq FILE, or lanboot import rpld FILE\n`);
       process.exit(EXIT_CONFIG);
     }
-    for (const w of result.warnings) process.stderr.write(printable(`${w.file ?? file}:${w.line}: warning: ${w.message}`) + '\n');
+    // Line 0: about no line of the file (rpld's -i lives on its command line).
+    for (const w of result.warnings) process.stderr.write(printable(`${w.file ?? file}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`) + '\n');
     if (o.output) writeFileSync(o.output, result.yaml);
     else process.stdout.write(result.yaml);
     process.stderr.write(`${result.warnings.length} line(s) not carried over\n`);
