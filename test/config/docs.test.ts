@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { schemaMarkdown } from '../../src/config/docs.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { root } from '../../src/config/schema.js';
+import { formatEvent } from '../../src/log-text.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -76,6 +77,15 @@ describe('README examples', () => {
     const said = message.split('\n');
     expect(said).toHaveLength(lines.length);
     lines.forEach((l, i) => expect(said[i]).toContain(l.replace(/, \.\.\.$/, '')));
+  });
+});
+
+describe('README log example', () => {
+  it('the DHCPACK shown as JSON is the text line shown above it', () => {
+    const json = blocks(readme, 'json').find((b) => b.includes('"dhcp.ack"'))!;
+    const text = blocks(readme, '').find((b) => b.includes('DHCPACK('))!;
+    const line = formatEvent(JSON.parse(json) as Record<string, unknown>);
+    expect(text.split('\n').map((l) => l.slice('2026-05-04 08:15:09.530 '.length))).toContain(line);
   });
 });
 
