@@ -74,7 +74,10 @@ program
   .name('lanboot')
   .description('Network-boot services: DHCP (PXE, iPXE, proxyDHCP), TFTP, HTTP boot scripts, RPL, iSCSI handoff')
   .version(packageVersion())
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Before the subcommands: commander copies this setting into each one as it is
+  // created, so `lanboot check --bogus` exits 2 (usage) like an unknown command.
+  .exitOverride();
 
 program
   .command('start')
@@ -114,21 +117,23 @@ program
   .command('import')
   .description('convert a dnsmasq.conf or rpld.conf into lanboot YAML')
   .argument('<kind>', 'dnsmasq | rpld')
-  .argument('<file>', 'file to convert')
+  .argument('<file>', 'file to convert (- for stdin)')
   .option('-o, --output <file>', 'write the YAML here instead of stdout')
   .action(async (kind: string, file: string, o: { output?: string }) => {
-    const text = readInput(file);
+    const text = readInput(file === '-' ? 0 : file);
+    if (file === '-') file = 'stdin';
     let result: ImportResult;
     if (kind === 'rpld') result = (await import('./config/import/rpld.js')).importRpld(text, file);
     else if (kind === 'dnsmasq') {
       const include = { read: (f: string) => readFileSync(f, 'utf8'), list: (d: string) => readdirSync(d) };
-      result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file === '-' ? 'stdin' : file, include);
+      result = (await import('./config/import/dnsmasq.js')).importDnsmasq(text, file, include);
     }
     else {
       process.stderr.write(`unknown import kind "${kind}"; write: lanboot import dnsmasq FILE, or lanboot import rpld FILE\n`);
       process.exit(EXIT_CONFIG);
     }
-    for (const w of result.warnings) process.stderr.write(printable(`${w.file ?? file}:${w.line}: warning: ${w.message}`) + '\n');
+    // Line 0: about no line of the file (rpld's -i lives on its command line).
+    for (const w of result.warnings) process.stderr.write(printable(`${w.file ?? file}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`) + '\n');
     if (o.output) writeFileSync(o.output, result.yaml);
     else process.stdout.write(result.yaml);
     process.stderr.write(`${result.warnings.length} line(s) not carried over\n`);
@@ -216,7 +221,7 @@ program
   .option('--print', 'print the files instead of installing them')
   .option('--prefix <dir>', 'install below this root directory')
   .option('--init <kind>', 'systemd | procd (default: detected)')
-  .option('-c, --config <file>', 'config file the service will use')
+  .option('-c, --config <file>', 'config file the service will use (default: /etc/lanboot/lanboot.yaml)')
   .action(async (o: { print?: boolean; prefix?: string; init?: string; config?: string }) => {
     const { installServiceCommand } = await import('./admin/commands.js');
     process.exitCode = await installServiceCommand(o);
@@ -231,7 +236,6 @@ program
     process.stdout.write(o.json ? JSON.stringify(schemaJson(), null, 2) + '\n' : schemaMarkdown());
   });
 
-program.exitOverride();
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -1,7 +1,7 @@
 /**
  * The config schema: what may be written in lanboot.yaml, with defaults and a
  * one-line description per key (the README's key reference is generated from
- * these descriptions by `lanboot schema --markdown`).
+ * these descriptions by `lanboot schema`).
  *
  * The schema validates the shape; `load.ts` resolves paths and derives values
  * (netmask, lease file...). Templates are checked for known variables here so
@@ -106,7 +106,7 @@ const dhcp = z
     ),
     address: ipv4.default('0.0.0.0').describe('Address of the UDP sockets (relayed and unicast traffic).'),
     port: port.default(67).describe('DHCP server port.'),
-    proxy_port: port.default(4011).describe('PXE boot-server port used in proxy mode.'),
+    proxy_port: port.default(4011).describe('PXE boot-server port, opened in proxy mode or when a subnet has proxy: true.'),
     lease_file: z.string().optional().describe('Lease journal path (default <state_dir>/leases.journal).'),
     subnets: z.array(subnet).default([]).describe('Subnets served; chosen by relay giaddr, ingress interface or address.'),
     user_classes: z
@@ -236,12 +236,12 @@ const rpl = z
     interfaces: z.array(z.string()).optional().describe('Interfaces to listen on (default: top-level interfaces; RPL needs them named).'),
     sap: z.number().int().min(0).max(255).default(0xfc).describe('LLC SAP (rpld -s), 0xFC by default.'),
     frame_size: z.number().int().min(128).max(1500).default(1500).describe('Largest frame used; the client may lower it.'),
-    block_size: z.number().int().min(16).max(1468).default(1440).describe('Largest data bytes per frame (multiple of 16).'),
+    block_size: z.number().int().min(16).max(1468).default(1440).describe('Largest data bytes per frame (rounded down to a multiple of 16).'),
     pacing_us: z.number().int().min(0).max(1_000_000).default(1000).describe('Microseconds between data frames (1000 measured loss-free against a slow ROM model).'),
     ack_every: z.number().int().min(0).default(0).describe('Ask for an acknowledgement every N blocks (0 = never).'),
     image: rplImageOrPath
       .default({ files: [{ path: '/usr/lib/ipxe/ipxe.pxe', offset: 0, load: 0x7c00 }], execute: 0x7c00 })
-      .describe("Default image; Debian's ipxe.pxe loads and starts at 0x7C00."),
+      .describe("Default image: files + execute, or a file name alone (loaded and started at 0x7C00); default Debian's /usr/lib/ipxe/ipxe.pxe at 0x7C00."),
     session_timeout: z.number().int().min(1).default(30).describe('Seconds of silence before a load is dropped.'),
     max_loads: z.number().int().min(1).max(200).default(8).describe(
       'Loads sending at once; a FIND beyond it is not answered until one ends (the ROM repeats FIND). Bounds what spoofed requests can make lanboot send.',
@@ -342,7 +342,7 @@ export const host = z
       .optional()
       .describe('Hostname (option 12); default derived from the MAC.'),
     ip: ipv4.optional().describe('Fixed address (inside or outside the pool).'),
-    boot: bootKind.optional().describe('script | iscsi | linux | menu | local | chain | rpl | none.'),
+    boot: bootKind.optional().describe('What this host boots; default: boot.default (script for a host with rpl:).'),
     ipxe: z.boolean().optional().describe('Force the iPXE stage decision for this host.'),
     bootfile: z.string().optional().describe('Override the chain bootfile.'),
     kernel: template.optional().describe('boot: linux — kernel URL or path.'),
@@ -350,7 +350,7 @@ export const host = z
     cmdline: template.optional().describe('boot: linux — kernel command line.'),
     chain: template.optional().describe('boot: chain — URL chained from the script.'),
     menu: z.array(bootKind).optional().describe('boot: menu — entries offered, first is the default.'),
-    rpl: z.union([z.literal(true), rplImageOrPath]).optional().describe('Serve this host by RPL: true = rpl.image.'),
+    rpl: z.union([z.literal(true), rplImageOrPath]).optional().describe('Serve this host by RPL: true = rpl.image; a file name, or files + execute, is its own image.'),
     drives: z.array(template).optional().describe('Extra iSCSI targets hooked as 0x81, 0x82...'),
     reset: z.array(template).optional().describe('Reset-hook command as argv (never a shell).'),
     reset_on_boot: z.boolean().optional().describe('Run the reset hook at every SAN boot, before the disk is attached.'),
@@ -389,7 +389,7 @@ export const root = z
       .describe('Log lines on stdout, one per event, each client event with its MAC.'),
     user: z.string().optional().describe('Drop to this user after binding (when started as root).'),
     group: z.string().optional().describe('Drop to this group after binding.'),
-    state_dir: z.string().default('/var/lib/lanboot').describe('Directory for the lease journal.'),
+    state_dir: z.string().default('/var/lib/lanboot').describe('Directory for the lease journal, lanboot.pid (which lanboot reload signals) and reset.key.'),
     dhcp: dhcp.nullable().optional().describe('DHCP server; omit to disable.'),
     tftp: tftp.nullable().optional().describe('TFTP server; omit to disable.'),
     http: http.nullable().optional().describe('HTTP server for scripts and files; omit to disable.'),

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,12 +94,47 @@ describe('lanboot CLI', () => {
     expect(r.stderr).toContain(`${join(dir, 'dnsmasq.d', 'pxe.conf')}:2: warning: server`);
   });
 
-  it('answers --help and exits 2 on an unknown command', async () => {
+  it('import reads stdin for the file name -', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'import', 'dnsmasq', '-'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      input: 'dhcp-range=10.5.0.10,10.5.0.20,255.255.255.0\nserver=9.9.9.9\n',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('range: 10.5.0.10-10.5.0.20');
+    expect(r.stderr).toContain('stdin:2: warning: server');
+  });
+
+  it('answers --help and exits 2 on an unknown command, an unknown option or a missing argument', async () => {
     const help = await lanboot('--help');
     expect(help.code).toBe(0);
     for (const cmd of ['start', 'check', 'import', 'trace', 'leases', 'reload', 'reset', 'install-service']) expect(help.stdout).toContain(cmd);
+    expect((await lanboot('check', '--help')).code).toBe(0);
     const bad = await lanboot('frobnicate');
     expect(bad.code).toBe(2);
+    const option = await lanboot('install-service', '--dry-run');
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("unknown option '--dry-run'");
+    expect((await lanboot('trace')).code).toBe(2);
+  });
+
+  it('every command and option in --help has its row in the README command table', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Command line'), readme.indexOf('-c FILE` defaults to'));
+    const commands = [...(await lanboot('--help')).stdout.matchAll(/^  ([a-z-]+) /gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+    expect(commands.length).toBeGreaterThan(8);
+    const missing: string[] = [];
+    await Promise.all(
+      commands.map(async (c) => {
+        const row = table.split('\n').find((l) => l.startsWith(`| \`lanboot ${c} `) || l.startsWith(`| \`lanboot ${c}\``));
+        if (!row) return void missing.push(c);
+        // "-c, --config <file>": either spelling in the row will do.
+        for (const m of (await lanboot(c, '--help')).stdout.matchAll(/^  (?:(-\w), )?(--[a-z-]+)/gm)) {
+          if (m[2] !== '--help' && !row.includes(m[2]!) && !(m[1] && row.includes(`${m[1]!} `))) missing.push(`${c} ${m[2]}`);
+        }
+      }),
+    );
+    expect(missing.sort()).toEqual([]);
   });
 
   it('schema prints a reference row for every key', async () => {

@@ -161,3 +161,15 @@ describe('installService', () => {
     await expect(installService({ print: false, init: 'systemd', command: [process.execPath, '/root/lanboot/dist/src/cli.js'] })).rejects.toThrow(/npm pack/);
   });
 });
+
+describe('npm pack (how README installs lanboot)', () => {
+  it('holds what an installed lanboot reads at run time: the status page, native sources, service files, the default config', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    const files = new Set((JSON.parse(out) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path));
+    // src/admin/server.ts reads the page from src/admin/ beside dist/: without it the page says "status.html not found".
+    for (const f of ['src/admin/status.html', 'dist/src/cli.js', 'native/binding.gyp', 'native/lanboot_packet.c', 'native/lanboot_caps.c', 'native/tftp_engine.c', 'services/lanboot.service', 'services/lanboot.init', 'config/lanboot.yaml']) {
+      expect(files, f).toContain(f);
+    }
+  });
+});
