@@ -22,7 +22,8 @@ const EXIT_CONFIG = 2;
 const EXIT_NOT_RUNNING = 3;
 /** Where the installed service reads its config (install-service), so commands on the router need no -c. */
 const DEFAULT_CONFIG = process.env.LANBOOT_CONFIG || '/etc/lanboot/lanboot.yaml';
-const CONFIG_HELP = 'config file ($LANBOOT_CONFIG, else /etc/lanboot/lanboot.yaml)';
+// commander appends the default in force ($LANBOOT_CONFIG's value when set).
+const CONFIG_HELP = 'config file ($LANBOOT_CONFIG overrides the default)';
 
 /** Works from src/ (tsx) and dist/src/ alike: the first package.json above this file. */
 function packageVersion(): string {
