@@ -86,6 +86,9 @@ program
   .option('-c, --config <file>', CONFIG_HELP, DEFAULT_CONFIG)
   .action(async (o: { config: string }) => {
     mustExist(o.config);
+    const { reexecWithNodeFlags } = await import('./node-flags.js');
+    const notApplied = reexecWithNodeFlags();
+    if (notApplied) process.stderr.write(`lanboot: ${notApplied}\n`);
     const { loadConfigInWorker, ConfigRefused } = await import('./config/load-worker.js');
     let config: Config;
     try {

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { execFileSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { START_NODE_FLAGS } from '../node-flags.js';
 
 export type InitSystem = 'systemd' | 'procd';
 
@@ -52,10 +53,10 @@ export function detectInit(root = '/'): InitSystem {
   return existsSync(join(root, 'etc/openwrt_release')) || existsSync(join(root, 'sbin/procd')) ? 'procd' : 'systemd';
 }
 
-/** The CLI as installed: node + dist/src/cli.js (the package bin). */
+/** The CLI as installed: node + its heap flags + dist/src/cli.js (the package bin); `start` then needs no re-exec. */
 function defaultCommand(): string[] {
   const cli = resolve(fileURLToPath(new URL('../cli.js', import.meta.url)));
-  return [process.execPath, cli];
+  return [process.execPath, ...START_NODE_FLAGS, cli];
 }
 
 function shellQuote(a: string): string {
@@ -154,7 +155,7 @@ export async function installService(opts: InstallOptions): Promise<InstallResul
   if (init === 'systemd' && opts.prefix === undefined) {
     // The unit runs as user lanboot with ProtectHome=yes: a checkout in /root or /home cannot start.
     // (Under a packaging prefix the command names the target system's files, not ours.)
-    const problem = command.map(unreachableForService).find((p) => p !== undefined);
+    const problem = command.filter((a) => !a.startsWith('-')).map(unreachableForService).find((p) => p !== undefined);
     if (problem) {
       const fix =
         `${problem}. Install lanboot where the service can read it: in the checkout run \`npm ci && npm pack\`, ` +

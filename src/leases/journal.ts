@@ -48,11 +48,13 @@ export interface LoadResult<R> {
 }
 
 export function encodeFrame(record: unknown): Buffer {
-  const payload = Buffer.from(JSON.stringify(record), 'utf8');
-  const frame = Buffer.allocUnsafe(FRAME_HEADER + payload.length);
-  frame.writeUInt32BE(payload.length, 0);
-  frame.writeUInt32BE(crc32(payload) >>> 0, 4);
-  payload.copy(frame, FRAME_HEADER);
+  // The JSON is written straight after the header: one buffer per record, no payload copy.
+  const json = JSON.stringify(record);
+  const len = Buffer.byteLength(json, 'utf8');
+  const frame = Buffer.allocUnsafe(FRAME_HEADER + len);
+  frame.write(json, FRAME_HEADER, 'utf8');
+  frame.writeUInt32BE(len, 0);
+  frame.writeUInt32BE(crc32(frame.subarray(FRAME_HEADER)) >>> 0, 4);
   return frame;
 }
 

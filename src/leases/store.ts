@@ -186,7 +186,7 @@ export class LeaseStore {
     if (rec.t === 'L') {
       this.setLease({ ip: rec.ip, ipInt: n, state: 'bound', key: rec.key, mac: rec.mac, expires: rec.exp, hostname: rec.host, used: true });
     } else if (rec.t === 'F') {
-      this.setLease({ ip: rec.ip, ipInt: n, state: 'free', key: rec.key, mac: rec.mac, expires: rec.at, used: true });
+      this.setLease({ ip: rec.ip, ipInt: n, state: 'free', key: rec.key, mac: rec.mac, expires: rec.at, hostname: undefined, used: true });
     } else if (rec.t === 'D') {
       this.setDeclined(n, rec.ip, rec.until);
     }
@@ -243,7 +243,7 @@ export class LeaseStore {
   private setDeclined(n: number, ip: string, until: number, undo?: Change): void {
     const prev = this.byIp.get(n);
     if (prev && prev.key && this.byKey.get(prev.key) === prev) this.putKey(prev.key, undefined, undo);
-    this.putIp(n, { ip, ipInt: n, state: 'declined', key: '', mac: '', expires: until, used: true }, undo);
+    this.putIp(n, { ip, ipInt: n, state: 'declined', key: '', mac: '', expires: until, hostname: undefined, used: true }, undo);
   }
 
   // ----------------------------------------------------------- allocation order
@@ -445,7 +445,51 @@ export class LeaseStore {
     this.suspect.delete(n); // offered after a clean probe
     const cur = this.byIp.get(n);
     if (cur && cur.key === key && cur.state === 'bound' && cur.expires > this.now()) return; // already bound: keep
-    this.setLease({ ip, ipInt: n, state: 'offered', key, mac, expires: this.now() + this.offerHoldMs, used: cur?.used ?? false });
+    this.setLease(this.newLease(n, ip, 'offered', key, mac, this.now() + this.offerHoldMs, cur?.used ?? false, undefined));
+  }
+
+  /**
+   * A new entry for address n, sharing the strings of the entries already
+   * held for the address and the client where they are equal: entries live
+   * long (old generation), so the request's copies then die young instead.
+   */
+  private newLease(n: number, ip: string, state: LeaseState, key: string, mac: string, expires: number, used: boolean, hostname: string | undefined): Lease {
+    const at = this.byIp.get(n);
+    const mine = this.byKey.get(key);
+    if (at && at.ip === ip) ip = at.ip;
+    if (mine) {
+      key = mine.key;
+      if (mine.mac === mac) mac = mine.mac;
+      if (hostname !== undefined && mine.hostname === hostname) hostname = mine.hostname;
+    } else if (at && at.mac === mac) mac = at.mac;
+    return { ip, ipInt: n, state, key, mac, expires, hostname, used };
+  }
+
+  /**
+   * Bind an entry nothing else has a change pending for (the caller checks
+   * `unsettled`), in place: no new long-lived entry per renewal. The copy of
+   * the old fields is what an undo restores and what a compaction snapshot
+   * writes until the change settles; it dies young.
+   */
+  private updateInPlace(l: Lease, expires: number, hostname: string | undefined, ch: Change): void {
+    const n = l.ipInt;
+    const before: Lease = { ...l };
+    l.state = 'bound';
+    l.expires = expires;
+    l.hostname = hostname;
+    l.used = true;
+    this.touched(n);
+    this.unsettled.set(n, { prev: before, count: 1 });
+    ch.ips.push(n);
+    ch.undo.push(() => {
+      // Nothing replaced the entry since (a later in-place update waits for this one to settle).
+      if (this.byIp.get(n) !== l) return;
+      l.state = before.state;
+      l.expires = before.expires;
+      l.hostname = before.hostname;
+      l.used = before.used;
+      this.touched(n);
+    });
   }
 
   /** The client chose another server: forget our offer. */
@@ -514,12 +558,19 @@ export class LeaseStore {
     const records: LeaseRecord[] = [];
     const undo = change();
     const mine = this.byKey.get(key);
-    if (mine && mine.ipInt !== n && (mine.state === 'bound' || mine.state === 'free') && this.byIp.get(mine.ipInt) === mine) {
-      records.push({ t: 'F', ip: mine.ip, key, mac: mine.mac, at: this.now() });
+    let lease: Lease;
+    if (mine && mine.ipInt === n && mine.state !== 'declined' && mine.mac === mac && this.byIp.get(n) === mine && !this.unsettled.has(n)) {
+      // The REQUEST after our OFFER, or a renewal: the entry is updated in place.
+      lease = mine;
+      this.updateInPlace(mine, exp, host === mine.hostname ? mine.hostname : host, undo);
+    } else {
+      if (mine && mine.ipInt !== n && (mine.state === 'bound' || mine.state === 'free') && this.byIp.get(mine.ipInt) === mine) {
+        records.push({ t: 'F', ip: mine.ip, key: mine.key, mac: mine.mac, at: this.now() });
+      }
+      lease = this.newLease(n, ip, 'bound', key, mac, exp, true, host);
+      this.setLease(lease, undo);
     }
-    const lease: Lease = { ip, ipInt: n, state: 'bound', key, mac, expires: exp, hostname: host, used: true };
-    this.setLease(lease, undo);
-    records.push(host ? { t: 'L', ip, key, mac, exp, host } : { t: 'L', ip, key, mac, exp });
+    records.push(host ? { t: 'L', ip: lease.ip, key: lease.key, mac: lease.mac, exp, host } : { t: 'L', ip: lease.ip, key: lease.key, mac: lease.mac, exp });
     return this.commit(records, undo).then(() => lease);
   }
 

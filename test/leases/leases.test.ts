@@ -260,6 +260,42 @@ describe('LeaseStore', () => {
     await s.close();
   });
 
+  it('a renewal (the entry updated in place) that does not reach the disk is undone; a compaction never holds it', async () => {
+    const s = await open();
+    const ip = '10.77.0.100';
+    const first = await s.bind('k1', 'm1', ip, 60, 'h1');
+    const exp1 = clock + 60_000;
+    clock += 10_000;
+    const commit = s.journal.commit.bind(s.journal);
+    let failNext = true;
+    s.journal.commit = (records) => (failNext ? ((failNext = false), Promise.reject(new Error('EIO'))) : commit(records));
+    const renewal = s.bind('k1', 'm1', ip, 60, 'h2');
+    // Pending: memory has it (concurrent requests see it), the snapshot has what is on disk.
+    expect(s.leaseAt(ip)?.expires).toBe(clock + 60_000);
+    expect(s.snapshot()).toEqual([{ t: 'L', ip, key: 'k1', mac: 'm1', exp: exp1, host: 'h1' }]);
+    await expect(renewal).rejects.toThrow('EIO');
+    expect(s.leaseAt(ip)).toMatchObject({ state: 'bound', expires: exp1, hostname: 'h1' });
+    expect(s.leaseAt(ip)).toBe(first);
+    // The REQUEST after an OFFER, failed: the offer is back, not a binding.
+    s.offer('k2', 'm2', '10.77.0.101');
+    failNext = true;
+    await expect(s.bind('k2', 'm2', '10.77.0.101', 60)).rejects.toThrow('EIO');
+    expect(s.leaseOf('k2')?.state).toBe('offered');
+    // A second renewal while the first is pending replaces the entry; the first one's failure leaves it alone.
+    failNext = true;
+    const r1 = s.bind('k1', 'm1', ip, 60);
+    clock += 1000;
+    const r2 = s.bind('k1', 'm1', ip, 120);
+    await expect(r1).rejects.toThrow('EIO');
+    await r2;
+    expect(s.leaseAt(ip)?.expires).toBe(clock + 120_000);
+    expect(s.snapshot()).toContainEqual({ t: 'L', ip, key: 'k1', mac: 'm1', exp: clock + 120_000 });
+    await s.close();
+    const s2 = await open();
+    expect(s2.leaseAt(ip)?.expires).toBe(clock + 120_000);
+    await s2.close();
+  });
+
   it('hands out never-used addresses first, then the one free the longest', async () => {
     const s = await open();
     const pool = s.pools[0]!;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installService, renderUnit, unreachableForService } from '../../src/admin/install-service.js';
+import { START_NODE_FLAGS, missingNodeFlags } from '../../src/node-flags.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lb-svc-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -145,6 +146,18 @@ describe('installService', () => {
     expect(r2.init).toBe('procd');
     expect(statSync(join(owrt, 'etc/init.d/lanboot')).mode & 0o777).toBe(0o755);
     expect(r2.next.some((n) => n.includes('user: lanboot'))).toBe(true);
+  });
+
+  it('the unit starts node with the heap flags, so lanboot start needs no re-exec; only flags it lacks are re-added', async () => {
+    let printed = '';
+    await installService({ print: true, init: 'systemd', prefix: join(tmp, 'nothing'), out: { write: (s: string) => (printed += s) } });
+    const exec = printed.match(/^ExecStart=(.*)$/m)![1]!.split(' ');
+    expect(exec.slice(0, 1 + START_NODE_FLAGS.length)).toEqual([process.execPath, ...START_NODE_FLAGS]);
+    expect(missingNodeFlags(exec.slice(1, 1 + START_NODE_FLAGS.length), '')).toEqual([]);
+    expect(missingNodeFlags([], '')).toEqual([...START_NODE_FLAGS]);
+    // The operator's own value wins, on the command line or in NODE_OPTIONS.
+    expect(missingNodeFlags(['--max-semi-space-size=16'], '--heap-growing-percent=50')).toEqual([]);
+    expect(missingNodeFlags(['--inspect'], '--max-semi-space-size=1')).toEqual(START_NODE_FLAGS.filter((f) => !f.startsWith('--max-semi-space-size')));
   });
 
   it('refuses an installation the unit\'s user cannot run (a checkout in /root or /home), and says how to install instead', async () => {
