@@ -140,7 +140,8 @@ program
     for (const w of result.warnings) process.stderr.write(printable(`${w.file ?? file}${w.line ? `:${w.line}` : ''}: warning: ${w.message}`) + '\n');
     if (o.output) writeFileSync(o.output, result.yaml);
     else process.stdout.write(result.yaml);
-    process.stderr.write(`${result.warnings.length} line(s) not carried over\n`);
+    // Not "lines not carried over": some warnings are about lines carried over with a change, one (rpld's -i) about no line.
+    process.stderr.write(`${result.warnings.length} warning(s)\n`);
   });
 
 program

@@ -92,6 +92,9 @@ describe('lanboot CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('range: 10.5.0.10-10.5.0.20');
     expect(r.stderr).toContain(`${join(dir, 'dnsmasq.d', 'pxe.conf')}:2: warning: server`);
+    // The count at the end is of the warnings printed above it.
+    const warnings = r.stderr.split('\n').filter((l) => l.includes(': warning: ')).length;
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe(`${warnings} warning(s)`);
   });
 
   it('import reads stdin for the file name -', () => {
