@@ -41,7 +41,7 @@ export async function installServiceCommand(
 export async function leasesCommand(config: Config, o: { json?: boolean }, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
   if (!config.admin) {
     err.write(`${config.file}: admin is off; add \`admin: {}\` so \`lanboot leases\` can ask the running server\n`);
-    return 1;
+    return 2; // the config does not allow the command: a config error, as the README's exit codes say
   }
   try {
     const leases = await fetchLeases(config.admin);

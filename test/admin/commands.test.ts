@@ -45,7 +45,9 @@ describe('CLI commands', () => {
     const h2 = sink();
     expect(await hostsCommand(c, {}, h2, sink())).toBe(0); // still lists the config
     expect(h2.text).toContain('pc01');
-    expect(await leasesCommand(cfg(null), {}, sink(), sink())).toBe(1);
+    const off = sink();
+    expect(await leasesCommand(cfg(null), {}, sink(), off)).toBe(2); // exit 2: the config, not a failed run
+    expect(off.text).toContain('lanboot.yaml: admin is off; add `admin: {}`');
   });
 
   it('install-service --print and a bad --init', async () => {
