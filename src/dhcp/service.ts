@@ -144,8 +144,18 @@ export class DhcpService {
 
   private remember(ip: string, facts: ClientFacts, seconds: number): void {
     if (!ip || ip === ZERO) return;
-    this.factsByIp.delete(ip);
-    this.factsByIp.set(ip, { facts: facts.ip === ip ? facts : { ...facts, ip }, expires: this.now() + seconds * 1000 });
+    const f = facts.ip === ip ? facts : { ...facts, ip };
+    const expires = this.now() + seconds * 1000;
+    const e = this.factsByIp.get(ip);
+    if (e) {
+      // Most recently used: moved to the end of the Map's order; the entry itself is reused.
+      this.factsByIp.delete(ip);
+      e.facts = f;
+      e.expires = expires;
+      this.factsByIp.set(ip, e);
+      return;
+    }
+    this.factsByIp.set(ip, { facts: f, expires });
     while (this.factsByIp.size > this.factsCapacity) this.factsByIp.delete(this.factsByIp.keys().next().value!);
   }
 
@@ -405,7 +415,9 @@ export class DhcpService {
     const rt = ctx.replyType;
     (this.replyCounters[rt] ??= this.telemetry.counter(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[rt]!.toLowerCase() })).inc();
     const prl = ctx.req.options.get(OPT.PARAMETER_LIST);
-    const requested = prl ? Array.from(prl) : [];
+    // A copy (the request's bytes may be reused once the reply is sent); Array.from(buffer) walks an iterator.
+    const requested: number[] = prl ? new Array<number>(prl.length) : [];
+    for (let i = 0; i < requested.length; i++) requested[i] = prl![i]!;
     return { message: ctx.reply, to: dest, iface: ingress.iface, from: ctx.serverId, maxLength: this.maxLength(ctx.req), requested };
   }
 
