@@ -89,13 +89,23 @@ export function limitLogs(log: Logger, o: LogLimitOptions = {}): Logger {
 }
 
 function wrap(log: Logger, limiter: Limiter): Logger {
+  // Other methods (info, debug, ...) run on the logger itself, bound once per function: called
+  // on the proxy, every property pino reads inside them would go through get() (~15 per line).
+  const bound = new Map<PropertyKey, { fn: unknown; out: unknown }>();
   return new Proxy(log, {
     get(target, prop, receiver) {
       if (prop === 'child') {
         return (...args: Parameters<Logger["child"]>) => wrap(target.child(...args) as unknown as Logger, limiter);
       }
       const v = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || !LIMITED.has(prop) || typeof v !== 'function') return v;
+      if (typeof v !== 'function' || typeof prop !== 'string') return v;
+      if (!LIMITED.has(prop)) {
+        const b = bound.get(prop);
+        if (b && b.fn === v) return b.out; // setLevel() swaps the level methods: rebound then
+        const out = (v as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, { fn: v, out });
+        return out;
+      }
       const level = prop as Level;
       return (...args: unknown[]) => {
         if (!target.isLevelEnabled(level)) return;

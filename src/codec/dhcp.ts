@@ -257,23 +257,37 @@ function optionWireLength(value: Buffer): number {
   return value.length + 2 * n;
 }
 
-/** Option entries in encoding order; the overload option itself is computed, never taken from the map. */
-function optionEntries(msg: DhcpMessage): Array<[number, Buffer]> {
-  const out: Array<[number, Buffer]> = [];
-  for (const [code, value] of msg.options) {
-    if (code === OPT_PAD || code === OPT_END || code === OPT_OVERLOAD) continue;
+/**
+ * Options as two parallel lists (codes, values): no [code, value] pair per
+ * option and per reply (they were most of what encoding allocated).
+ */
+interface Entries {
+  codes: number[];
+  values: Buffer[];
+}
+
+const noEntries = (): Entries => ({ codes: [], values: [] });
+/** The empty file/sname areas of a layout without overload; only ever read. */
+const NONE: Entries = Object.freeze({ codes: Object.freeze([]) as unknown as number[], values: Object.freeze([]) as unknown as Buffer[] });
+
+/** Option entries in map order; the overload option itself is computed, never taken from the map. */
+function optionEntries(msg: DhcpMessage): Entries {
+  const e = noEntries();
+  msg.options.forEach((value, code) => {
+    if (code === OPT_PAD || code === OPT_END || code === OPT_OVERLOAD) return;
     if (!Number.isInteger(code) || code < 1 || code > 254) throw new DhcpEncodeError(`bad option code ${code}`);
     if (!Buffer.isBuffer(value)) throw new DhcpEncodeError(`option ${code}: value must be a Buffer`);
-    out.push([code, value]);
-  }
-  return out;
+    e.codes.push(code);
+    e.values.push(value);
+  });
+  return e;
 }
 
 interface Layout {
   /** Options per area. */
-  main: Array<[number, Buffer]>;
-  file: Array<[number, Buffer]>;
-  sname: Array<[number, Buffer]>;
+  main: Entries;
+  file: Entries;
+  sname: Entries;
   overload: number;
   length: number;
 }
@@ -281,25 +295,29 @@ interface Layout {
 /** Per option code: its index in the entries being ordered, -1 otherwise (reset after each use). */
 const slot = new Int16Array(256).fill(-1);
 
+/** Move the entry of `code` (if any, and not taken yet) from `from` to the end of `out`. */
+function take(from: Entries, out: Entries, code: number): void {
+  const i = slot[code]!;
+  if (i >= 0) {
+    out.codes.push(code);
+    out.values.push(from.values[i]!);
+    slot[code] = -1;
+  }
+}
+
 /** RFC 2132 §9.8 order: 53, 54, the requested ones in the client's order, the rest in map order, 82 last. */
-function orderByRequest(entries: Array<[number, Buffer]>, requested: readonly number[] | Uint8Array): Array<[number, Buffer]> {
-  for (let i = 0; i < entries.length; i++) slot[entries[i]![0]] = i;
-  const out: Array<[number, Buffer]> = [];
-  const take = (code: number) => {
-    const i = slot[code]!;
-    if (i >= 0) {
-      out.push(entries[i]!);
-      slot[code] = -1;
-    }
-  };
-  take(53);
-  take(54);
+function orderByRequest(entries: Entries, requested: readonly number[] | Uint8Array): Entries {
+  const codes = entries.codes;
+  for (let i = 0; i < codes.length; i++) slot[codes[i]!] = i;
+  const out = noEntries();
+  take(entries, out, 53);
+  take(entries, out, 54);
   for (let k = 0; k < requested.length; k++) {
     const code = requested[k]!;
-    if (code !== 53 && code !== 54 && code !== OPT_RELAY_AGENT && code >= 0 && code < 256) take(code);
+    if (code !== 53 && code !== 54 && code !== OPT_RELAY_AGENT && code >= 0 && code < 256) take(entries, out, code);
   }
-  for (const e of entries) if (e[0] !== OPT_RELAY_AGENT && slot[e[0]] !== -1) take(e[0]);
-  take(OPT_RELAY_AGENT);
+  for (let i = 0; i < codes.length; i++) if (codes[i] !== OPT_RELAY_AGENT && slot[codes[i]!] !== -1) take(entries, out, codes[i]!);
+  take(entries, out, OPT_RELAY_AGENT);
   return out;
 }
 
@@ -321,51 +339,56 @@ function layout(msg: DhcpMessage, opts: EncodeOptions): Layout {
     }
     // Drop the last option nobody asked for, and try again.
     requested ??= new Set(opts.requested);
-    let i = entries.length - 1;
-    while (i >= 0 && (requested.has(entries[i]![0]) || KEEP_ALWAYS.has(entries[i]![0]))) i--;
+    let i = entries.codes.length - 1;
+    while (i >= 0 && (requested.has(entries.codes[i]!) || KEEP_ALWAYS.has(entries.codes[i]!))) i--;
     if (i < 0) throw r.error;
-    dropped.push(entries[i]![0]);
-    entries = entries.filter((_, j) => j !== i);
+    dropped.push(entries.codes[i]!);
+    entries = { codes: entries.codes.filter((_, j) => j !== i), values: entries.values.filter((_, j) => j !== i) };
   }
 }
 
 /** Lay options out in the options field, then file, then sname; an error when they do not fit. */
-function place(msg: DhcpMessage, entries: Array<[number, Buffer]>, opts: EncodeOptions): { layout: Layout; error?: undefined } | { layout?: undefined; error: DhcpEncodeError } {
+function place(msg: DhcpMessage, entries: Entries, opts: EncodeOptions): { layout: Layout; error?: undefined } | { layout?: undefined; error: DhcpEncodeError } {
   const minLength = opts.minLength ?? (msg.op === BOOTREPLY ? BOOTP_MIN_LENGTH : 0);
+  const values = entries.values;
   let total = 0;
-  for (let i = 0; i < entries.length; i++) total += optionWireLength(entries[i]![1]);
+  for (let i = 0; i < values.length; i++) total += optionWireLength(values[i]!);
   const maxLength = opts.maxLength;
   let mainLen = HEADER_LENGTH + total + 1; // + END
   if (maxLength === undefined || mainLen <= maxLength) {
-    return { layout: { main: entries, file: [], sname: [], overload: 0, length: Math.max(mainLen, minLength) } };
+    return { layout: { main: entries, file: NONE, sname: NONE, overload: 0, length: Math.max(mainLen, minLength) } };
   }
   // Overflow: keep options in order; fill the options field (leaving room for
   // option 52 and END), then file (128 incl. END), then sname (64 incl. END).
-  const areas: Array<{ cap: number; list: Array<[number, Buffer]>; usable: boolean }> = [
-    { cap: maxLength - HEADER_LENGTH - 3 - 1, list: [], usable: true },
-    { cap: 128 - 1, list: [], usable: msg.file === '' },
-    { cap: 64 - 1, list: [], usable: msg.sname === '' },
+  const areas: Array<{ cap: number; list: Entries; usable: boolean }> = [
+    { cap: maxLength - HEADER_LENGTH - 3 - 1, list: noEntries(), usable: true },
+    { cap: 128 - 1, list: noEntries(), usable: msg.file === '' },
+    { cap: 64 - 1, list: noEntries(), usable: msg.sname === '' },
   ];
   let a = 0;
   let used = 0;
-  for (const e of entries) {
-    const len = optionWireLength(e[1]);
+  for (let i = 0; i < values.length; i++) {
+    const len = optionWireLength(values[i]!);
     while (a < areas.length && (!areas[a]!.usable || used + len > areas[a]!.cap)) {
       a++;
       used = 0;
     }
     if (a >= areas.length) return { error: new DhcpEncodeError(`options do not fit in ${maxLength} bytes`) };
-    areas[a]!.list.push(e);
+    areas[a]!.list.codes.push(entries.codes[i]!);
+    areas[a]!.list.values.push(values[i]!);
     used += len;
   }
-  const overload = (areas[1]!.list.length ? 1 : 0) | (areas[2]!.list.length ? 2 : 0);
-  const mainBytes = areas[0]!.list.reduce((n, [, v]) => n + optionWireLength(v), 0);
+  const overload = (areas[1]!.list.codes.length ? 1 : 0) | (areas[2]!.list.codes.length ? 2 : 0);
+  const mainBytes = areas[0]!.list.values.reduce((n, v) => n + optionWireLength(v), 0);
   mainLen = HEADER_LENGTH + mainBytes + (overload ? 3 : 0) + 1;
   return { layout: { main: areas[0]!.list, file: areas[1]!.list, sname: areas[2]!.list, overload, length: Math.max(mainLen, minLength) } };
 }
 
-function writeOptions(buf: Buffer, off: number, list: Array<[number, Buffer]>): number {
-  for (const [code, value] of list) {
+function writeOptions(buf: Buffer, off: number, list: Entries): number {
+  const { codes, values } = list;
+  for (let i = 0; i < codes.length; i++) {
+    const code = codes[i]!;
+    const value = values[i]!;
     if (value.length === 0) {
       buf[off++] = code;
       buf[off++] = 0;

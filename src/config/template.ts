@@ -32,13 +32,46 @@ export function templateVariables(t: string): string[] {
 
 export class TemplateError extends Error {}
 
+/**
+ * A template split once into literal text (even indexes) and variable names
+ * (odd indexes); undefined marks a lone brace. Templates come from the config
+ * (a few per host at most), and the DHCP path expands one per request.
+ */
+type Compiled = Array<string | undefined>;
+const compiled = new Map<string, Compiled>();
+const COMPILED_MAX = 4096;
+
+function compile(t: string): Compiled {
+  let c = compiled.get(t);
+  if (c) return c;
+  c = [];
+  let text = '';
+  let last = 0;
+  for (const m of t.matchAll(TOKEN)) {
+    text += t.slice(last, m.index);
+    last = m.index! + m[0].length;
+    if (m[0] === '{{') text += '{';
+    else if (m[0] === '}}') text += '}';
+    else {
+      c.push(text, m[1]);
+      text = '';
+    }
+  }
+  c.push(text + t.slice(last));
+  if (compiled.size >= COMPILED_MAX) compiled.clear(); // templates built from input never pile up
+  compiled.set(t, c);
+  return c;
+}
+
 /** Expand; a variable without a value is an error naming it (never a silent empty string). */
 export function expand(t: string, values: TemplateValues): string {
-  return t.replace(TOKEN, (tok, name: string | undefined) => {
-    if (tok === '{{') return '{';
-    if (tok === '}}') return '}';
+  const c = compile(t);
+  let out = c[0]!;
+  for (let i = 1; i < c.length; i += 2) {
+    const name = c[i];
     const v = name === undefined ? undefined : values[name as TemplateVar];
     if (v === undefined) throw new TemplateError(`template "${t}" needs {${name}}, which is not known here`);
-    return v;
-  });
+    out += v + c[i + 1]!;
+  }
+  return out;
 }

@@ -144,8 +144,18 @@ export class DhcpService {
 
   private remember(ip: string, facts: ClientFacts, seconds: number): void {
     if (!ip || ip === ZERO) return;
-    this.factsByIp.delete(ip);
-    this.factsByIp.set(ip, { facts: facts.ip === ip ? facts : { ...facts, ip }, expires: this.now() + seconds * 1000 });
+    const f = facts.ip === ip ? facts : { ...facts, ip };
+    const expires = this.now() + seconds * 1000;
+    const e = this.factsByIp.get(ip);
+    if (e) {
+      // Most recently used: moved to the end of the Map's order; the entry itself is reused.
+      this.factsByIp.delete(ip);
+      e.facts = f;
+      e.expires = expires;
+      this.factsByIp.set(ip, e);
+      return;
+    }
+    this.factsByIp.set(ip, { facts: f, expires });
     while (this.factsByIp.size > this.factsCapacity) this.factsByIp.delete(this.factsByIp.keys().next().value!);
   }
 
@@ -316,7 +326,11 @@ export class DhcpService {
 
   private facts(req: DhcpMessage, ingress: Ingress, mac: string, serverAddress: string | undefined, ip?: string): ClientFacts {
     const o = req.options;
-    const f: ClientFacts = { mac };
+    // Every field from the start: one object shape for all clients (the plan reads these per request).
+    const f: ClientFacts = {
+      mac, arch: undefined, vendorClass: undefined, userClasses: undefined, ipxeOptions: undefined, uuid: undefined, iface: undefined,
+      relay: undefined, serverAddress: undefined, ip: undefined, proxy: undefined, bootServer: undefined, bootItem: undefined,
+    };
     // Each option is read on its own: one malformed option must not hide the others.
     if (o.has(OPT.CLIENT_ARCH)) {
       try {
@@ -401,7 +415,9 @@ export class DhcpService {
     const rt = ctx.replyType;
     (this.replyCounters[rt] ??= this.telemetry.counter(M + 'replies_total', { type: MESSAGE_TYPE_NAMES[rt]!.toLowerCase() })).inc();
     const prl = ctx.req.options.get(OPT.PARAMETER_LIST);
-    const requested = prl ? Array.from(prl) : [];
+    // A copy (the request's bytes may be reused once the reply is sent); Array.from(buffer) walks an iterator.
+    const requested: number[] = prl ? new Array<number>(prl.length) : [];
+    for (let i = 0; i < requested.length; i++) requested[i] = prl![i]!;
     return { message: ctx.reply, to: dest, iface: ingress.iface, from: ctx.serverId, maxLength: this.maxLength(ctx.req), requested };
   }
 
@@ -409,12 +425,19 @@ export class DhcpService {
     req: DhcpMessage, requestType: number, replyType: number, mac: string, key: string, facts: ClientFacts,
     answer: DhcpAnswer, subnet: SubnetConfig | undefined, serverId: string, proxy: boolean,
   ): ReplyContext {
-    return { req, reply: replyTo(req), requestType, replyType, mac, key, facts, answer, subnet, config: this.config, serverId, proxy };
+    return {
+      req, reply: replyTo(req), requestType, replyType, mac, key, facts, answer, subnet, config: this.config, serverId,
+      yiaddr: undefined, leaseSeconds: undefined, proxy, message: undefined,
+    };
   }
 
   private nak(req: DhcpMessage, ingress: Ingress, mac: string, key: string, serverId: string, why: string): Reply {
     const facts: ClientFacts = { mac };
-    const answer: DhcpAnswer = { stage: 'plain', firmware: 'unknown', boot: false, ipxeNoPxeDhcp: false, reason: why };
+    const answer: DhcpAnswer = {
+      stage: 'plain', firmware: 'unknown', host: undefined, fixedIp: undefined, boot: false, bootfile: undefined, nextServer: undefined,
+      vendorClass: undefined, hostname: undefined, rootPath: undefined, initiatorIqn: undefined, discoveryControl: undefined, pxe43: undefined,
+      serverName: undefined, redirect: undefined, ipxeNoPxeDhcp: false, notPxe: undefined, reason: why,
+    };
     const ctx = this.context(req, DHCPREQUEST, DHCPNAK, mac, key, facts, answer, undefined, serverId, false);
     ctx.message = why;
     this.telemetry.bootEvent(this.log, { svc: 'dhcp', event: 'dhcp.nak', mac, iface: ingress.iface, requested: readIpSafe(req, OPT.REQUESTED_IP) ?? req.ciaddr, reason: why });
@@ -657,7 +680,8 @@ export class DhcpService {
    */
   private proxy(req: DhcpMessage, type: number, ingress: Ingress, mac: string, key: string): Reply | null {
     const serverId = this.serverIdFor(ingress);
-    const facts0 = { ...this.facts(req, ingress, mac, serverId), proxy: true };
+    const facts0 = this.facts(req, ingress, mac, serverId);
+    facts0.proxy = true;
     // Who gets a proxy answer (PXE ROMs, UEFI HTTP boot) is the plan's decision.
     const answer = this.ask(facts0);
     if (!answer.boot) return this.drop(answer.notPxe ? 'proxy_not_pxe' : 'proxy_no_boot', { mac, reason: answer.reason });

@@ -185,8 +185,21 @@ export function normalizeMac(s: string): string {
   return h.replace(/(..)(?!$)/g, '$1:');
 }
 
+/** Already aa:bb:cc:dd:ee:ff (lower-case hex): what every packet's chaddr decodes to. */
+function isCanonicalMac(s: string): boolean {
+  if (s.length !== 17) return false;
+  for (let i = 0; i < 17; i++) {
+    const c = s.charCodeAt(i);
+    if (i % 3 === 2) {
+      if (c !== 58) return false; // ':'
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false; // 0-9 a-f
+  }
+  return true;
+}
+
 /** Canonical form, or undefined when `s` is not a MAC. */
 export function tryNormalizeMac(s: string): string | undefined {
+  if (typeof s === 'string' && isCanonicalMac(s)) return s;
   const h = macHex(s);
   return h === undefined ? undefined : h.replace(/(..)(?!$)/g, '$1:');
 }

@@ -37,6 +37,23 @@ export interface FileClient {
 }
 
 const NOT_PXE = 'not a PXE client (no option 60 PXEClient / 93)';
+/** dhcp.user_classes when the config has none. */
+const DEFAULT_USER_CLASSES = [{ match: 'iPXE', ipxe: true }];
+
+/** An answer with every field present from the start: one object shape for every answer (the service and handlers read them per packet). */
+function blankAnswer(firmware: Firmware, fixedIp: string | undefined): DhcpAnswer {
+  return {
+    stage: 'plain', firmware, host: undefined, fixedIp, boot: false, bootfile: undefined, nextServer: undefined, vendorClass: undefined,
+    hostname: undefined, rootPath: undefined, initiatorIqn: undefined, discoveryControl: undefined, pxe43: undefined, serverName: undefined,
+    redirect: undefined, ipxeNoPxeDhcp: false, notPxe: undefined, reason: '',
+  };
+}
+
+/** A host's boot slots over boot:'s, and whether any of them needs {iqn} or {target} (two expansions). */
+interface Slots {
+  slots: BootSlots;
+  iscsiVars: boolean;
+}
 
 export class BootPlan {
   /**
@@ -51,6 +68,9 @@ export class BootPlan {
   private readonly byName = new Map<string, HostConfig>();
   private readonly byIp = new Map<string, HostConfig>();
   private readonly scriptRoutes: RegExp[];
+  /** boot:'s slots, and each host's own over them: made once per config, not per request. */
+  private readonly defaultSlots: Slots;
+  private readonly hostSlots = new WeakMap<HostConfig, Slots>();
 
   constructor(readonly config: Config) {
     this.templatesUseIp = JSON.stringify(config).includes('{ip}');
@@ -68,6 +88,7 @@ export class BootPlan {
       if (!m.has(key)) m.set(key, h); // the first entry in file order wins, as before
     }
     for (const [bits, byPrefix] of [...lengths].sort((a, b) => b[0] - a[0])) this.prefixes.push({ bits, byPrefix });
+    this.defaultSlots = this.slotsOf(undefined);
     this.scriptRoutes = [routeOf(config.boot.script), /^boot\/(?<mac>[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5})\.ipxe$/i].filter(
       (r): r is RegExp => r !== undefined,
     );
@@ -99,8 +120,11 @@ export class BootPlan {
    * made only when they are needed.
    */
   values(mac: Mac, ctx: { serverAddress?: string; ip?: string } = {}, only?: string): TemplateValues {
-    const h = this.host(mac);
-    const server = ctx.serverAddress ?? this.config.server;
+    return this.valuesOf(mac, this.host(mac), ctx.serverAddress, ctx.ip, only === undefined || only.includes('{iqn}') || only.includes('{target}'));
+  }
+
+  private valuesOf(mac: Mac, h: HostConfig | undefined, serverAddress: string | undefined, ctxIp: string | undefined, iscsiVars: boolean): TemplateValues {
+    const server = serverAddress ?? this.config.server;
     const hex = mac.replaceAll(':', '');
     const v: TemplateValues = {
       mac,
@@ -108,7 +132,7 @@ export class BootPlan {
       mac_hex: hex,
       name: h && isWholeMac(h.prefix_bits) ? h.name : `host-${hex}`,
     };
-    const ip = (h && isWholeMac(h.prefix_bits) ? h.ip : undefined) ?? ctx.ip;
+    const ip = (h && isWholeMac(h.prefix_bits) ? h.ip : undefined) ?? ctxIp;
     if (ip) v.ip = ip;
     if (server) {
       v.server = server;
@@ -118,7 +142,7 @@ export class BootPlan {
       v.tftp = tp === 69 ? server : `${server}:${tp}`;
     }
     const iscsi = this.config.iscsi;
-    if (iscsi && (only === undefined || only.includes('{iqn}') || only.includes('{target}'))) {
+    if (iscsi && iscsiVars) {
       v.iqn = expand(iscsi.initiator, v);
       v.target = expand(iscsi.target, v);
     }
@@ -127,9 +151,12 @@ export class BootPlan {
 
   /** Everything derived from one host entry; all outputs use these so they cannot disagree. */
   derive(mac: Mac, ctx: { serverAddress?: string; ip?: string } = {}): DerivedHost | undefined {
-    const host = this.host(mac);
+    return this.deriveOf(mac, this.host(mac), ctx.serverAddress, ctx.ip);
+  }
+
+  private deriveOf(mac: Mac, host: HostConfig | undefined, serverAddress: string | undefined, ip: string | undefined): DerivedHost | undefined {
     if (!host) return undefined;
-    const v = this.values(mac, ctx);
+    const v = this.valuesOf(mac, host, serverAddress, ip, true);
     const d: DerivedHost = { host, mac, name: v.name!, hostname: v.name!, ip: v.ip };
     const wantsSan = host.boot === 'iscsi' || (host.boot === 'menu' && host.menu?.includes('iscsi'));
     if (wantsSan && this.config.iscsi && v.server !== undefined) d.iscsi = this.iscsi(v, host);
@@ -160,39 +187,36 @@ export class BootPlan {
     const firmware = firmwareOf(f.arch);
     const proxy = f.proxy ?? this.config.dhcp?.mode === 'proxy';
     const serverAddress = f.serverAddress ?? this.config.server;
-    const base: DhcpAnswer = { stage: 'plain', firmware, host: undefined, fixedIp, boot: false, ipxeNoPxeDhcp: false, reason: '' };
-    const d = host ? this.derive(mac, { serverAddress, ip: f.ip }) : undefined;
+    const a = blankAnswer(firmware, fixedIp);
+    const d = host ? this.deriveOf(mac, host, serverAddress, f.ip) : undefined;
     if (d) {
-      base.host = d;
-      base.hostname = d.hostname;
-      if (d.iscsi) base.initiatorIqn = d.iscsi.initiator;
+      a.host = d;
+      a.hostname = d.hostname;
+      if (d.iscsi) a.initiatorIqn = d.iscsi.initiator;
     }
 
     // proxyDHCP (docs/boot-flow.md §5) answers PXE ROMs and UEFI HTTP boot clients only; the real server serves the rest.
     const pxeVendor = f.vendorClass?.startsWith('PXEClient') ?? false;
     const httpVendor = f.vendorClass?.startsWith('HTTPClient') ?? false;
-    if (proxy && !pxeVendor && !httpVendor) return { ...base, notPxe: true, reason: 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)' };
-    if (!host && !boot.unknown_clients) return { ...base, reason: 'unknown client; boot.unknown_clients is false' };
+    if (proxy && !pxeVendor && !httpVendor) return notPxe(a, 'proxy mode: not a PXE client (no option 60 PXEClient/HTTPClient)');
+    if (!host && !boot.unknown_clients) return answered(a, 'unknown client; boot.unknown_clients is false');
     if (host && (host.boot === 'none' || host.boot === 'local')) {
-      return { ...base, reason: `host ${host.name} has boot: ${host.boot}` };
+      return answered(a, `host ${host.name} has boot: ${host.boot}`);
     }
     // Neither PXE ROM, UEFI HTTP boot nor iPXE (a plain DHCP client, the common case): nothing to work out.
     if (f.vendorClass === undefined && f.arch === undefined && f.userClasses === undefined && !f.ipxeOptions && host?.ipxe === undefined) {
-      return { ...base, notPxe: true, reason: NOT_PXE };
+      return notPxe(a, NOT_PXE);
     }
 
-    const slots: BootSlots = {
-      bios: boot.bios, uefi: boot.uefi, uefi32: boot.uefi32, arm32: boot.arm32, arm64: boot.arm64,
-      http_boot: boot.http_boot, script: boot.script, ...host?.slots,
-    };
-    const v = this.values(mac, { serverAddress, ip: f.ip }, `${Object.values(slots).join(' ')} {http}`);
-    const given = (t: string | undefined) => (t === undefined || t === NO_BOOT ? undefined : this.expandOr(t, v));
-    const a: DhcpAnswer = { ...base };
-    if (boot.server_name) a.serverName = boot.server_name;
+    const { slots, iscsiVars } = host?.slots ? this.slotsOf(host) : this.defaultSlots;
+    // Template values only for the branches that expand a template (a PXE ROM's chain file is a plain name).
+    let v: TemplateValues | undefined;
+    const values = () => (v ??= this.valuesOf(mac, host, serverAddress, f.ip, iscsiVars));
+    const given = (t: string | undefined) => (t === undefined || t === NO_BOOT ? undefined : this.expandOr(t, values()));
     const nextServer = boot.next_server ?? serverAddress;
 
     // iPXE first: an arch branch taken before it hands iPXE its own binary again.
-    const detected = detectIpxe(f, this.config.dhcp?.user_classes ?? [{ match: 'iPXE', ipxe: true }], host?.ipxe);
+    const detected = detectIpxe(f, this.config.dhcp?.user_classes ?? DEFAULT_USER_CLASSES, host?.ipxe);
     const verdict =
       boot.detect_ipxe || host?.ipxe !== undefined ? detected : { ipxe: false, why: 'boot.detect_ipxe is false: iPXE is answered like its PXE ROM' };
     const isHttpClient = httpVendor || firmware === 'uefi-http';
@@ -211,7 +235,7 @@ export class BootPlan {
     } else if (isHttpClient) {
       a.stage = 'uefi-http';
       // Default: the UEFI file over HTTP; none when UEFI gets none.
-      a.bootfile = slots.http_boot === undefined ? (boot.uefi === NO_BOOT ? undefined : this.expandOr(`http://{http}/${boot.uefi}`, v)) : given(slots.http_boot);
+      a.bootfile = slots.http_boot === undefined ? (boot.uefi === NO_BOOT ? undefined : this.expandOr(`http://{http}/${boot.uefi}`, values())) : given(slots.http_boot);
       if (!proxy) a.nextServer = nextServer;
       a.reason = `UEFI HTTP boot (arch ${f.arch ?? '-'}, not iPXE: ${verdict.why}) -> ${a.bootfile ?? 'nothing (http_boot: none)'}`;
     } else if (pxeVendor || f.arch !== undefined) {
@@ -223,8 +247,9 @@ export class BootPlan {
         ? `PXE ROM, firmware ${firmware} (arch ${f.arch ?? 'none'}; not iPXE: ${verdict.why}) -> ${a.bootfile} by TFTP`
         : `no chain bootfile configured for firmware ${firmware}`;
     } else {
-      return { ...base, notPxe: true, reason: NOT_PXE };
+      return notPxe(a, NOT_PXE);
     }
+    if (boot.server_name) a.serverName = boot.server_name;
 
     // PXE vendor options (60, 43) for clients that said PXEClient.
     if (pxeVendor && menuConfigured(boot)) this.menuAnswer(a, f, detected.ipxe, proxy, serverAddress);
@@ -240,6 +265,21 @@ export class BootPlan {
     a.boot = a.bootfile !== undefined || menuItems || (a.redirect === true) || (!proxy && a.pxe43 !== undefined);
     if (!a.boot && !proxy && (a.vendorClass || a.discoveryControl !== undefined)) a.boot = true;
     return a;
+  }
+
+  /** The slots a host boots from (boot:'s, its own over them), made once per host entry. */
+  private slotsOf(host: HostConfig | undefined): Slots {
+    const cached = host && this.hostSlots.get(host);
+    if (cached) return cached;
+    const boot = this.config.boot;
+    const slots: BootSlots = {
+      bios: boot.bios, uefi: boot.uefi, uefi32: boot.uefi32, arm32: boot.arm32, arm64: boot.arm64,
+      http_boot: boot.http_boot, script: boot.script, ...host?.slots,
+    };
+    const all = `${Object.values(slots).join(' ')} {http}`;
+    const out = { slots, iscsiVars: all.includes('{iqn}') || all.includes('{target}') };
+    if (host) this.hostSlots.set(host, out);
+    return out;
   }
 
   /** dnsmasq's pxe-service / pxe-prompt behaviour (see ./pxe-menu.ts) on top of the slot answer. */
@@ -400,6 +440,19 @@ function routeOf(template: string): RegExp | undefined {
     } else src += part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${src}$`);
+}
+
+/** An answer that boots nothing, for `reason`. */
+function answered(a: DhcpAnswer, reason: string): DhcpAnswer {
+  a.reason = reason;
+  return a;
+}
+
+/** Not a PXE/HTTP boot client (proxyDHCP stays silent). */
+function notPxe(a: DhcpAnswer, reason: string): DhcpAnswer {
+  a.notPxe = true;
+  a.reason = reason;
+  return a;
 }
 
 function macBits(mac: Mac): bigint {
