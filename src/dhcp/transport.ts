@@ -98,9 +98,9 @@ const UNSERVED_PENDING_MAX = 64;
  * at 8,000/s (4,000 DORA/s; ~1 KiB of kernel accounting each, and the kernel
  * doubles the value), so a short stall of the loop (a major GC, a slow
  * sync) loses nothing, while a request never waits anywhere near the 1 s
- * after which its client retransmits (and a packet socket drops it unread,
- * STALE_MS). The kernel's default for UDP (208 KiB) held 25 ms: 2 % of
- * requests were lost at 4,000 DORA/s.
+ * after which its client retransmits (and the sockets drop it unread,
+ * STALE_MS; the dgram fallback cannot). The kernel's default for UDP
+ * (208 KiB) held 25 ms: 2 % of requests were lost at 4,000 DORA/s.
  */
 const RCVBUF = 1024 * 1024;
 /**
@@ -209,7 +209,7 @@ export class DhcpTransport {
       dgram: this.opts.dgram,
       onMessage: (buf, from) => this.onDatagram(buf, from, port),
       onDropped: (reason, n) => this.opts.telemetry.count(M + 'dropped_total', { reason }, n),
-      onError: (err, to) => this.sendError(err, to),
+      onError: (err, to) => (to === undefined ? this.opts.log.warn({ event: 'dhcp.socket_error', err: err.message }, 'socket error') : this.sendError(err, to)),
       sender: { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log },
     });
   }
