@@ -37,8 +37,9 @@
  * relays). A longer datagram is counted as truncated and dropped. */
 #define SLOT 4096
 /* Per datagram in the shared meta array: length, source address, source
- * port, destination address (ipi_addr), local address (ipi_spec_dst), ifindex. */
-#define META 6
+ * port, local address (ipi_spec_dst: the destination, or for a broadcast the
+ * address of the interface it came in on), ifindex. */
+#define META 5
 
 typedef struct Tx {
   struct Tx *next;
@@ -273,9 +274,8 @@ static void receive(Udp *s, void *arg) {
     meta[0] = len;
     meta[1] = ntohl(from[i].sin_addr.s_addr);
     meta[2] = ntohs(from[i].sin_port);
-    meta[3] = ntohl(pi.ipi_addr.s_addr);
-    meta[4] = ntohl(pi.ipi_spec_dst.s_addr);
-    meta[5] = (uint32_t)pi.ipi_ifindex;
+    meta[3] = ntohl(pi.ipi_spec_dst.s_addr);
+    meta[4] = (uint32_t)pi.ipi_ifindex;
     count++;
   }
   napi_env env = s->env;
@@ -329,7 +329,7 @@ static Udp *unwrap_open(napi_env env, napi_callback_info info, size_t *argc, nap
   return s;
 }
 
-/* new UdpSocket(address u32, port, rcvbuf, maxAgeMs, meta: Uint32Array(BATCH*META),
+/* new UdpSocket(address u32, port, rcvbuf, maxAgeMs, meta: Uint32Array(udpBatch * udpMeta),
  *               onBatch(buf|null, count, stale, truncated), onError(errno, address u32, port))
  * SO_BROADCAST on (DHCP answers by broadcast), no SO_REUSEADDR (a second
  * server on the port is an error, as with dgram's exclusive bind). */
@@ -351,7 +351,7 @@ static napi_value udp_new(napi_env env, napi_callback_info info) {
   napi_is_typedarray(env, argv[4], &ista);
   if (!ista || napi_get_typedarray_info(env, argv[4], &tt, &mlen, &mdata, NULL, NULL) != napi_ok || tt != napi_uint32_array ||
       mlen < BATCH * META)
-    return throw_type(env, "meta must be a Uint32Array of batch * 6");
+    return throw_type(env, "meta must be a Uint32Array of udpBatch * udpMeta");
   napi_typeof(env, argv[5], &t1);
   napi_typeof(env, argv[6], &t2);
   if (t1 != napi_function || t2 != napi_function) return throw_type(env, "onBatch and onError must be functions");
@@ -495,10 +495,12 @@ napi_status udp_init(napi_env env, napi_value exports) {
     {"info", NULL, udp_info, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, udp_close, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_value cls, batch;
+  napi_value cls, batch, meta;
   napi_status st = napi_define_class(env, "UdpSocket", NAPI_AUTO_LENGTH, udp_new, NULL, 4, methods, &cls);
   if (st != napi_ok) return st;
   if ((st = napi_set_named_property(env, exports, "UdpSocket", cls)) != napi_ok) return st;
   napi_create_uint32(env, BATCH, &batch);
-  return napi_set_named_property(env, exports, "udpBatch", batch);
+  napi_create_uint32(env, META, &meta);
+  if ((st = napi_set_named_property(env, exports, "udpBatch", batch)) != napi_ok) return st;
+  return napi_set_named_property(env, exports, "udpMeta", meta);
 }

@@ -3,7 +3,7 @@
 #define LANBOOT_UDP_H
 #include "napi_util.h"
 
-/* Adds UdpSocket and udpBatch to exports. */
+/* Adds UdpSocket, udpBatch (datagrams per wake) and udpMeta (numbers per datagram) to exports. */
 napi_status udp_init(napi_env env, napi_value exports);
 
 #endif

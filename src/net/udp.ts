@@ -229,6 +229,7 @@ interface UdpAddon {
     onError: (errno: number, address: number, port: number) => void,
   ) => NativeUdpHandle;
   udpBatch: number;
+  udpMeta: number;
 }
 
 let udpAddon: UdpAddon | undefined;
@@ -275,18 +276,20 @@ export class NativeUdpSocket {
   private handle?: NativeUdpHandle;
 
   constructor(opts: Omit<ServerUdpOptions, 'sender' | 'dgram'>, addon: UdpAddon) {
-    const meta = new Uint32Array(addon.udpBatch * 6);
+    // Per datagram: length, source address, source port, local address, ifindex.
+    const meta = new Uint32Array(addon.udpBatch * addon.udpMeta);
+    const stride = addon.udpMeta;
     const src = new AddressCache();
     const local = new AddressCache();
     const onBatch = (buf: Buffer | null, count: number, stale: number, truncated: number): void => {
       if (stale) opts.onDropped?.('stale', stale);
       if (truncated) opts.onDropped?.('truncated', truncated);
       let off = 0;
-      for (let i = 0, m = 0; i < count; i++, m += 6) {
+      for (let i = 0, m = 0; i < count; i++, m += stride) {
         const len = meta[m]!;
         const dg = buf!.subarray(off, off + len);
         off += len;
-        opts.onMessage(dg, { address: src.get(meta[m + 1]!), port: meta[m + 2]!, local: local.get(meta[m + 4]!), ifindex: meta[m + 5]! });
+        opts.onMessage(dg, { address: src.get(meta[m + 1]!), port: meta[m + 2]!, local: local.get(meta[m + 3]!), ifindex: meta[m + 4]! });
       }
     };
     const onError = (errno: number, address: number, port: number): void => {

@@ -41,17 +41,18 @@ describe('native UDP server socket', () => {
 
   it('reads a burst in batches of 64 with one JS call each, payloads and sources intact', async () => {
     // The addon itself, to see the calls: what openServerUdp splits into datagrams.
-    const addon = loadNative<{ UdpSocket: new (...a: unknown[]) => { info(): { port: number }; close(): void }; udpBatch: number }>('lanboot_packet');
+    const addon = loadNative<{ UdpSocket: new (...a: unknown[]) => { info(): { port: number }; close(): void }; udpBatch: number; udpMeta: number }>('lanboot_packet');
     expect(addon.udpBatch).toBe(64);
-    const meta = new Uint32Array(64 * 6);
+    const k = addon.udpMeta;
+    const meta = new Uint32Array(64 * k);
     const batches: Array<{ count: number; texts: string[]; ports: number[] }> = [];
     const r = new addon.UdpSocket(0x7f000001, 0, 1 << 20, 0, meta, (buf: Buffer, count: number) => {
       const texts: string[] = [];
       const ports: number[] = [];
       for (let i = 0, off = 0; i < count; i++) {
-        texts.push(buf.toString('latin1', off, off + meta[i * 6]!));
-        ports.push(meta[i * 6 + 2]!);
-        off += meta[i * 6]!;
+        texts.push(buf.toString('latin1', off, off + meta[i * k]!));
+        ports.push(meta[i * k + 2]!);
+        off += meta[i * k]!;
       }
       batches.push({ count, texts, ports });
     }, () => undefined);
