@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "lanboot_packet",
-      "sources": ["lanboot_packet.c"],
+      "sources": ["lanboot_packet.c", "lanboot_udp.c", "napi_util.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     },
     {
@@ -12,7 +12,7 @@
     },
     {
       "target_name": "lanboot_tftp",
-      "sources": ["tftp_engine.c"],
+      "sources": ["tftp_engine.c", "napi_util.c"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
     }
   ]

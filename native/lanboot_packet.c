@@ -5,9 +5,10 @@
  * clients without an address need them. This addon only moves frames:
  * open/bind, classic BPF, multicast membership, send, and frames delivered
  * through a libuv poll on the loop thread. Policy lives in src/net/packet.ts.
+ * The same addon carries the batched UDP socket of lanboot_udp.c.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_util.h"
+#include "lanboot_udp.h"
 #include <uv.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -43,47 +44,10 @@ typedef struct {
 
 #define CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
 
-/* Throw an Error whose code is the errno name (EPERM...) like Node's own. */
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  const char *name = uv_err_name(uv_translate_sys_error(err));
-  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name);
-  napi_value code, text, e, num;
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &e);
-  napi_create_int32(env, -err, &num);
-  napi_set_named_property(env, e, "errno", num);
-  napi_throw(env, e);
-  return NULL;
-}
-
-static void set_u32(napi_env env, napi_value obj, const char *name, uint32_t v) {
-  napi_value x;
-  napi_create_uint32(env, v, &x);
-  napi_set_named_property(env, obj, name, x);
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
 static int get_ifname(napi_env env, napi_value v, char *out) {
   size_t n = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok || n == 0 || n >= IFNAMSIZ) return 0;
   return napi_get_value_string_utf8(env, v, out, IFNAMSIZ, &n) == napi_ok;
-}
-
-/* Numeric argument in [lo, hi]; returns 0 if not a number or out of range. */
-static int get_num(napi_env env, napi_value v, int64_t lo, int64_t hi, int64_t *out) {
-  napi_valuetype t;
-  double d;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return 0;
-  napi_get_value_double(env, v, &d);
-  if (d != d || d < (double)lo || d > (double)hi || d != (double)(int64_t)d) return 0;
-  *out = (int64_t)d;
-  return 1;
 }
 
 /* SO_ATTACH_FILTER from [{code,jt,jf,k}]; kernel verifies the program. */
@@ -153,16 +117,6 @@ static void on_teardown(napi_async_cleanup_hook_handle handle, void *arg) {
   sock_close(s); /* on_poll_closed removes the hook; already closing: it will too */
 }
 
-/* Call onFrame; false when a listener threw (surfaced as an uncaught exception). */
-static int deliver(napi_env env, napi_value cb, size_t argc, napi_value *argv) {
-  napi_value undef, err;
-  napi_get_undefined(env, &undef);
-  if (napi_call_function(env, undef, cb, argc, argv, NULL) != napi_pending_exception) return 1;
-  napi_get_and_clear_last_exception(env, &err);
-  napi_fatal_exception(env, err);
-  return 0;
-}
-
 static void on_readable(uv_poll_t *h, int status, int events) {
   Sock *s = h->data;
   napi_env env = s->env;
@@ -193,7 +147,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_get_null(env, &argv[0]);
     napi_create_uint32(env, (uint32_t)err, &argv[1]);
     napi_get_reference_value(env, s->cb, &cb);
-    if (err) deliver(env, cb, 2, argv);
+    if (err) call_js(env, cb, 2, argv);
   }
   /* Stale and outgoing frames cost a recvmsg only: more of them may be read per wake. */
   for (int delivered = 0, reads = 0; delivered < MAX_PER_WAKE && reads < MAX_READS_PER_WAKE && s->fd >= 0 && status >= 0; reads++) {
@@ -228,7 +182,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_create_buffer_copy(env, (size_t)n, s->rx, NULL, &argv[0]);
     for (int k = 0; k < 3; k++) napi_create_uint32(env, nums[k], &argv[k + 1]);
     napi_get_reference_value(env, s->cb, &cb);
-    int ok = deliver(env, cb, 4, argv);
+    int ok = call_js(env, cb, 4, argv);
     napi_close_handle_scope(env, fs);
     if (!ok) break;
     delivered++;
@@ -239,7 +193,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     napi_create_uint32(env, 0, &argv[1]);
     napi_create_uint32(env, stale, &argv[2]);
     napi_get_reference_value(env, s->cb, &cb);
-    deliver(env, cb, 3, argv);
+    call_js(env, cb, 3, argv);
   }
   s->in_cb = 0;
   napi_close_callback_scope(env, cs);
@@ -481,6 +435,7 @@ static napi_value init(napi_env env, napi_value exports) {
   CHECK(napi_set_named_property(env, exports, "attachFilter", fn));
   CHECK(napi_create_function(env, "setRcvbuf", NAPI_AUTO_LENGTH, set_rcvbuf_fd, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "setRcvbuf", fn));
+  CHECK(udp_init(env, exports));
   return exports;
 }
 

@@ -26,8 +26,7 @@
  * bind, then made exclusive again (SO_REUSEADDR is checked at bind time).
  */
 #define _GNU_SOURCE /* sendmmsg */
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "napi_util.h"
 #include <uv.h>
 #include <errno.h>
 #include <stdint.h>
@@ -114,25 +113,6 @@ static const uint8_t ERR5[] = {0, OP_ERROR, 0, 5, 'U', 'n', 'k', 'n', 'o', 'w', 
                                's', 'f', 'e', 'r', ' ', 'I', 'D', 0};
 
 static double now_ms(void) { return (double)uv_hrtime() / 1e6; }
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char msg[256];
-  const char *name = uv_err_name(uv_translate_sys_error(err));
-  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name);
-  napi_value code, text, e, num;
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_error(env, code, text, &e);
-  napi_create_int32(env, -err, &num);
-  napi_set_named_property(env, e, "errno", num);
-  napi_throw(env, e);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
 
 /* ---------- RTO ---------- */
 

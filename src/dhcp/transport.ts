@@ -7,9 +7,12 @@
  *    and replies are built as whole Ethernet/IPv4/UDP frames: unicast to chaddr
  *    for a client without an address (it cannot answer ARP yet), or broadcast,
  *    leaving by the interface the request came in on (no default route needed);
- *  - a dgram socket on dhcp.address:dhcp.port for relayed and unicast traffic
+ *  - a UDP socket on dhcp.address:dhcp.port for relayed and unicast traffic
  *    (renewals) and for sending to relays / clients with an address;
- *  - in proxy mode, a dgram socket on dhcp.address:proxy_port (4011).
+ *  - in proxy mode, a UDP socket on dhcp.address:proxy_port (4011).
+ * The UDP sockets are net/udp's native server sockets (batched receive and
+ * send, IP_PKTINFO: the server identifier is the address the request came
+ * to), or dgram when the addon is not built. "dgram" below means either.
  *
  * One receive per datagram: a datagram on a served interface would reach both
  * the packet socket and the wildcard dgram socket. The kernel splits them by
@@ -30,11 +33,11 @@
  * Unserved interfaces: with `interfaces` unset, a broadcast from 0.0.0.0 that
  * reaches the dgram socket but no packet socket came in on an interface
  * lanboot does not serve; it is logged (rate-limited) with the candidates,
- * since Node cannot say which interface a datagram arrived on.
+ * since dgram cannot say which interface a datagram arrived on (the native
+ * socket's ifindex could; not used for this yet).
  */
-import type { RemoteInfo } from 'node:dgram';
-import { BoundedSender, openUdp, socketFd, type UdpSocket } from '../net/udp.js';
-import { PacketSocket, attachFilter, setReceiveBuffer, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
+import { openServerUdp, type Received, type ServerUdp } from '../net/udp.js';
+import { PacketSocket, attachFilter, ETH_P_IP, ETH_P_ARP, TP_STATUS_CSUMNOTREADY, type FrameLink } from '../net/packet.js';
 import { udpDstPort, udpLinkScopeExcept } from '../net/bpf.js';
 import { addressedInterfaces, interfaceInfo, listInterfaces, localAddressFacing, type InterfaceInfo } from '../net/interfaces.js';
 import { decodeUdpFrame, encodeUdpFrame } from '../codec/ipv4.js';
@@ -64,6 +67,8 @@ export interface DhcpTransportOptions {
   handler: DhcpHandler;
   telemetry: Telemetry;
   log: Logger;
+  /** Tests: the UDP sockets on dgram, as when the addon is not built (net/udp openServerUdp). */
+  dgram?: boolean;
   /** For tests: open a FrameLink instead of a PacketSocket. */
   openLink?: (ifname: string, protocol: number, ports: number[]) => FrameLink;
   /** ms to wait for an ARP reply when probing (default 250). */
@@ -93,9 +98,9 @@ const UNSERVED_PENDING_MAX = 64;
  * at 8,000/s (4,000 DORA/s; ~1 KiB of kernel accounting each, and the kernel
  * doubles the value), so a short stall of the loop (a major GC, a slow
  * sync) loses nothing, while a request never waits anywhere near the 1 s
- * after which its client retransmits (and a packet socket drops it unread,
- * STALE_MS). The kernel's default for UDP (208 KiB) held 25 ms: 2 % of
- * requests were lost at 4,000 DORA/s.
+ * after which its client retransmits (and the sockets drop it unread,
+ * STALE_MS; the dgram fallback cannot). The kernel's default for UDP
+ * (208 KiB) held 25 ms: 2 % of requests were lost at 4,000 DORA/s.
  */
 const RCVBUF = 1024 * 1024;
 /**
@@ -120,11 +125,9 @@ function dedupeKey(buf: Buffer): string | undefined {
 
 export class DhcpTransport {
   private readonly links: LinkKeeper<Link>;
-  private main?: UdpSocket;
-  private proxySock?: UdpSocket;
-  /** Unicast replies (ciaddr, giaddr, 4011) go through these: bounded, see net/udp BoundedSender. */
-  private mainOut?: BoundedSender;
-  private proxyOut?: BoundedSender;
+  /** Relayed and unicast traffic; unicast replies (ciaddr, giaddr, 4011) leave through their `out`: bounded, see net/udp BoundedSender. */
+  private main?: ServerUdp;
+  private proxySock?: ServerUdp;
   private readonly arpWaiters = new Map<string, Set<(mac: string) => void>>();
   private stopped = false;
   /** UDP ports the packet sockets listen on: the server port, and 4011 when any subnet is proxyDHCP. */
@@ -165,20 +168,12 @@ export class DhcpTransport {
     const out: Array<{ address: string; port?: number; detail?: string }> = [];
     try {
       // The dgram sockets first: their filter must know each packet socket before it opens.
-      this.main = await openUdp(c.address, c.port);
-      this.main.setBroadcast(true);
-      this.main.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.port));
-      this.main.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
-      this.mainOut = new BoundedSender(this.main, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
+      this.main = await this.openUdp(c.port);
       const udp = [{ address: c.address, port: c.port, detail: 'udp' }];
       if (servesProxy(c)) {
-        this.proxySock = await openUdp(c.address, c.proxy_port);
-        this.proxySock.on('message', (buf, rinfo) => this.onDatagram(buf, rinfo, c.proxy_port));
-        this.proxySock.on('error', (e) => this.opts.log.warn({ event: 'dhcp.socket_error', err: e.message }, 'socket error'));
-        this.proxyOut = new BoundedSender(this.proxySock, { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log });
+        this.proxySock = await this.openUdp(c.proxy_port);
         udp.push({ address: c.address, port: c.proxy_port, detail: 'udp, proxyDHCP' });
       }
-      this.sizeReceiveBuffers();
       if (!this.opts.openLink && (this.auto || this.opts.interfaces!.length > 0)) this.splitInKernel();
       const served = this.served();
       this.links.start([...served.keys()]);
@@ -205,26 +200,28 @@ export class DhcpTransport {
     return out;
   }
 
-  private sizeReceiveBuffers(): void {
-    for (const s of [this.main, this.proxySock]) {
-      if (!s) continue;
-      const fd = socketFd(s);
-      try {
-        if (fd === undefined) throw new Error('no fd');
-        setReceiveBuffer(fd, RCVBUF);
-      } catch {
-        try {
-          s.setRecvBufferSize(RCVBUF); // capped at net.core.rmem_max
-        } catch {
-          /* the kernel's default stays */
-        }
-      }
-    }
+  private openUdp(port: number): Promise<ServerUdp> {
+    return openServerUdp({
+      address: this.opts.config.address,
+      port,
+      rcvbuf: RCVBUF,
+      maxAgeMs: STALE_MS,
+      dgram: this.opts.dgram,
+      onMessage: (buf, from) => this.onDatagram(buf, from, port),
+      onDropped: (reason, n) => this.opts.telemetry.count(M + 'dropped_total', { reason }, n),
+      onError: (err, to) => (to === undefined ? this.opts.log.warn({ event: 'dhcp.socket_error', err: err.message }, 'socket error') : this.sendError(err, to)),
+      sender: { service: 'dhcp', telemetry: this.opts.telemetry, log: this.opts.log },
+    });
   }
 
-  /** Give the dgram sockets a filter (accepting all until a packet socket opens); on failure the split stays in JS. */
+  private sendError(err: NodeJS.ErrnoException, to?: string): void {
+    this.opts.telemetry.count(M + 'send_errors_total', { code: err.code ?? 'error' });
+    this.opts.log.debug({ event: 'dhcp.send_error', to, err: err.message }, 'send failed');
+  }
+
+  /** Give the UDP sockets a filter (accepting all until a packet socket opens); on failure the split stays in JS. */
   private splitInKernel(): void {
-    const fds = [this.main, this.proxySock].filter((s) => s !== undefined).map((s) => socketFd(s!));
+    const fds = [this.main, this.proxySock].filter((s) => s !== undefined).map((s) => s!.fd);
     if (fds.some((fd) => fd === undefined)) return;
     try {
       for (const fd of fds) attachFilter(fd!, udpLinkScopeExcept([]));
@@ -351,10 +348,8 @@ export class DhcpTransport {
     clearInterval(this.rescanTimer);
     clearTimeout(this.unservedTimer);
     this.links.close();
-    const close = (s?: UdpSocket) => new Promise<void>((r) => (s ? s.close(() => r()) : r()));
-    await Promise.all([close(this.main), close(this.proxySock)]).catch(() => undefined);
+    await Promise.all([this.main?.close(), this.proxySock?.close()]).catch(() => undefined);
     this.main = this.proxySock = undefined;
-    this.mainOut = this.proxyOut = undefined;
   }
 
   // ------------------------------------------------------------ receive
@@ -427,9 +422,9 @@ export class DhcpTransport {
     return this.seen.has(k) || this.seenOld.has(k);
   }
 
-  private onDatagram(buf: Buffer, rinfo: RemoteInfo, localPort: number): void {
+  private onDatagram(buf: Buffer, from: Received, localPort: number): void {
     if (this.stopped) return;
-    const src = rinfo.address;
+    const src = from.address;
     if (this.split) {
       // The filter left only unicast from hosts with an address, and what came in elsewhere.
       if (src === ZERO) {
@@ -451,10 +446,11 @@ export class DhcpTransport {
       }
     }
     const c = this.opts.config;
-    let localAddress = c.address !== ZERO ? c.address : undefined;
-    // Our address facing the sender: the local address on its subnet (relays are on-link).
+    // The address the request was sent to (IP_PKTINFO; the interface's for a broadcast), else
+    // (dgram) our address facing the sender: the local address on its subnet (relays are on-link).
+    let localAddress = c.address !== ZERO ? c.address : from.local && from.local !== ZERO ? from.local : undefined;
     if (!localAddress && src !== ZERO) localAddress = localAddressFacing(src)?.address;
-    this.dispatch(buf, { via: 'udp', localAddress, localPort, srcAddress: src, srcPort: rinfo.port });
+    this.dispatch(buf, { via: 'udp', localAddress, localPort, srcAddress: src, srcPort: from.port });
   }
 
   /** A broadcast the dgram socket got: if no packet socket saw it, it came in on an unserved interface. */
@@ -539,7 +535,7 @@ export class DhcpTransport {
         l.link.send(frame);
         return;
       }
-      const sock = srcPort === c.proxy_port && this.proxyOut ? this.proxyOut : this.mainOut;
+      const sock = (srcPort === c.proxy_port && this.proxySock ? this.proxySock : this.main)?.out;
       if (!sock) return;
       let address: string;
       let port = to.port;
@@ -551,12 +547,9 @@ export class DhcpTransport {
           port = ingress.srcPort;
         } else address = IPV4_BROADCAST;
       } else address = to.address;
-      sock.send(payload, port, address, (err) => {
-        if (err) {
-          this.opts.telemetry.count(M + 'send_errors_total', { code: (err as NodeJS.ErrnoException).code ?? 'error' });
-          this.opts.log.debug({ event: 'dhcp.send_error', to: address, err: err.message }, 'send failed');
-        }
-      });
+      // From the address the request came to (the server identifier's): the native socket's IP_PKTINFO.
+      const from = ingress.via === 'udp' && ingress.localAddress !== ZERO ? ingress.localAddress : undefined;
+      sock.send(payload, port, address, (err) => err && this.sendError(err, address), from);
     } catch (e) {
       this.opts.telemetry.count(M + 'send_errors_total', { code: 'exception' });
       this.opts.log.warn({ event: 'dhcp.send_error', err: (e as Error).message }, 'send failed');

@@ -1,11 +1,16 @@
 /**
- * UDP sockets for the services (dgram): listening sockets, transfer ports,
- * and sends bounded per destination (see BoundedSender).
+ * UDP sockets for the services: listening sockets, transfer ports (dgram),
+ * server sockets that receive and send in batches (native/lanboot_udp.c,
+ * see openServerUdp), and sends bounded per destination (see BoundedSender).
  */
 import dgram from 'node:dgram';
+import { constants as osConstants } from 'node:os';
 import type { Logger } from '../log.js';
 import type { Telemetry } from '../telemetry.js';
+import { loadNative } from '../native.js';
+import { ipv4ToNumber, numberToIpv4 } from './address.js';
 import { linkAddressKnown } from './interfaces.js';
+import { setReceiveBuffer } from './packet.js';
 
 export type UdpSocket = dgram.Socket;
 
@@ -165,6 +170,205 @@ export class PortAllocator {
   }
 }
 
+// ---- server sockets ---------------------------------------------------------------
+
+/** One received datagram's addresses. */
+export interface Received {
+  address: string;
+  port: number;
+  /** Our address it arrived on (IP_PKTINFO ipi_spec_dst: the interface's, for a broadcast); native sockets only. */
+  local?: string;
+  /** Interface it arrived on; native sockets only. */
+  ifindex?: number;
+}
+
+export interface ServerUdpOptions {
+  address: string;
+  port: number;
+  /** SO_RCVBUF(FORCE) bytes (the kernel doubles it). */
+  rcvbuf: number;
+  /** Datagrams that waited longer than this in the kernel are dropped unread (native only; 0: no limit). */
+  maxAgeMs?: number;
+  onMessage(buf: Buffer, from: Received): void;
+  /** n datagrams dropped for their age (maxAgeMs) or for being longer than a receive slot. */
+  onDropped?(reason: 'stale' | 'truncated', n: number): void;
+  /** A datagram the kernel refused (no route...); on dgram also socket errors. */
+  onError(err: NodeJS.ErrnoException, to?: string): void;
+  /** Bounds of the socket's sends, see BoundedSender. */
+  sender: BoundedSenderOptions;
+  /** Tests: open the dgram socket even when the addon is there. */
+  dgram?: boolean;
+}
+
+/** A server's listening socket: receives, and sends through `out`. */
+export interface ServerUdp {
+  /** True: native batched socket; false: dgram (the addon is not built). */
+  readonly native: boolean;
+  /** For socket options (a BPF filter); undefined when dgram hides it. */
+  readonly fd: number | undefined;
+  readonly port: number;
+  readonly out: BoundedSender;
+  close(): Promise<void>;
+}
+
+interface NativeUdpHandle {
+  send(buf: Buffer, port: number, address: number, from: number): boolean;
+  limits(total: number, perDestination: number): void;
+  info(): { fd: number; port: number; queued: number; blocked: boolean };
+  close(): void;
+}
+
+interface UdpAddon {
+  UdpSocket: new (
+    address: number,
+    port: number,
+    rcvbuf: number,
+    maxAgeMs: number,
+    meta: Uint32Array,
+    onBatch: (buf: Buffer | null, count: number, stale: number, truncated: number) => void,
+    onError: (errno: number, address: number, port: number) => void,
+  ) => NativeUdpHandle;
+  udpBatch: number;
+  udpMeta: number;
+}
+
+let udpAddon: UdpAddon | undefined;
+let udpAddonError: Error | undefined;
+
+/** The native socket's addon, or why it cannot be had (not built: DHCP then runs on dgram, as before it existed). */
+function loadUdpAddon(): UdpAddon | undefined {
+  if (!udpAddon && !udpAddonError) {
+    try {
+      udpAddon = loadNative<UdpAddon>('lanboot_packet');
+    } catch (e) {
+      udpAddonError = e as Error;
+    }
+  }
+  return udpAddon;
+}
+
+function errnoError(errno: number, what: string): NodeJS.ErrnoException {
+  const code = Object.entries(osConstants.errno).find(([, v]) => v === errno)?.[0] ?? `E${errno}`;
+  return Object.assign(new Error(`${what}: ${code}`), { code, errno: -errno });
+}
+
+/** The last number -> string conversion, for addresses that repeat from one datagram to the next. */
+class AddressCache {
+  private n = -1;
+  private s = '';
+  get(n: number): string {
+    if (n !== this.n) {
+      this.n = n;
+      this.s = numberToIpv4(n);
+    }
+    return this.s;
+  }
+}
+
+/**
+ * The native socket (native/lanboot_udp.c): up to udpBatch datagrams per
+ * wake-up in one JS call, each with the local address it arrived on; sends
+ * queued and flushed with sendmmsg once per loop turn.
+ */
+export class NativeUdpSocket {
+  readonly fd: number;
+  readonly port: number;
+  private handle?: NativeUdpHandle;
+
+  constructor(opts: Omit<ServerUdpOptions, 'sender' | 'dgram'>, addon: UdpAddon) {
+    // Per datagram: length, source address, source port, local address, ifindex.
+    const meta = new Uint32Array(addon.udpBatch * addon.udpMeta);
+    const stride = addon.udpMeta;
+    const src = new AddressCache();
+    const local = new AddressCache();
+    const onBatch = (buf: Buffer | null, count: number, stale: number, truncated: number): void => {
+      if (stale) opts.onDropped?.('stale', stale);
+      if (truncated) opts.onDropped?.('truncated', truncated);
+      let off = 0;
+      for (let i = 0, m = 0; i < count; i++, m += stride) {
+        const len = meta[m]!;
+        const dg = buf!.subarray(off, off + len);
+        off += len;
+        opts.onMessage(dg, { address: src.get(meta[m + 1]!), port: meta[m + 2]!, local: local.get(meta[m + 3]!), ifindex: meta[m + 4]! });
+      }
+    };
+    const onError = (errno: number, address: number, port: number): void => {
+      const to = numberToIpv4(address);
+      opts.onError(errnoError(errno, `send to ${to}:${port}`), to);
+    };
+    this.handle = new addon.UdpSocket(ipv4ToNumber(opts.address), opts.port, opts.rcvbuf, opts.maxAgeMs ?? 0, meta, onBatch, onError);
+    const info = this.handle.info();
+    this.fd = info.fd;
+    this.port = info.port;
+  }
+
+  /** Queue for this loop turn's sendmmsg; false when the kernel is refusing and a limit is reached (dropped). */
+  send(buf: Buffer, port: number, address: string, from?: string): boolean {
+    if (!this.handle) throw errnoError(osConstants.errno.EBADF, 'socket is closed');
+    return this.handle.send(buf, port, ipv4ToNumber(address), from ? ipv4ToNumber(from) : 0);
+  }
+
+  /** What may wait in user space while the kernel refuses: in all, and per destination address. */
+  limits(total: number, perDestination: number): void {
+    this.handle?.limits(total, perDestination);
+  }
+
+  /** Datagrams queued and whether they wait for the kernel (send buffer full). */
+  queue(): { queued: number; blocked: boolean } {
+    const i = this.handle?.info();
+    return { queued: i?.queued ?? 0, blocked: i?.blocked ?? false };
+  }
+
+  /** What this loop turn queued is still sent; no callback runs after this. */
+  close(): void {
+    this.handle?.close();
+    this.handle = undefined;
+  }
+}
+
+/**
+ * A server's listening socket: native (batched, IP_PKTINFO) when the addon
+ * is built, else dgram as before the native socket existed (no local
+ * address, no stale drop). No SO_REUSEADDR: a second server on the port is
+ * an error (EADDRINUSE).
+ */
+export async function openServerUdp(opts: ServerUdpOptions): Promise<ServerUdp> {
+  const addon = opts.dgram ? undefined : loadUdpAddon();
+  if (addon) {
+    const sock = new NativeUdpSocket(opts, addon);
+    const out = new BoundedSender(sock, opts.sender);
+    return {
+      native: true,
+      fd: sock.fd,
+      port: sock.port,
+      out,
+      close: async () => sock.close(),
+    };
+  }
+  const sock = await openUdp(opts.address, opts.port);
+  sock.setBroadcast(true);
+  sock.on('message', (buf, rinfo) => opts.onMessage(buf, { address: rinfo.address, port: rinfo.port }));
+  sock.on('error', (e) => opts.onError(e));
+  const fd = socketFd(sock);
+  try {
+    if (fd === undefined) throw new Error('no fd');
+    setReceiveBuffer(fd, opts.rcvbuf);
+  } catch {
+    try {
+      sock.setRecvBufferSize(opts.rcvbuf); // capped at net.core.rmem_max
+    } catch {
+      /* the kernel's default stays */
+    }
+  }
+  return {
+    native: false,
+    fd,
+    port: sock.address().port,
+    out: new BoundedSender(sock, opts.sender),
+    close: () => new Promise<void>((r) => sock.close(() => r())),
+  };
+}
+
 // ---- bounded sends ----------------------------------------------------------------
 
 export interface BoundedSenderOptions {
@@ -196,6 +400,7 @@ interface Deferred {
   port: number;
   address: string;
   cb?: (err: Error | null) => void;
+  from?: string;
 }
 
 /**
@@ -211,6 +416,11 @@ interface Deferred {
  * moment later still goes), and whatever the kernel still refuses waits in a
  * queue bounded per destination and in total. The rest is dropped, counted
  * (lanboot_udp_send_dropped_total) and logged at most every 10 s.
+ *
+ * On a NativeUdpSocket the queue and its bounds live in the addon (every
+ * datagram waits there until the turn's sendmmsg; the bounds apply once the
+ * kernel refuses, as here), `from` picks the source address, and send errors
+ * go to the socket's onError instead of `cb`.
  */
 export class BoundedSender {
   private readonly queuedPer = new Map<string, number>();
@@ -224,15 +434,17 @@ export class BoundedSender {
   readonly dropped: Record<DropReason, number> = { unresolved: 0, queue: 0 };
 
   constructor(
-    readonly sock: UdpSocket,
+    readonly sock: UdpSocket | NativeUdpSocket,
     private readonly opts: BoundedSenderOptions,
-  ) {}
+  ) {
+    if (sock instanceof NativeUdpSocket) sock.limits(opts.maxQueued ?? 256, opts.maxQueuedPerDestination ?? 4);
+  }
 
-  /** Send, defer or drop; false when dropped (cb is then never called). */
-  send(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void): boolean {
+  /** Send, defer or drop; false when dropped (cb is then never called). `from`: source address (native socket only). */
+  send(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void, from?: string): boolean {
     const known = this.opts.linkAddressKnown ?? linkAddressKnown;
-    if (!known(address) && !this.admitUnresolved(address)) return this.defer({ buf, port, address, cb });
-    return this.sendNow(buf, port, address, cb);
+    if (!known(address) && !this.admitUnresolved(address)) return this.defer({ buf, port, address, cb, from });
+    return this.sendNow(buf, port, address, cb, from);
   }
 
   /**
@@ -260,15 +472,16 @@ export class BoundedSender {
         continue;
       }
       try {
-        this.sendNow(d.buf, d.port, d.address, d.cb);
+        this.sendNow(d.buf, d.port, d.address, d.cb, d.from);
       } catch (e) {
         d.cb?.(e as Error); // the socket closed meanwhile
       }
     }
   }
 
-  private sendNow(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void): boolean {
+  private sendNow(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void, from?: string): boolean {
     const s = this.sock;
+    if (s instanceof NativeUdpSocket) return s.send(buf, port, address, from) || this.drop('queue', address);
     const before = s.getSendQueueCount();
     if (before > 0) {
       // The kernel refused the previous datagram: this one would wait in memory.

@@ -144,6 +144,24 @@ describe('real clients', () => {
     }
   }, 60_000);
 
+  it('a relay forwarding to a server address that does not face it gets that address as server identifier (IP_PKTINFO)', async () => {
+    // dgram could not tell which local address a datagram came to: the one facing the relay was taken.
+    lab.exec(S, 'ip addr add 10.55.0.1/32 dev lo');
+    lab.exec(R, 'ip route add 10.55.0.1/32 via 10.99.0.1');
+    const relay = lab.spawn(R, ['dhcrelay', '-4', '-d', '-id', 'r-dn', '-iu', 'r-up', '10.55.0.1']);
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const out = join(dir, 'relayed-sid.out');
+      clientScript(join(dir, 'script-sid.sh'), out);
+      lab.exec(C2, `timeout 25 busybox udhcpc -i c2 -n -q -f -t 6 -T 2 -s ${join(dir, 'script-sid.sh')}`, { timeout: 35_000 });
+      const bound = readFileSync(out, 'utf8').split('\n').map(fields).find((f) => f.arg === 'bound')!;
+      expect(bound.ip).toMatch(/^10\.66\.0\.1\d\d$/);
+      expect(bound.serverid).toBe('10.55.0.1');
+    } finally {
+      relay.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('PXE-like DISCOVERs get the BIOS/UEFI bootfile, iPXE the script, 175-only the script, 175 + foreign user-class the chain', () => {
     const common = { '94': '010201' };
     const hex = (s: string) => Buffer.from(s).toString('hex');

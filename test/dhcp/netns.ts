@@ -141,7 +141,7 @@ export function craftedClient(lab: Lab, ns: string, spec: object, timeout = 30_0
 export function clientScript(path: string, out: string): void {
   writeFileSync(
     path,
-    `#!/bin/sh\necho "arg=$1 reason=$reason ip=$ip new_ip_address=$new_ip_address router=$router new_routers=$new_routers subnet=$subnet new_subnet_mask=$new_subnet_mask hostname=$hostname new_host_name=$new_host_name" >> ${out}\nexit 0\n`,
+    `#!/bin/sh\necho "arg=$1 reason=$reason ip=$ip new_ip_address=$new_ip_address router=$router new_routers=$new_routers subnet=$subnet new_subnet_mask=$new_subnet_mask hostname=$hostname new_host_name=$new_host_name serverid=$serverid" >> ${out}\nexit 0\n`,
     { mode: 0o755 },
   );
 }
