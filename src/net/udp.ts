@@ -125,8 +125,8 @@ export class PortAllocator {
     if (range) this.range = new PortRange(range[0], range[1]);
   }
 
-  private async pair(port: number): Promise<TransferPort | undefined> {
-    const sock = await bindOnce(this.address, port, true);
+  private async pair(address: string, port: number): Promise<TransferPort | undefined> {
+    const sock = await bindOnce(address, port, true);
     const p = sock.address().port;
     if (this.used.has(p)) {
       sock.close();
@@ -134,7 +134,7 @@ export class PortAllocator {
     }
     let stray: UdpSocket;
     try {
-      stray = await bindOnce(this.address, p, true);
+      stray = await bindOnce(address, p, true);
     } catch (e) {
       sock.close();
       throw e;
@@ -149,10 +149,11 @@ export class PortAllocator {
     return { sock, stray, port: p };
   }
 
-  async open(): Promise<TransferPort> {
+  /** `address`: the local address to bind (the one the request came to), else the allocator's. */
+  async open(address = this.address): Promise<TransferPort> {
     if (!this.range) {
       for (let i = 0; i < 64; i++) {
-        const t = await this.pair(0);
+        const t = await this.pair(address, 0);
         if (t) return t;
       }
       throw new Error('no free ephemeral port');
@@ -160,7 +161,7 @@ export class PortAllocator {
     for (const port of this.range.ports()) {
       if (this.used.has(port)) continue;
       try {
-        const t = await this.pair(port);
+        const t = await this.pair(address, port);
         if (t) return t;
       } catch (e) {
         if (!portTaken(e)) throw e;

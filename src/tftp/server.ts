@@ -9,14 +9,13 @@
  * has this IP".
  */
 import type { TransferView } from '../views.js';
-import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
 import { limitLogs } from '../log-limit.js';
 import type { TftpConfig } from '../config/types.js';
 import type { GeneratedFile, TftpPolicy } from '../plan/types.js';
 import type { Telemetry } from '../telemetry.js';
 import { decode, TftpDecodeError, ERR_ILLEGAL_OP, ERR_OPTION, ERR_UNDEFINED, type RequestPacket } from '../codec/tftp.js';
-import { BoundedSender, openUdp, PortAllocator, type TransferPort, type UdpSocket } from '../net/udp.js';
+import { openServerUdp, PortAllocator, type Received, type ServerUdp, type TransferPort } from '../net/udp.js';
 import { interfaceMtu } from '../net/interfaces.js';
 import { EnginePorts, engineFlush, engineUnavailable } from './engine.js';
 import { FileCache } from './cache.js';
@@ -60,7 +59,7 @@ const HEADER_OVERHEAD = 20 + 8 + 4;
 interface Accepted {
   p: RequestPacket;
   mode: 'octet' | 'netascii';
-  rinfo: RemoteInfo;
+  rinfo: Received;
   client: TftpClient;
   blksizeMax: number;
   refuseOpts: string[];
@@ -69,9 +68,13 @@ interface Accepted {
 
 export class TftpServer {
   readonly cache: FileCache;
-  private sock: UdpSocket | undefined;
-  /** Error packets to requesters (possibly spoofed sources): bounded, see net/udp BoundedSender. */
-  private out: BoundedSender | undefined;
+  /**
+   * Native (IP_PKTINFO: each request's local address, which its transfer is
+   * bound to) or, without the addon, dgram (the transfer binds to
+   * tftp.address and its source follows the route). Error packets to
+   * requesters (possibly spoofed sources) go through its bounded sender.
+   */
+  private sock: ServerUdp | undefined;
   private readonly ports: PortAllocator;
   private readonly enginePorts: EnginePorts;
   private readonly sources: ReadSources;
@@ -88,6 +91,8 @@ export class TftpServer {
     log: Logger,
     private readonly telemetry: Telemetry,
     private readonly hooks: TftpHooks,
+    /** Tests: the listening socket on dgram, as when the addon is not built (net/udp openServerUdp). */
+    private readonly dgram = false,
   ) {
     this.log = limitLogs(log); // warnings a flood of requests can trigger come once per event, not per packet
     this.cache = new FileCache(config.cache_bytes ?? TFTP_DEFAULTS.cache_bytes, config.cache_file_max ?? TFTP_DEFAULTS.cache_file_max);
@@ -105,22 +110,26 @@ export class TftpServer {
     if (why !== undefined) throw new Error(`TFTP needs its native engine: ${why}`);
     this.realRoot = realDir(this.config.root);
     if (this.config.upload_dir) this.realUpload = realDir(this.config.upload_dir);
-    this.sock = await openUdp(this.config.address, this.config.port);
-    try {
+    this.sock = await openServerUdp({
+      address: this.config.address,
+      port: this.config.port,
       // A boot storm is hundreds of RRQs at once; don't let the kernel drop them.
-      this.sock.setRecvBufferSize(1 << 20);
-    } catch {
-      /* capped by net.core.rmem_max */
-    }
-    this.out = new BoundedSender(this.sock, { service: 'tftp', telemetry: this.telemetry, log: this.log });
-    this.sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
-    this.sock.on('error', (err) => this.log.error({ event: 'tftp.socket_error', err: err.message }, 'tftp socket error'));
-    const a = this.sock.address();
+      rcvbuf: 1 << 20,
+      onMessage: (msg, from) => this.onRequest(msg, from),
+      onDropped: (reason, n) => this.telemetry.count('lanboot_tftp_dropped_total', { reason }, n),
+      onError: (err, to) =>
+        to === undefined
+          ? this.log.error({ event: 'tftp.socket_error', err: err.message }, 'tftp socket error')
+          : this.log.debug({ event: 'tftp.send_error', client: to, err: err.message }, 'send failed'),
+      sender: { service: 'tftp', telemetry: this.telemetry, log: this.log },
+      dgram: this.dgram,
+    });
+    const a = { address: this.config.address, port: this.sock.port };
     this.log.info(
-      { event: 'tftp.listen', address: a.address, port: a.port, root: this.realRoot, uploads: this.realUpload ?? null },
+      { event: 'tftp.listen', address: a.address, port: a.port, local_address: this.sock.native ? 'request' : 'route', root: this.realRoot, uploads: this.realUpload ?? null },
       'tftp listening',
     );
-    return { address: a.address, port: a.port };
+    return a;
   }
 
   async stop(): Promise<void> {
@@ -128,8 +137,7 @@ export class TftpServer {
     this.transfers.abortAll();
     const s = this.sock;
     this.sock = undefined;
-    this.out = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (s) await s.close();
   }
 
   get active(): number {
@@ -155,23 +163,33 @@ export class TftpServer {
 
   // ------------------------------------------------------------ requests
 
-  private drop(reason: string, rinfo: RemoteInfo, detail?: string): void {
+  private drop(reason: string, rinfo: Received, detail?: string): void {
     this.telemetry.count('lanboot_tftp_dropped_total', { reason });
     if (this.log.isLevelEnabled('debug'))
       this.log.debug({ event: 'tftp.drop', reason, client: rinfo.address, port: rinfo.port, detail }, 'dropped');
   }
 
-  private refuse(rinfo: RemoteInfo, code: number, message: string, reason: string, mac?: string, file?: string): void {
+  /** An error to the requester, from the address it asked (native socket; else by route). */
+  private sendTo(rinfo: Received, pkt: Buffer): void {
+    this.sock?.out.send(pkt, rinfo.port, rinfo.address, undefined, rinfo.local);
+  }
+
+  /** The address a transfer answers from: the one the request was sent to (RFC 1350 TIDs are per address pair). */
+  private localFor(rinfo: Received): string {
+    return rinfo.local ?? this.config.address;
+  }
+
+  private refuse(rinfo: Received, code: number, message: string, reason: string, mac?: string, file?: string): void {
     this.telemetry.count('lanboot_tftp_refused_total', { reason });
-    this.out?.send(errorPacket(code, message), rinfo.port, rinfo.address);
+    this.sendTo(rinfo, errorPacket(code, message));
     this.log.info({ event: 'tftp.refused', mac, client: rinfo.address, file, reason, code }, message);
   }
 
-  private refuseWith(rinfo: RemoteInfo, r: Refusal, mac?: string): void {
+  private refuseWith(rinfo: Received, r: Refusal, mac?: string): void {
     this.refuse(rinfo, r.code, r.message, r.reason, mac, r.file);
   }
 
-  private onRequest(msg: Buffer, rinfo: RemoteInfo, recheck = false): void {
+  private onRequest(msg: Buffer, rinfo: Received, recheck = false): void {
     if (this.stopped) return;
     if (recheck) engineFlush();
     let p;
@@ -201,7 +219,7 @@ export class TftpServer {
     this.telemetry.count('lanboot_tftp_requests_total', { op: p.op });
     if (this.transfers.size >= this.config.max_transfers) {
       this.telemetry.count('lanboot_tftp_refused_total', { reason: 'busy' });
-      this.out?.send(errorPacket(ERR_UNDEFINED, 'Server busy: too many transfers, retry later'), rinfo.port, rinfo.address);
+      this.sendTo(rinfo, errorPacket(ERR_UNDEFINED, 'Server busy: too many transfers, retry later'));
       const now = Date.now();
       if (now - this.lastBusyLog > 1000) {
         this.lastBusyLog = now;
@@ -217,7 +235,7 @@ export class TftpServer {
     const perClient = this.config.max_transfers_per_client;
     if (this.transfers.countFrom(rinfo.address) >= perClient) {
       this.telemetry.count('lanboot_tftp_refused_total', { reason: 'client-busy' });
-      this.out?.send(errorPacket(ERR_UNDEFINED, 'Too many transfers from this address, retry later'), rinfo.port, rinfo.address);
+      this.sendTo(rinfo, errorPacket(ERR_UNDEFINED, 'Too many transfers from this address, retry later'));
       this.log.warn(
         { event: 'tftp.client_busy', client: rinfo.address, max_transfers_per_client: perClient },
         'transfer limit for one client address reached; refusing its requests',
@@ -229,7 +247,7 @@ export class TftpServer {
       .catch((e: Error) => {
         this.telemetry.count('lanboot_tftp_errors_total', { kind: 'internal' });
         this.log.error({ event: 'tftp.internal', client: rinfo.address, err: e.message }, 'request failed');
-        this.out?.send(errorPacket(ERR_UNDEFINED, 'Internal error'), rinfo.port, rinfo.address);
+        this.sendTo(rinfo, errorPacket(ERR_UNDEFINED, 'Internal error'));
       })
       .finally(() => this.transfers.release(key, entry));
   }
@@ -247,7 +265,7 @@ export class TftpServer {
   }
 
   /** Mode, the client's quirks and the path MTU decide what may be negotiated; then read or write. */
-  private async accept(p: RequestPacket, rinfo: RemoteInfo, entry: Entry): Promise<void> {
+  private async accept(p: RequestPacket, rinfo: Received, entry: Entry): Promise<void> {
     const mac = this.hooks.macFor?.(rinfo.address);
     const client: TftpClient = { address: rinfo.address, port: rinfo.port, mac };
     const mode = p.mode;
@@ -261,7 +279,7 @@ export class TftpServer {
       this.log.warn({ event: 'tftp.policy_error', mac, err: (e as Error).message }, 'policy hook failed');
       policy = { refuseOptions: [] };
     }
-    const mtuCap = interfaceMtu(rinfo.address, this.config.address) - HEADER_OVERHEAD;
+    const mtuCap = interfaceMtu(rinfo.address, this.localFor(rinfo)) - HEADER_OVERHEAD;
     const blksizeMax = Math.min(this.config.blksize_max, policy.blksizeMax ?? BLKSIZE_MAX, mtuCap);
     const refuseOpts = policy.refuseOptions.map((o) => o.toLowerCase());
     const req: Accepted = { p, mode, rinfo, client, blksizeMax, refuseOpts, entry };
@@ -286,7 +304,7 @@ export class TftpServer {
     const key = transferKey(rinfo.address, rinfo.port);
     const t: ReadTransfer = new ReadTransfer(
       this.enginePorts,
-      this.config.address,
+      this.localFor(rinfo),
       { address: rinfo.address, port: rinfo.port },
       src,
       neg.blksize,
@@ -327,7 +345,7 @@ export class TftpServer {
     const { target: upload, rel } = prepared;
     let sock: TransferPort;
     try {
-      sock = await this.ports.open();
+      sock = await this.ports.open(this.localFor(rinfo));
     } catch {
       closeFd(upload.fd);
       upload.discard();

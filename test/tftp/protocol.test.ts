@@ -204,6 +204,19 @@ describe('transfer behaviour', () => {
     await s2.stop();
   });
 
+  it('drops and counts a request longer than the listening socket\'s 4 KiB slot, then serves the next', async () => {
+    const peer = await new RawPeer().bind();
+    // RFC 2347 keeps a request within 512 bytes; a 5 KiB filename is nobody's boot.
+    peer.send(Buffer.concat([Buffer.from([0, 1]), Buffer.from('x'.repeat(5000) + '\0octet\0')]), srv.port);
+    const truncated = () =>
+      [...srv.telemetry.counters.values()].some((c) => c.name === 'lanboot_tftp_dropped_total' && c.labels.reason === 'truncated');
+    expect(await until(truncated, 2000)).toBe(true);
+    expect(await peer.recv(200)).toBeFalsy();
+    peer.rrq(srv.port, 'file.bin');
+    expect((await peer.recv())?.p).toMatchObject({ op: 'DATA', block: 1 });
+    peer.close();
+  });
+
   it('frees a transfer whose final ACK never comes', async () => {
     const s2 = await startServer({ root, timeout: 0.05, retries: 3 });
     fs.writeFileSync(path.join(root, 'tiny'), 'x');
