@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,7 +121,8 @@ dhcp:
       expect(owner(join(dir, 'state', 'lanboot'))).toBe(nobody.uid);
       expect(owner(dir)).toBe(0);
       // And it says what it could not do: compaction needs the journal's directory writable.
-      expect(s.log()).toMatch(/"event":"privileges\.not_writable".*varlib/);
+      // Log lines reach stdout a loop turn after the banner on stderr: wait for it, do not race it.
+      await vi.waitFor(() => expect(s.log()).toMatch(/"event":"privileges\.not_writable".*varlib/), { timeout: 5000 });
     } finally {
       child?.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
