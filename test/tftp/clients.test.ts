@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { run, sha256, startServer, tmpdir, until, type Started } from './helpers.js';
 
 const SIZES = [0, 511, 512, 513, 1 << 20];
@@ -93,8 +93,12 @@ describe('real clients, byte-exact', () => {
     expect(r2.code, r2.stderr).toBe(0);
     expect(sha256(d2)).toBe(sums.get('big'));
     // one log line per finished transfer with the fields operators need
-    const done = srv.logs.filter((l) => l.event === 'tftp.done' && l.file === 'big');
-    expect(done.length).toBe(2);
+    // The client exits once its last ACK is sent; the server logs when that ACK arrives, a moment later.
+    const done = await vi.waitFor(() => {
+      const d = srv.logs.filter((l) => l.event === 'tftp.done' && l.file === 'big');
+      expect(d.length, JSON.stringify(srv.logs.filter((l) => String(l.event).startsWith('tftp.') && l.file === 'big'))).toBe(2);
+      return d;
+    }, { timeout: 5000 });
     for (const l of done) {
       expect(l).toMatchObject({ mac: '52:54:00:aa:bb:01', bytes: BIG, blksize: 512, outcome: 'ok' });
       expect(typeof l.duration_ms).toBe('number');
