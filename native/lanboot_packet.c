@@ -211,13 +211,8 @@ static void finalize(napi_env env, void *data, void *hint) {
 }
 
 static Sock *unwrap_open(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  Sock *s = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok ||
-      napi_unwrap(env, self, (void **)&s) != napi_ok || !s) {
-    throw_type(env, "not a packet socket");
-    return NULL;
-  }
+  Sock *s = unwrap_this(env, info, argc, argv, "packet socket");
+  if (!s) return NULL;
   if (s->fd < 0) { throw_errno(env, "socket is closed", EBADF); return NULL; }
   return s;
 }
@@ -353,11 +348,8 @@ static napi_value sock_stats(napi_env env, napi_callback_info info) {
 
 /* close(): idempotent; no frame callback runs after it returns. */
 static napi_value sock_close_js(napi_env env, napi_callback_info info) {
-  napi_value self;
-  Sock *s = NULL;
-  CHECK(napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
-  if (napi_unwrap(env, self, (void **)&s) != napi_ok || !s) return throw_type(env, "not a packet socket");
-  if (s->fd < 0) return NULL;
+  Sock *s = unwrap_this(env, info, NULL, NULL, "packet socket");
+  if (!s || s->fd < 0) return NULL;
   sock_close(s);
   if (!s->in_cb) release_napi(s);
   return NULL;

@@ -318,13 +318,8 @@ static void finalize(napi_env env, void *data, void *hint) {
 }
 
 static Udp *unwrap_open(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-  napi_value self;
-  Udp *s = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok ||
-      napi_unwrap(env, self, (void **)&s) != napi_ok || !s) {
-    throw_type(env, "not a UDP socket");
-    return NULL;
-  }
+  Udp *s = unwrap_this(env, info, argc, argv, "UDP socket");
+  if (!s) return NULL;
   if (s->fd < 0) { throw_errno(env, "socket is closed", EBADF); return NULL; }
   return s;
 }
@@ -478,11 +473,8 @@ static napi_value udp_info(napi_env env, napi_callback_info info) {
 
 /* close(): idempotent; what this turn queued is sent first; no callback runs after it returns. */
 static napi_value udp_close(napi_env env, napi_callback_info info) {
-  napi_value self;
-  Udp *s = NULL;
-  CHECK(napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
-  if (napi_unwrap(env, self, (void **)&s) != napi_ok || !s) return throw_type(env, "not a UDP socket");
-  if (s->fd < 0) return NULL;
+  Udp *s = unwrap_this(env, info, NULL, NULL, "UDP socket");
+  if (!s || s->fd < 0) return NULL;
   sock_close(s);
   if (!s->in_cb) release_napi(s);
   return NULL;

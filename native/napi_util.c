@@ -39,6 +39,18 @@ void set_u32(napi_env env, napi_value obj, const char *name, uint32_t v) {
   napi_set_named_property(env, obj, name, x);
 }
 
+void *unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, const char *what) {
+  napi_value self;
+  void *p = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok || napi_unwrap(env, self, &p) != napi_ok || !p) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "not a %s", what);
+    throw_type(env, msg);
+    return NULL;
+  }
+  return p;
+}
+
 int call_js(napi_env env, napi_value cb, size_t argc, napi_value *argv) {
   napi_value undef, err;
   napi_get_undefined(env, &undef);

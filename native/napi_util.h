@@ -15,6 +15,8 @@ napi_value throw_type(napi_env env, const char *msg);
 /* Integer argument in [lo, hi]; 0 if not a number, not an integer or out of range. */
 int get_num(napi_env env, napi_value v, int64_t lo, int64_t hi, int64_t *out);
 void set_u32(napi_env env, napi_value obj, const char *name, uint32_t v);
+/* The object a method was called on, as napi_wrap stored it; NULL after a TypeError "not a <what>". */
+void *unwrap_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv, const char *what);
 /* Call cb(...argv) from a libuv callback; 0 when it threw (surfaced as an uncaught exception). */
 int call_js(napi_env env, napi_value cb, size_t argc, napi_value *argv);
 

@@ -127,14 +127,19 @@ describe('real clients', () => {
     expect(bound.router).toBe('10.88.0.1');
   });
 
+  /** udhcpc on the relayed client once the relay has started; the fields of its `bound` call. */
+  async function relayedBound(name: string) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const out = join(dir, `${name}.out`);
+    clientScript(join(dir, `${name}.sh`), out);
+    lab.exec(C2, `timeout 25 busybox udhcpc -i c2 -n -q -f -t 6 -T 2 -s ${join(dir, `${name}.sh`)}`, { timeout: 35_000 });
+    return readFileSync(out, 'utf8').split('\n').map(fields).find((f) => f.arg === 'bound')!;
+  }
+
   it('a relayed client (ISC dhcrelay with option 82) gets an address from the relay’s subnet', async () => {
     const relay = lab.spawn(R, ['dhcrelay', '-4', '-d', '-a', '-id', 'r-dn', '-iu', 'r-up', '10.99.0.1']);
     try {
-      await new Promise((r) => setTimeout(r, 1000));
-      const out = join(dir, 'relayed.out');
-      clientScript(join(dir, 'script.sh'), out);
-      lab.exec(C2, `timeout 25 busybox udhcpc -i c2 -n -q -f -t 6 -T 2 -s ${join(dir, 'script.sh')}`, { timeout: 35_000 });
-      const bound = readFileSync(out, 'utf8').split('\n').map(fields).find((f) => f.arg === 'bound')!;
+      const bound = await relayedBound('relayed');
       expect(bound.ip).toMatch(/^10\.66\.0\.1\d\d$/);
       expect(bound.router).toBe('10.66.0.1');
       const ack = await server.waitFor((l) => l.event === 'dhcp.ack' && typeof l.ip === 'string' && (l.ip as string).startsWith('10.66.0.'));
@@ -150,11 +155,7 @@ describe('real clients', () => {
     lab.exec(R, 'ip route add 10.55.0.1/32 via 10.99.0.1');
     const relay = lab.spawn(R, ['dhcrelay', '-4', '-d', '-id', 'r-dn', '-iu', 'r-up', '10.55.0.1']);
     try {
-      await new Promise((r) => setTimeout(r, 1000));
-      const out = join(dir, 'relayed-sid.out');
-      clientScript(join(dir, 'script-sid.sh'), out);
-      lab.exec(C2, `timeout 25 busybox udhcpc -i c2 -n -q -f -t 6 -T 2 -s ${join(dir, 'script-sid.sh')}`, { timeout: 35_000 });
-      const bound = readFileSync(out, 'utf8').split('\n').map(fields).find((f) => f.arg === 'bound')!;
+      const bound = await relayedBound('relayed-sid');
       expect(bound.ip).toMatch(/^10\.66\.0\.1\d\d$/);
       expect(bound.serverid).toBe('10.55.0.1');
     } finally {
